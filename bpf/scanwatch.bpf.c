@@ -1,0 +1,850 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * scanwatch: per-source scan evidence at XDP, plus a TC egress program that
+ * sees the host's own answers (SYN/ACK, RST/ACK, ICMP unreachable).
+ *
+ * Both programs share one parser and one reply handler, so host mode (XDP in,
+ * TC out) and gateway mode (the protected hosts' answers arrive as XDP
+ * ingress on the inside interface) update the same flows the same way.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "scanwatch/abi.h"
+#include "parse.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define TC_ACT_OK 0
+
+/* Load-time settings. */
+const volatile __u8 replay_mode = 0;  /* clock from sw_config.clock_ns */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SW_DEFAULT_MAX_SOURCES);
+	__type(key, struct in6_addr);
+	__type(value, struct sw_source);
+} sw_sources SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SW_DEFAULT_MAX_FLOWS);
+	__type(key, struct sw_flow_key);
+	__type(value, struct sw_flow);
+} sw_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SW_DEFAULT_MAX_BLOCKS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sw_lpm_key);
+	__type(value, struct sw_block);
+} sw_blocks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sw_lpm_key);
+	__type(value, __u32);
+} sw_allow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_config);
+} sw_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SW_S_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} sw_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SW_RINGBUF_BYTES);
+} sw_events SEC(".maps");
+
+/* ------------------------------------------------------------------ */
+
+static __always_inline void stat_add(__u32 idx, __u64 v)
+{
+	__u64 *c = bpf_map_lookup_elem(&sw_stats, &idx);
+	if (c)
+		*c += v;
+}
+
+static __always_inline struct sw_config *get_config(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&sw_cfg, &zero);
+}
+
+static __always_inline __u64 sw_now(struct sw_config *cfg)
+{
+	if (replay_mode && cfg)
+		return cfg->clock_ns;
+	return bpf_ktime_get_ns();
+}
+
+static __always_inline __u32 hash32(__u32 x)
+{
+	/* murmur3 finaliser: cheap and well mixed */
+	x ^= x >> 16;
+	x *= 0x85ebca6b;
+	x ^= x >> 13;
+	x *= 0xc2b2ae35;
+	x ^= x >> 16;
+	return x;
+}
+
+static __always_inline __u32 addr_hash(const __u8 *a)
+{
+	__u32 w0, w1, w2, w3;
+	__builtin_memcpy(&w0, a, 4);
+	__builtin_memcpy(&w1, a + 4, 4);
+	__builtin_memcpy(&w2, a + 8, 4);
+	__builtin_memcpy(&w3, a + 12, 4);
+	return hash32(w0 ^ hash32(w1 ^ hash32(w2 ^ hash32(w3))));
+}
+
+/* All-zero template for new source records (lives in .rodata, not on the stack). */
+static const struct sw_source sw_zero_source;
+
+static __always_inline struct sw_source *get_source(const __u8 *addr, __u64 now)
+{
+	struct sw_source *s = bpf_map_lookup_elem(&sw_sources, addr);
+	if (s)
+		return s;
+	/* BPF_NOEXIST: another CPU may have created it first; either way look it up */
+	bpf_map_update_elem(&sw_sources, addr, &sw_zero_source, BPF_NOEXIST);
+	s = bpf_map_lookup_elem(&sw_sources, addr);
+	if (!s) {
+		stat_add(SW_S_SOURCE_FULL, 1);
+		return NULL;
+	}
+	if (!s->first_ns)
+		s->first_ns = now;
+	return s;
+}
+
+static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
+{
+	__u64 a0, a1, b0, b1;
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
+
+static __always_inline struct sw_source *find_source(const __u8 *addr)
+{
+	return bpf_map_lookup_elem(&sw_sources, addr);
+}
+
+#define BIT(c) (1u << (c))
+
+/*
+ * What one packet says about the address it is accounted to. The protocol
+ * handlers only classify; account() is the one place that touches a source
+ * record, so the verifier sees that code once and every counter behaves the
+ * same way.
+ */
+struct obs {
+	__u32 mask;      /* BIT(SW_C_*) counters to add one to */
+	__u32 seqval;    /* seq (or ack of ACK probes) for the shared-seq check */
+	__u32 rpc_prog;
+	__u32 rpc_vers;
+	__be16 dport;
+	__u16 port_key;  /* what goes into the port sketch (port, or protocol for -sO) */
+	__u16 sport;
+	__u8 probe;      /* a probe: sketches, TTL range, probe count */
+	__u8 seq_track;  /* compare seq and source port with the previous probe */
+	__u8 rpc;        /* 1 = RPC CALL seen (rpc_first: at the start of a flow) */
+	__u8 rpc_first;
+	__u8 half_open;  /* bare RST completing a half-open probe: keep its TTL */
+	__u8 verified;   /* the source proved it receives our packets */
+};
+
+/* Powers of two up to 1024: the crossings worth telling the agent about now. */
+static __always_inline int milestone(__u32 v)
+{
+	return v && v <= 1024 && (v & (v - 1)) == 0;
+}
+
+static __always_inline int sketch_set(__u64 *words, __u32 nwords, __u32 bit)
+{
+	__u32 w = (bit >> 6) & (nwords - 1);
+	__u64 m = 1ULL << (bit & 63);
+
+	if (words[w] & m)
+		return 0;
+	__sync_fetch_and_or(&words[w], m);
+	return 1;
+}
+
+/* The arguments of sw_account(): scalars only, so it can be a global function. */
+struct acct {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u64 now;
+	struct obs o;
+	__u8 proto;
+	__u8 ttl;
+	__u8 create;  /* create the source record when missing */
+	__u8 pad[5];
+};
+
+/*
+ * A global (separately verified) function: the one place that updates a
+ * source record. Returns 1 when a record was updated.
+ */
+__noinline int sw_account(struct acct *a)
+{
+	if (!a)
+		return 0;
+	struct sw_config *cfg = get_config();
+	struct obs *o = &a->o;
+	const __u8 *saddr = a->saddr, *daddr = a->daddr;
+	__u64 now = a->now;
+	__u8 proto = a->proto, ttl = a->ttl;
+	struct sw_source *s = a->create ? get_source(saddr, now) : find_source(saddr);
+	__u32 ev_counter = 0, ev_value = 0, ev = 0;
+	__u32 mask = o->mask;
+
+	if (!s)
+		return 0;
+	s->last_ns = now;
+	if (o->probe) {
+		mask |= BIT(SW_C_PROBES);
+		stat_add(SW_S_PROBES, 1);
+		if (sketch_set(s->ports, SW_PORT_WORDS,
+			       hash32(o->port_key * 0x9e3779b1u + proto) % SW_PORT_BITS)) {
+			__u32 n = __sync_fetch_and_add(&s->ports_new, 1) + 1;
+			if (milestone(n) && n >= 4) {
+				ev = SW_EV_THRESHOLD;
+				ev_counter = SW_C_MAX;
+				ev_value = n;
+			}
+		}
+		if (sketch_set(s->hosts, SW_HOST_WORDS, addr_hash(daddr) % SW_HOST_BITS)) {
+			__u32 n = __sync_fetch_and_add(&s->hosts_new, 1) + 1;
+			if (milestone(n) && n >= 4) {
+				ev = SW_EV_THRESHOLD;
+				ev_counter = SW_C_MAX + 1;
+				ev_value = n;
+			}
+		}
+		if (!s->ttl_min || ttl < s->ttl_min)
+			s->ttl_min = ttl;
+		if (ttl > s->ttl_max)
+			s->ttl_max = ttl;
+		if (o->seq_track) {
+			if (o->seqval == s->last_seq)
+				mask |= BIT(SW_C_SAME_SEQ);
+			else
+				s->last_seq = o->seqval;
+			if (o->sport == s->last_sport)
+				mask |= BIT(SW_C_SAME_SPORT);
+			else
+				s->last_sport = o->sport;
+		}
+	}
+	if (o->half_open)
+		s->rst_ttl = ttl;
+	if (o->verified && !(s->flags & SW_SF_VERIFIED))
+		__sync_fetch_and_or(&s->flags, SW_SF_VERIFIED);
+
+	for (__u32 i = 0; i < SW_C_MAX; i++) {
+		if (!(mask >> i))
+			break;
+		if (!(mask & BIT(i)))
+			continue;
+		__u32 v = __sync_fetch_and_add(&s->cnt[i], 1) + 1;
+		if (i != SW_C_PROBES && milestone(v)) {
+			ev = SW_EV_THRESHOLD;
+			ev_counter = i;
+			ev_value = v;
+		}
+	}
+
+	if (o->rpc) {
+		if (o->rpc_prog != s->rpc_last_prog) {
+			s->rpc_last_prog = o->rpc_prog;
+			__sync_fetch_and_add(&s->rpc_progs, 1);
+		}
+		ev = SW_EV_RPC;
+		ev_counter = o->rpc_first;
+		ev_value = o->rpc_prog;
+	}
+	if (!ev)
+		return 1;
+
+	/* per-source rate limit: a budget of events per second */
+	if (now - s->ev_last_ns >= 1000000000ULL) {
+		s->ev_last_ns = now;
+		s->ev_budget = cfg ? cfg->ev_per_sec : 16;
+	}
+	if (s->ev_budget == 0) {
+		stat_add(SW_S_EVENTS_LIMITED, 1);
+		return 1;
+	}
+	s->ev_budget--;
+
+	struct sw_event *e = bpf_ringbuf_reserve(&sw_events, sizeof(*e), 0);
+	if (!e) {
+		stat_add(SW_S_EVENTS_LOST, 1);
+		return 1;
+	}
+	e->ts_ns = now;
+	__builtin_memcpy(e->saddr, saddr, 16);
+	__builtin_memcpy(e->daddr, daddr, 16);
+	e->type = ev;
+	e->counter = ev_counter;
+	e->value = ev_value;
+	e->aux = o->rpc_vers;
+	e->dport = o->dport;
+	e->proto = proto;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	bpf_ringbuf_submit(e, 0);
+	stat_add(SW_S_EVENTS, 1);
+	return 1;
+}
+
+static __always_inline void account(__u64 now, const __u8 *saddr, const __u8 *daddr,
+				    __u8 proto, __u8 ttl, struct obs *o, int create)
+{
+	struct acct a;
+
+	__builtin_memcpy(a.saddr, saddr, 16);
+	__builtin_memcpy(a.daddr, daddr, 16);
+	a.now = now;
+	a.o = *o;
+	a.proto = proto;
+	a.ttl = ttl;
+	a.create = create;
+	sw_account(&a);
+}
+
+static __always_inline void flow_key(struct sw_flow_key *k, const __u8 *sa, const __u8 *da,
+				     __be16 sp, __be16 dp, __u8 proto)
+{
+	__builtin_memcpy(k->saddr, sa, 16);
+	__builtin_memcpy(k->daddr, da, 16);
+	k->sport = sp;
+	k->dport = dp;
+	k->proto = proto;
+	k->pad[0] = k->pad[1] = k->pad[2] = 0;
+}
+
+/*
+ * ONC RPC CALL at the start of a buffer: (TCP: record mark with the last-
+ * fragment bit) xid, msg_type 0 (CALL), rpcvers 2, prog, vers.
+ */
+static __always_inline int rpc_call(void *pl, void *end, __u32 len, int tcp, struct obs *o)
+{
+	__be32 *w = pl;
+
+	if ((void *)(w + 7) > end)
+		return 0;
+	if (tcp) {
+		__u32 rm = bpf_ntohl(w[0]);
+		__u32 flen = rm & 0x7fffffff;
+		if (len < 28 || !(rm & 0x80000000) || flen < 24 || w[2] != 0 ||
+		    w[3] != bpf_htonl(2))
+			return 0;
+		o->rpc_prog = bpf_ntohl(w[4]);
+		o->rpc_vers = bpf_ntohl(w[5]);
+		return 1;
+	}
+	if (len < 24 || w[1] != 0 || w[2] != bpf_htonl(2))
+		return 0;
+	o->rpc_prog = bpf_ntohl(w[3]);
+	o->rpc_vers = bpf_ntohl(w[4]);
+	return 1;
+}
+
+/* A TCP timestamp option with TSval 0xFFFFFFFF (nmap -O) within the options. */
+static __always_inline int tcp_ts_marker(struct tcphdr *th, void *end, __u32 optlen)
+{
+	__u8 *o = (__u8 *)(th + 1);
+	__u8 *oend = o + (optlen & 63);
+
+	for (int n = 0; n < 10; n++) {
+		if ((void *)(o + 2) > end || o + 2 > oend)
+			return 0;
+		__u8 kind = o[0], len = o[1];
+		if (kind == 0)
+			return 0;
+		if (kind == 1) {
+			o++;
+			continue;
+		}
+		if (len < 2)
+			return 0;
+		if (kind == 8 && len == 10) {
+			__u32 tsval;
+			if ((void *)(o + 6) > end)
+				return 0;
+			__builtin_memcpy(&tsval, o + 2, 4);
+			return tsval == 0xffffffff;
+		}
+		o += len;
+	}
+	return 0;
+}
+
+/*
+ * Answers from a protected host to a prober: our SYN/ACK or our RST to its
+ * SYN. p describes the answer (saddr = us, daddr = prober). Returns 1 when
+ * the packet answered a tracked probe.
+ */
+static __always_inline int tcp_answer(struct pkt *p, struct tcphdr *th, __u8 flags, __u64 now)
+{
+	struct sw_flow_key k;
+	struct sw_flow *f;
+	struct obs o = { .dport = th->source };
+
+	flow_key(&k, p->daddr, p->saddr, th->dest, th->source, IPPROTO_TCP_);
+	f = bpf_map_lookup_elem(&sw_flows, &k);
+	if (!f || f->state != SW_FS_SYN || bpf_ntohl(th->ack_seq) != f->isn + 1)
+		return 0;
+	if (flags & TH_SYN) {
+		f->state = SW_FS_SYNACK;
+		f->our_isn = bpf_ntohl(th->seq);
+		o.mask = BIT(SW_C_ANSWERED);
+	} else {
+		bpf_map_delete_elem(&sw_flows, &k); /* closed port */
+		o.mask = BIT(SW_C_FAIL_RST);
+	}
+	account(now, p->daddr, p->saddr, IPPROTO_TCP_, 0, &o, 0);
+	return 1;
+}
+
+/* ICMP / ICMPv6 destination unreachable quoting a probe: a failed attempt. */
+static __always_inline void icmp_unreach(struct pkt *p, void *inner, void *end, __u64 now)
+{
+	struct sw_flow_key k = {};
+	struct obs o = { .mask = BIT(SW_C_FAIL_ICMP) };
+	__be16 *ports;
+
+	if (!p->ipv6) {
+		struct iphdr *ip = inner;
+		if ((void *)(ip + 1) > end || ip->ihl < 5)
+			return;
+		sw_v4_mapped(k.saddr, ip->saddr);
+		sw_v4_mapped(k.daddr, ip->daddr);
+		k.proto = ip->protocol;
+		ports = inner + ip->ihl * 4;
+	} else {
+		struct ipv6hdr *ip6 = inner;
+		if ((void *)(ip6 + 1) > end)
+			return;
+		__builtin_memcpy(k.saddr, &ip6->saddr, 16);
+		__builtin_memcpy(k.daddr, &ip6->daddr, 16);
+		k.proto = ip6->nexthdr;
+		ports = (void *)(ip6 + 1);
+	}
+	if ((void *)(ports + 2) <= end) {
+		k.sport = ports[0];
+		k.dport = ports[1];
+	}
+	/* The quoted packet must be one the address we answer sent. */
+	if (!addr_eq(k.saddr, p->daddr))
+		return;
+	if (k.proto == IPPROTO_TCP_)
+		bpf_map_delete_elem(&sw_flows, &k);
+	o.dport = k.dport;
+	account(now, k.saddr, k.daddr, k.proto, 0, &o, 0);
+}
+
+/* ---------------- packets arriving from the wire --------------------- */
+
+/* Classifies a TCP segment. Returns 1 when o should be accounted to p->saddr. */
+static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now, struct obs *o)
+{
+	struct tcphdr *th = l4;
+	struct sw_flow_key k;
+	struct sw_flow *f;
+	__u8 flags;
+	__u32 doff;
+
+	__be16 *ports = l4;
+	if ((void *)(ports + 2) > end) {
+		stat_add(SW_S_TRUNCATED, 1);
+		return 0;
+	}
+	if ((void *)(th + 1) > end) {
+		if (!p->frag_first) {
+			stat_add(SW_S_TRUNCATED, 1);
+			return 0;
+		}
+		/* -f: a first fragment with the ports but not the flags */
+		o->dport = ports[1];
+		o->port_key = bpf_ntohs(ports[1]);
+		o->probe = 1;
+		o->mask = BIT(SW_C_FRAG) | BIT(SW_C_FRAG_TINY);
+		return 1;
+	}
+	flags = ((__u8 *)th)[13];
+	doff = th->doff * 4;
+	if (doff < 20 || doff > p->l4_len) {
+		stat_add(SW_S_MALFORMED, 1);
+		return 0;
+	}
+	o->dport = th->dest;
+	o->port_key = bpf_ntohs(th->dest);
+	o->sport = bpf_ntohs(th->source);
+	o->seqval = bpf_ntohl(th->seq);
+	if (p->frag)
+		o->mask |= BIT(SW_C_FRAG);
+
+	/* The common path first: ACK-carrying segments of ordinary connections. */
+	if ((flags & (TH_ACK | TH_SYN | TH_RST | TH_FIN)) == TH_ACK) {
+		__u32 plen = p->l4_len - doff;
+		if (th->seq == 0 && plen == 0) {
+			/* ACK probe (-sA, -sW, -PA): nmap puts seq 0 on them */
+			o->mask |= BIT(SW_C_ACK_PROBE);
+			o->seqval = bpf_ntohl(th->ack_seq);
+			o->probe = o->seq_track = 1;
+			return 1;
+		}
+		if (plen < 28)
+			return 0;
+		if (!rpc_call((void *)th + (doff & 0x3c), end, plen, 1, o))
+			return 0;
+		flow_key(&k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
+		f = bpf_map_lookup_elem(&sw_flows, &k);
+		if (f) {
+			o->rpc_first = bpf_ntohl(th->seq) == f->isn + 1;
+			bpf_map_delete_elem(&sw_flows, &k);
+		}
+		o->mask |= BIT(SW_C_RPC);
+		o->rpc = 1;
+		return 1;
+	}
+
+	if ((flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK)) {
+		/* a protected host's answer (gateway mode), or backscatter */
+		tcp_answer(p, th, flags, now);
+		return 0;
+	}
+
+	if (flags & TH_RST) {
+		if ((flags & TH_ACK) && tcp_answer(p, th, flags, now))
+			return 0;
+		flow_key(&k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
+		f = bpf_map_lookup_elem(&sw_flows, &k);
+		if (!f)
+			return 0;
+		int hit = f->state == SW_FS_SYNACK && bpf_ntohl(th->seq) == f->isn + 1;
+		bpf_map_delete_elem(&sw_flows, &k);
+		if (!hit)
+			return 0;
+		o->verified = 1;
+		if (flags & TH_ACK) {
+			o->mask |= BIT(SW_C_CONNECT); /* handshake, then RST without data */
+		} else {
+			o->mask |= BIT(SW_C_HALF_OPEN); /* SYN, SYN/ACK, bare RST */
+			o->half_open = 1;
+		}
+		return 1;
+	}
+
+	if (flags & TH_SYN) {
+		__u32 optlen = doff - 20;
+		__u8 *opt = (__u8 *)(th + 1);
+		struct sw_flow nf = {};
+
+		o->probe = o->seq_track = 1;
+		o->mask |= BIT(SW_C_SYN);
+		if (flags & TH_FIN)
+			o->mask |= BIT(SW_C_ODD_FLAGS);
+		if (optlen == 0) {
+			o->mask |= BIT(SW_C_SYN_NOOPT);
+		} else if (optlen == 4) {
+			if ((void *)(opt + 4) <= end && th->window == bpf_htons(1024) &&
+			    opt[0] == 2 && opt[1] == 4 && opt[2] == 0x05 && opt[3] == 0xb4) {
+				o->mask |= BIT(SW_C_SYN_NMAP);
+				nf.syn_nmap = 1;
+			}
+		} else if (tcp_ts_marker(th, end, optlen)) {
+			o->mask |= BIT(SW_C_OS_TS);
+		}
+		if (th->urg_ptr && !(flags & TH_URG))
+			o->mask |= BIT(SW_C_OS_URG);
+
+		flow_key(&k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
+		nf.syn_ns = now;
+		nf.isn = bpf_ntohl(th->seq);
+		nf.state = SW_FS_SYN;
+		if (bpf_map_update_elem(&sw_flows, &k, &nf, BPF_ANY))
+			stat_add(SW_S_FLOW_FULL, 1);
+		else
+			stat_add(SW_S_FLOWS_NEW, 1);
+		return 1;
+	}
+
+	/* No SYN, no RST: FIN/NULL/Xmas/Maimon probes, or a connection closing. */
+	if ((flags & (TH_FIN | TH_ACK)) == (TH_FIN | TH_ACK)) {
+		if (th->seq == 0) {
+			o->mask |= BIT(SW_C_MAIMON);
+			o->seqval = bpf_ntohl(th->ack_seq);
+			o->probe = o->seq_track = 1;
+			return 1;
+		}
+		/* an ordinary close: forget the flow early */
+		flow_key(&k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
+		bpf_map_delete_elem(&sw_flows, &k);
+		return 0;
+	}
+	if (flags & TH_ACK)
+		return 0; /* URG+ACK etc. mid-connection */
+
+	o->probe = o->seq_track = 1;
+	flags &= 0x3f;
+	if (flags == TH_FIN)
+		o->mask |= BIT(SW_C_FIN);
+	else if (flags == 0)
+		o->mask |= BIT(SW_C_NULL);
+	else if (flags == (TH_FIN | TH_PSH | TH_URG))
+		o->mask |= BIT(SW_C_XMAS);
+	else
+		o->mask |= BIT(SW_C_ODD_FLAGS);
+	return 1;
+}
+
+static __always_inline int udp_in(struct pkt *p, void *l4, void *end, struct obs *o)
+{
+	struct udphdr *uh = l4;
+
+	if ((void *)(uh + 1) > end) {
+		stat_add(SW_S_TRUNCATED, 1);
+		return 0;
+	}
+	if (p->l4_len < sizeof(*uh)) {
+		stat_add(SW_S_MALFORMED, 1);
+		return 0;
+	}
+	__u32 plen = p->l4_len - sizeof(*uh);
+	__u16 sp = bpf_ntohs(uh->source), dp = bpf_ntohs(uh->dest);
+	int os = !p->ipv6 && p->ip_id == 0x1042 && plen == 300;
+
+	if (plen >= 24 && rpc_call((void *)(uh + 1), end, plen, 0, o)) {
+		o->rpc = o->rpc_first = 1;
+		o->mask |= BIT(SW_C_RPC);
+	} else if (!os && dp >= 1024 &&
+		   (sp < 1024 || sp == 3478 || sp == 4500 || sp == 5353)) {
+		/* a service's reply to one of our clients (DNS, NTP, QUIC ...), not a probe */
+		return 0;
+	}
+	o->dport = uh->dest;
+	o->port_key = dp;
+	o->sport = sp;
+	o->probe = 1;
+	o->mask |= BIT(SW_C_UDP);
+	if (plen == 0)
+		o->mask |= BIT(SW_C_UDP_EMPTY);
+	if (os)
+		o->mask |= BIT(SW_C_OS_UDP);
+	if (p->frag)
+		o->mask |= BIT(SW_C_FRAG);
+	return 1;
+}
+
+/* ICMP(v6): echo and timestamp probes in; unreachable answers are handled apart. */
+static __always_inline int icmp_in(struct pkt *p, void *l4, void *end, __u64 now,
+				   struct obs *o, int answers_only)
+{
+	__u8 *h = l4;
+
+	if ((void *)(h + 8) > end) {
+		stat_add(SW_S_TRUNCATED, 1);
+		return 0;
+	}
+	__u8 type = h[0], code = h[1];
+	if (p->ipv6 ? type == 1 : type == 3) {
+		icmp_unreach(p, h + 8, end, now);
+		return 0;
+	}
+	if (answers_only)
+		return 0;
+	int echo = p->ipv6 ? type == 128 : type == 8;
+	int tstamp = !p->ipv6 && type == 13;
+	if (!echo && !tstamp)
+		return 0;
+	o->mask |= BIT(SW_C_PROBES) | BIT(SW_C_ICMP_ECHO);
+	if (code != 0 || (echo && p->l4_len == 8))
+		o->mask |= BIT(SW_C_ICMP_ODD);
+	if (tstamp && (void *)(h + 20) <= end) {
+		__u32 t0, t1, t2;
+		__builtin_memcpy(&t0, h + 8, 4);
+		__builtin_memcpy(&t1, h + 12, 4);
+		__builtin_memcpy(&t2, h + 16, 4);
+		if ((t0 | t1 | t2) == 0)
+			o->mask |= BIT(SW_C_ICMP_ODD);
+	}
+	return 1;
+}
+
+static __always_inline int sctp_in(struct pkt *p, void *l4, void *end, struct obs *o)
+{
+	__u8 *h = l4;
+	__u32 vtag;
+
+	if ((void *)(h + 16) > end) {
+		stat_add(SW_S_TRUNCATED, 1);
+		return 0;
+	}
+	o->dport = ((__be16 *)h)[1];
+	o->port_key = bpf_ntohs(o->dport);
+	o->probe = 1;
+	__builtin_memcpy(&vtag, h + 4, 4);
+	if ((h[12] == 1 && vtag == 0) || h[12] == 10)
+		o->mask |= BIT(SW_C_SCTP_INIT);
+	return 1;
+}
+
+/* ---------------- blocking ------------------------------------------- */
+
+static __always_inline int is_blocked(struct pkt *p, struct sw_config *cfg, __u64 now)
+{
+	struct sw_lpm_key k = { .prefixlen = 128 };
+	struct sw_block *b;
+
+	if (!cfg || !(cfg->flags & SW_CFG_BLOCKING) || cfg->n_blocks == 0)
+		return 0;
+	__builtin_memcpy(k.addr, p->saddr, 16);
+	b = bpf_map_lookup_elem(&sw_blocks, &k);
+	if (!b || (b->expires_ns && b->expires_ns <= now))
+		return 0; /* none, or expired: the agent removes it */
+	if (cfg->n_allow && bpf_map_lookup_elem(&sw_allow, &k))
+		return 0;
+	return 1;
+}
+
+/* ---------------- L4 stage: global functions, verified once ------------ */
+
+static __always_inline void l4_in(void *data, void *end, struct pkt *p)
+{
+	void *l4 = data + (p->l4_off & SW_L4_OFF_MAX);
+	struct obs o = {};
+	int hit = 0;
+
+	if (p->proto == IPPROTO_TCP_)
+		hit = tcp_in(p, l4, end, p->now, &o);
+	else if (p->proto == IPPROTO_UDP_)
+		hit = udp_in(p, l4, end, &o);
+	else if (p->proto == (p->ipv6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP_))
+		hit = icmp_in(p, l4, end, p->now, &o, 0);
+	else if (p->proto == IPPROTO_SCTP_)
+		hit = sctp_in(p, l4, end, &o);
+	else if (!p->ipv6 && p->ip_payload_empty) {
+		/* -sO: a bare IPv4 header for another protocol */
+		o.port_key = p->proto;
+		o.probe = 1;
+		o.mask = BIT(SW_C_BARE_IP);
+		hit = 1;
+	}
+	if (hit) {
+		if (!p->ipv6 && p->ip_id == 54321)
+			o.mask |= BIT(SW_C_ZMAP_IPID);
+		account(p->now, p->saddr, p->daddr, p->proto, p->ttl, &o, 1);
+	}
+}
+
+/* Our own answers leaving the host: SYN/ACK, RST, ICMP unreachable. */
+static __always_inline void l4_answers(void *data, void *end, struct pkt *p)
+{
+	void *l4 = data + (p->l4_off & SW_L4_OFF_MAX);
+
+	if (p->proto == IPPROTO_TCP_) {
+		struct tcphdr *th = l4;
+		if ((void *)(th + 1) > end)
+			return;
+		__u8 flags = ((__u8 *)th)[13];
+		if ((flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) || (flags & TH_RST))
+			tcp_answer(p, th, flags, p->now);
+	} else if (p->proto == (p->ipv6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP_)) {
+		struct obs o = {};
+		icmp_in(p, l4, end, p->now, &o, 1);
+	}
+}
+
+__noinline int sw_l4_xdp(struct xdp_md *ctx, struct pkt *p)
+{
+	if (!p)
+		return 0;
+	l4_in((void *)(long)ctx->data, (void *)(long)ctx->data_end, p);
+	return 0;
+}
+
+__noinline int sw_l4_tc(struct __sk_buff *skb, struct pkt *p)
+{
+	if (!p)
+		return 0;
+	l4_answers((void *)(long)skb->data, (void *)(long)skb->data_end, p);
+	return 0;
+}
+
+/* ---------------- entry points --------------------------------------- */
+
+SEC("xdp")
+int scanwatch_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct sw_config *cfg = get_config();
+	struct pkt p = {};
+	int rc;
+
+	stat_add(SW_S_PACKETS, 1);
+	rc = sw_parse(data, data_end, &p);
+	if (rc != SW_P_OK) {
+		stat_add(rc == SW_P_NOT_IP ? SW_S_NON_IP :
+			 rc == SW_P_TRUNC ? SW_S_TRUNCATED : SW_S_MALFORMED, 1);
+		return XDP_PASS;
+	}
+	stat_add(p.ipv6 ? SW_S_IPV6 : SW_S_IPV4, 1);
+	if (p.vlan)
+		stat_add(SW_S_VLAN, 1);
+	if (p.ext)
+		stat_add(SW_S_IPV6_EXT, 1);
+
+	p.now = sw_now(cfg);
+	if (is_blocked(&p, cfg, p.now)) {
+		stat_add(SW_S_DROPPED, 1);
+		return XDP_DROP;
+	}
+	if (p.frag)
+		stat_add(SW_S_FRAGMENTS, 1);
+	if (p.l4_ok)
+		sw_l4_xdp(ctx, &p);
+	return XDP_PASS;
+}
+
+/*
+ * TC egress: the host's own answers. Forwarded packets were already seen by
+ * XDP on their way in (gateway mode), so only locally made ones count here.
+ */
+SEC("tc")
+int scanwatch_tc_egress(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct pkt p = {};
+
+	if (skb->ingress_ifindex)
+		return TC_ACT_OK;
+	stat_add(SW_S_EGRESS, 1);
+	if (sw_parse(data, data_end, &p) != SW_P_OK || !p.l4_ok)
+		return TC_ACT_OK;
+	p.now = sw_now(get_config());
+	sw_l4_tc(skb, &p);
+	return TC_ACT_OK;
+}

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The one header shared by the XDP/TC programs and the agent: map keys and
+ * values, ring-buffer events and the runtime configuration. Fixed-width
+ * types only, explicit padding, no bool/enum/pointers; the sizes are pinned
+ * by tests/unit/abi_test.cpp. Never duplicate these structs in C++.
+ */
+#ifndef SCANWATCH_ABI_H
+#define SCANWATCH_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* ---- sizes ------------------------------------------------------------ */
+#define SW_ADDR_LEN 16
+#define SW_PORT_BITS 512 /* distinct destination ports sketch (linear counting) */
+#define SW_HOST_BITS 256 /* distinct destination hosts sketch */
+#define SW_PORT_WORDS (SW_PORT_BITS / 64)
+#define SW_HOST_WORDS (SW_HOST_BITS / 64)
+
+#define SW_DEFAULT_MAX_SOURCES 65536
+#define SW_DEFAULT_MAX_FLOWS 65536
+#define SW_DEFAULT_MAX_BLOCKS 65536
+#define SW_RINGBUF_BYTES (256 * 1024)
+
+/* ---- per-source evidence counters (index into sw_source.cnt) ----------- */
+#define SW_C_PROBES 0        /* probe-class packets (anything that opens or pokes) */
+#define SW_C_SYN 1           /* SYN without ACK */
+#define SW_C_SYN_NMAP 2      /* SYN with window 1024 and MSS 1460 as the only option */
+#define SW_C_SYN_NOOPT 3     /* SYN without any TCP option (masscan-like) */
+#define SW_C_ANSWERED 4      /* we answered a probe with SYN/ACK (success) */
+#define SW_C_FAIL_RST 5      /* we answered a probe with RST (closed port) */
+#define SW_C_FAIL_ICMP 6     /* we answered with ICMP unreachable */
+#define SW_C_HALF_OPEN 7     /* SYN -> our SYN/ACK -> bare RST, seq = ISN+1 */
+#define SW_C_CONNECT 8       /* SYN -> our SYN/ACK -> RST+ACK without data */
+#define SW_C_RPC 9           /* ONC RPC CALL at the start of a flow or datagram */
+#define SW_C_FIN 10          /* FIN alone */
+#define SW_C_NULL 11         /* no flags */
+#define SW_C_XMAS 12         /* FIN+PSH+URG */
+#define SW_C_MAIMON 13       /* FIN+ACK with seq 0 */
+#define SW_C_ACK_PROBE 14    /* bare ACK with seq 0 (-sA/-sW, -PA) */
+#define SW_C_ODD_FLAGS 15    /* other flag sets without SYN/ACK/RST, or SYN+FIN */
+#define SW_C_UDP 16          /* UDP datagrams */
+#define SW_C_UDP_EMPTY 17    /* UDP datagrams without payload */
+#define SW_C_ICMP_ECHO 18    /* ICMP(v6) echo requests */
+#define SW_C_ICMP_ODD 19     /* echo with code != 0, empty echo, all-zero timestamp */
+#define SW_C_OS_TS 20        /* TCP timestamp TSval 0xFFFFFFFF (nmap -O) */
+#define SW_C_OS_URG 21       /* urgent pointer set without URG (nmap -O ECN probe) */
+#define SW_C_OS_UDP 22       /* UDP with IP ID 0x1042 (nmap -O U1) */
+#define SW_C_BARE_IP 23      /* IPv4 with an unusual protocol and no payload (-sO) */
+#define SW_C_SCTP_INIT 24    /* SCTP INIT with verification tag 0 / COOKIE-ECHO */
+#define SW_C_FRAG 25         /* IPv4/IPv6 fragments */
+#define SW_C_FRAG_TINY 26    /* first fragments too short to hold the TCP flags */
+#define SW_C_ZMAP_IPID 27    /* IP ID 54321 */
+#define SW_C_SAME_SEQ 28     /* probes repeating the previous probe's seq/ack value */
+#define SW_C_SAME_SPORT 29   /* probes repeating the previous probe's source port */
+#define SW_C_RST_IN 30       /* RSTs arriving from the source */
+#define SW_C_SYNACK_IN 31    /* SYN/ACKs arriving from the source (backscatter) */
+#define SW_C_MAX 32
+
+/* sw_source.flags */
+#define SW_SF_VERIFIED (1u << 0)   /* proved it receives our packets (RST after our SYN/ACK, handshake) */
+#define SW_SF_FAST_BLOCKED (1u << 1) /* the XDP fast path blocked it */
+
+struct sw_source {
+	__u64 first_ns;                /* clock of sw_now() */
+	__u64 last_ns;
+	__u32 cnt[SW_C_MAX];
+	__u64 ports[SW_PORT_WORDS];    /* bit (hash(dport) % SW_PORT_BITS) */
+	__u64 hosts[SW_HOST_WORDS];    /* bit (hash(daddr) % SW_HOST_BITS) */
+	__u32 ports_new;               /* bits this source turned on (exact until collisions) */
+	__u32 hosts_new;
+	__u32 last_seq;                /* seq (or ack for ACK probes) of the previous probe */
+	__u32 rpc_last_prog;
+	__u32 rpc_progs;               /* program-number changes seen (the grinder) */
+	__u32 flags;                   /* SW_SF_* */
+	__u64 ev_last_ns;              /* ring-buffer rate limit */
+	__u32 ev_budget;
+	__u16 last_sport;              /* host order */
+	__u8 ttl_min;
+	__u8 ttl_max;
+	__u8 rst_ttl;                  /* TTL of the last bare RST (a kernel's, unlike nmap's) */
+	__u8 pad[7];
+};
+
+/* ---- probe flows ---------------------------------------------------- */
+/* Key: the prober's side first, as seen on the wire towards us. */
+struct sw_flow_key {
+	__u8 saddr[SW_ADDR_LEN];
+	__u8 daddr[SW_ADDR_LEN];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+#define SW_FS_SYN 1      /* SYN seen */
+#define SW_FS_SYNACK 2   /* our SYN/ACK seen */
+
+struct sw_flow {
+	__u64 syn_ns;
+	__u32 isn;       /* prober's ISN, host order */
+	__u32 our_isn;   /* our SYN/ACK's seq, host order */
+	__u8 state;      /* SW_FS_* */
+	__u8 syn_nmap;   /* the SYN carried the nmap raw fingerprint */
+	__u8 pad[6];
+};
+
+/* ---- blocking ----------------------------------------------------------- */
+struct sw_lpm_key {
+	__u32 prefixlen;               /* over addr, IPv4 as ::ffff:a.b.c.d (96 + len) */
+	__u8 addr[SW_ADDR_LEN];
+};
+
+#define SW_BR_MANUAL 1
+#define SW_BR_DETECTOR 2
+#define SW_BR_FAST_PATH 3
+
+struct sw_block {
+	__u64 expires_ns;              /* sw_now() clock; 0 = never */
+	__u64 created_ns;
+	__u32 reason;                  /* SW_BR_* */
+	__u32 pad;
+};
+
+/* ---- runtime configuration (one-entry array) --------------------------- */
+#define SW_CFG_BLOCKING (1u << 0)    /* enforce the block map */
+#define SW_CFG_FAST_BLOCK (1u << 1)  /* XDP may block on its own */
+#define SW_CFG_BLOCK_UNVERIFIED (1u << 2)
+
+struct sw_config {
+	__u64 clock_ns;         /* replay: the capture clock; live: unused */
+	__u32 flags;            /* SW_CFG_* */
+	__u32 ev_per_sec;       /* ring-buffer events per source per second */
+	__u32 fast_block_half_open;  /* fast path: half-open/failed nmap probes */
+	__u32 fast_block_ports;      /* fast path: and at least this many distinct ports */
+	__u64 fast_block_ttl_ns;
+	__u32 n_blocks;         /* entries in the block map (0 skips the lookup) */
+	__u32 n_allow;
+};
+
+/* ---- global statistics (per-CPU array, index SW_S_*) ------------------- */
+#define SW_S_PACKETS 0
+#define SW_S_BYTES 1
+#define SW_S_IPV4 2
+#define SW_S_IPV6 3
+#define SW_S_NON_IP 4
+#define SW_S_TRUNCATED 5       /* headers cut short: counted and passed */
+#define SW_S_MALFORMED 6       /* impossible lengths: counted and passed */
+#define SW_S_FRAGMENTS 7
+#define SW_S_VLAN 8
+#define SW_S_IPV6_EXT 9
+#define SW_S_DROPPED 10        /* dropped by the block map */
+#define SW_S_PROBES 11
+#define SW_S_FLOWS_NEW 12
+#define SW_S_FLOW_FULL 13
+#define SW_S_SOURCE_FULL 14
+#define SW_S_EVENTS 15
+#define SW_S_EVENTS_LOST 16    /* ring buffer full */
+#define SW_S_EVENTS_LIMITED 17 /* suppressed by the per-source rate limit */
+#define SW_S_EGRESS 18         /* packets seen by the TC egress program */
+#define SW_S_BLOCKS_FAST 19
+#define SW_S_MAX 24
+
+/* ---- ring-buffer events ----------------------------------------------- */
+#define SW_EV_THRESHOLD 1   /* a counter crossed a small threshold: counter, value */
+#define SW_EV_RPC 2         /* ONC RPC CALL: value = program, aux = version */
+#define SW_EV_FAST_BLOCK 3  /* the XDP fast path blocked the source */
+
+struct sw_event {
+	__u64 ts_ns;
+	__u8 saddr[SW_ADDR_LEN];
+	__u8 daddr[SW_ADDR_LEN];
+	__u32 type;             /* SW_EV_* */
+	__u32 counter;          /* SW_C_* for THRESHOLD */
+	__u32 value;
+	__u32 aux;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[5];
+};
+
+#endif /* SCANWATCH_ABI_H */

@@ -1,0 +1,82 @@
+// The detector: a pure C++ library fed by snapshots of the kernel's
+// per-source records and by ring-buffer events. No kernel, no I/O: the live
+// agent and replay feed it the same way, and unit tests feed it by hand.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scanwatch/abi.h"
+#include "scanwatch/addr.hpp"
+
+namespace scanwatch {
+
+struct DetectorConfig {
+    double alert_score = 0.99;        // posterior probability needed to call a scanner
+    unsigned min_ports = 5;           // distinct ports for a port scan
+    unsigned min_hosts = 5;           // distinct hosts for a sweep
+    double theta0 = 0.8;              // P(first contact succeeds | benign)   (TRW)
+    double theta1 = 0.2;              // P(first contact succeeds | scanner)  (TRW)
+    uint64_t probe_timeout_ns = 3'000'000'000ULL;  // an unanswered probe fails after this
+    uint64_t reemit_interval_ns = 5'000'000'000ULL; // at most one update per source per interval
+    uint64_t idle_forget_ns = 3600'000'000'000ULL; // forget sources idle this long
+};
+
+// What the detector says about one source. Field names follow the JSON
+// `scan` event of DESIGN.md.
+struct ScanReport {
+    Addr src;
+    std::vector<std::string> kinds;   // vocabulary of DESIGN.md, in its order
+    std::string tool = "unknown";     // nmap | masscan | zmap | unknown
+    uint64_t ports = 0;               // distinct destination ports (estimate)
+    uint64_t hosts = 0;               // distinct destination hosts (estimate)
+    uint64_t probes = 0;
+    double score = 0.0;               // 0..1
+    bool scanner = false;             // score and breadth are enough to call it a scanner
+    uint64_t first_seen_ns = 0;       // sw_now() clock
+    uint64_t last_seen_ns = 0;
+    std::map<std::string, uint64_t> evidence;  // counter name -> value, for the analyst
+    std::vector<uint32_t> rpc_programs;        // distinct ONC RPC programs seen (first 32)
+};
+
+class Detector {
+public:
+    explicit Detector(DetectorConfig cfg = {});
+    ~Detector();
+    Detector(const Detector&) = delete;
+    Detector& operator=(const Detector&) = delete;
+
+    // Feeds the current kernel record of one source at time now_ns (the
+    // sw_now() clock). Returns a report to emit when the source is first
+    // judged a scanner, when its kinds grow, or when its counts changed
+    // materially (no more than once per reemit interval). A benign verdict is
+    // never final: every call re-judges from the evidence so far.
+    std::optional<ScanReport> observe(const Addr& src, const sw_source& rec, uint64_t now_ns);
+
+    // A ring-buffer event (RPC program numbers, thresholds). Call it before
+    // observe() of the same source.
+    void on_event(const sw_event& ev);
+
+    // The current assessment of a source, without emitting (for top/status).
+    std::optional<ScanReport> assess(const Addr& src) const;
+
+    // Forgets sources idle for longer than idle_forget_ns; returns how many.
+    size_t expire(uint64_t now_ns);
+
+    size_t tracked() const;
+    uint64_t scanners_reported() const;  // sources ever judged scanners
+    const DetectorConfig& config() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Linear-counting estimate of distinct items from a bitmap of nbits bits.
+uint64_t linear_count(const uint64_t* words, unsigned nbits);
+
+}  // namespace scanwatch

@@ -1,0 +1,39 @@
+// RAII for the generated skeleton and the other handles libbpf gives out.
+#pragma once
+
+#include <bpf/libbpf.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "scanwatch_bpf.skel.h"
+
+namespace scanwatch {
+
+struct SkelDeleter {
+    void operator()(scanwatch_bpf* s) const noexcept { scanwatch_bpf__destroy(s); }
+};
+using SkelPtr = std::unique_ptr<scanwatch_bpf, SkelDeleter>;
+
+struct LinkDeleter {
+    void operator()(bpf_link* l) const noexcept { bpf_link__destroy(l); }
+};
+using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
+
+struct RingBufferDeleter {
+    void operator()(ring_buffer* r) const noexcept { ring_buffer__free(r); }
+};
+using RingBufferPtr = std::unique_ptr<ring_buffer, RingBufferDeleter>;
+
+// A libbpf failure with context: "loading the XDP program: Permission denied".
+class BpfError : public std::runtime_error {
+public:
+    BpfError(const std::string& what, int err);
+    int err() const { return err_; }
+
+private:
+    int err_;
+};
+
+}  // namespace scanwatch

@@ -1,0 +1,2 @@
+// placeholder until the detector lands
+#include "scanwatch/detector.hpp"
