@@ -1,1 +1,91 @@
-int main() { return 0; }
+// scanwatch: command-line entry. Parses arguments and maps failures to exit
+// codes: 0 success, 1 runtime failure, 2 usage error; one line on stderr.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+#include "bpf/skel.hpp"
+#include "cli/commands.hpp"
+#include "scanwatch/parse.hpp"
+
+using namespace scanwatch;
+
+namespace {
+
+void add_detector_flags(CLI::App* c, DetectorConfig& d) {
+    c->add_option("--min-ports", d.min_ports, "distinct ports that make a port scan")
+        ->check(CLI::Range(1u, 65536u))
+        ->default_val(d.min_ports);
+    c->add_option("--min-hosts", d.min_hosts, "distinct hosts that make a sweep")
+        ->check(CLI::Range(1u, 1u << 24))
+        ->default_val(d.min_hosts);
+    c->add_option("--alert-score", d.alert_score, "score (0-1) needed to call a source a scanner")
+        ->check(CLI::Range(0.5, 1.0))
+        ->default_val(d.alert_score);
+}
+
+int libbpf_quiet(enum libbpf_print_level level, const char* fmt, va_list args) {
+    if (level == LIBBPF_WARN && std::getenv("SCANWATCH_DEBUG"))
+        return std::vfprintf(stderr, fmt, args);
+    if (level == LIBBPF_DEBUG || !std::getenv("SCANWATCH_DEBUG"))
+        return 0;
+    return std::vfprintf(stderr, fmt, args);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"scanwatch: detect and block nmap port scans with XDP"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "scanwatch 0.1.0");
+
+    RunOptions run;
+    std::string probe_timeout;
+    auto* rc = app.add_subcommand("run", "attach to interfaces and watch for scans");
+    rc->add_option("-i,--iface", run.ifaces, "interface to watch (repeat for gateway mode)")->required();
+    rc->add_option("--json", run.json, "write JSON events to PATH, or - for stdout");
+    rc->add_option("--duration", run.duration_s, "stop after SECONDS")->check(CLI::PositiveNumber);
+    rc->add_option("--xdp-mode", run.xdp_mode, "auto, native or generic")->default_val("auto");
+    rc->add_option("--socket", run.socket, "control socket path")->default_val(run.socket);
+    rc->add_option("--pin-dir", run.pin_dir, "bpffs directory for the pinned maps")->default_val(run.pin_dir);
+    rc->add_option("--sweep-ms", run.sweep_ms, "interval between full map sweeps")
+        ->check(CLI::Range(10.0, 10000.0))
+        ->default_val(run.sweep_ms);
+    rc->add_option("--probe-timeout", probe_timeout, "an unanswered probe counts as failed after this (e.g. 3s)");
+    rc->add_option("--allow", run.allow, "never block these addresses or CIDRs (repeatable)");
+    rc->add_flag("-q,--quiet", run.quiet, "no human lines on stderr");
+    add_detector_flags(rc, run.det);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "scanwatch: %s\n", e.what());
+        return 2;
+    }
+
+    libbpf_set_print(libbpf_quiet);
+    try {
+        if (*rc) {
+            if (!probe_timeout.empty())
+                run.det.probe_timeout_ns = parse_duration_ns(probe_timeout);
+            return run_command(run);
+        }
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "scanwatch: %s\n", e.what());
+        return 2;
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "scanwatch: %s\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "scanwatch: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -79,4 +79,8 @@ private:
 // Linear-counting estimate of distinct items from a bitmap of nbits bits.
 uint64_t linear_count(const uint64_t* words, unsigned nbits);
 
+// The estimates for a kernel record's sketches (its words are __u64).
+uint64_t distinct_ports(const sw_source& rec);
+uint64_t distinct_hosts(const sw_source& rec);
+
 }  // namespace scanwatch

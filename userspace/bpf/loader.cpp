@@ -1,0 +1,255 @@
+#include "bpf/loader.hpp"
+
+#include <bpf/bpf.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace scanwatch {
+
+namespace {
+
+constexpr uint32_t kTcHandle = 0x5357;  // "SW": fixed, so a restart replaces a stale filter
+constexpr uint32_t kTcPriority = 0x5357;
+constexpr long kBpfFsMagic = 0xcafe4a11;
+
+struct MapPin {
+    bpf_map* map;
+    const char* name;
+};
+
+}  // namespace
+
+uint64_t mono_now_ns() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void ensure_bpffs() {
+    const char* dir = "/sys/fs/bpf";
+    struct statfs st{};
+    if (statfs(dir, &st) == 0 && static_cast<long>(st.f_type) == kBpfFsMagic)
+        return;
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (mount("bpf", dir, "bpf", 0, "mode=0700") != 0)
+        throw BpfError("mounting bpffs on /sys/fs/bpf", errno);
+}
+
+Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
+    : opts_(std::move(opts)), warn_(std::move(warn)) {
+    if (opts_.ifaces.empty())
+        throw std::invalid_argument("at least one interface is needed (-i IFACE)");
+    // Check every interface before touching the kernel, so a typo costs nothing.
+    for (const auto& name : opts_.ifaces) {
+        if (name.empty() || name.size() >= IF_NAMESIZE || if_nametoindex(name.c_str()) == 0)
+            throw std::invalid_argument("interface '" + name + "' does not exist");
+    }
+    ncpus_ = libbpf_num_possible_cpus();
+    if (ncpus_ < 1)
+        throw BpfError("counting possible CPUs", -ncpus_);
+
+    skel_.reset(scanwatch_bpf__open());
+    if (!skel_)
+        throw BpfError("opening the BPF object", errno);
+    bpf_map__set_max_entries(skel_->maps.sw_sources, opts_.max_sources);
+    bpf_map__set_max_entries(skel_->maps.sw_flows, opts_.max_flows);
+
+    ensure_bpffs();
+    std::error_code ec;
+    std::filesystem::create_directories(opts_.pin_dir, ec);
+    if (ec)
+        throw std::runtime_error("cannot create pin directory '" + opts_.pin_dir + "': " + ec.message());
+    const MapPin pins[] = {
+        {skel_->maps.sw_sources, "sources"}, {skel_->maps.sw_flows, "flows"},
+        {skel_->maps.sw_blocks, "blocks"},   {skel_->maps.sw_allow, "allow"},
+        {skel_->maps.sw_cfg, "config"},      {skel_->maps.sw_stats, "stats"},
+    };
+    // Maps already pinned there (an agent that was killed) are reused with
+    // their contents; missing ones are created and pinned at load.
+    for (const auto& p : pins) {
+        std::string path = opts_.pin_dir + "/" + p.name;
+        if (int err = bpf_map__set_pin_path(p.map, path.c_str()))
+            throw BpfError("setting pin path " + path, -err);
+    }
+    if (int err = scanwatch_bpf__load(skel_.get()))
+        throw BpfError("loading the BPF programs (pinned maps in " + opts_.pin_dir +
+                           " from an incompatible version? remove them)",
+                       -err);
+    pinned_ = true;
+
+    sw_config cfg = config();
+    if (cfg.ev_per_sec == 0) {
+        cfg.ev_per_sec = 16;
+        set_config(cfg);
+    }
+    try {
+        for (const auto& name : opts_.ifaces)
+            attach(name);
+    } catch (...) {
+        detach_all();
+        throw;
+    }
+}
+
+Kernel::~Kernel() { detach_all(); }
+
+void Kernel::attach(const std::string& iface) {
+    Attachment a;
+    a.iface = iface;
+    a.ifindex = static_cast<int>(if_nametoindex(iface.c_str()));
+    if (a.ifindex == 0)
+        throw std::invalid_argument("interface '" + iface + "' does not exist");
+
+    int prog_fd = bpf_program__fd(skel_->progs.scanwatch_xdp);
+    auto try_mode = [&](uint32_t flags) -> int {
+        LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = flags);
+        return bpf_link_create(prog_fd, a.ifindex, BPF_XDP, &lo);
+    };
+    int fd = -1;
+    if (opts_.mode != XdpMode::Generic) {
+        fd = try_mode(XDP_FLAGS_DRV_MODE);
+        if (fd >= 0) {
+            a.xdp_mode = "native";
+        } else if (errno == EBUSY || errno == EEXIST) {
+            throw BpfError("attaching XDP to '" + iface + "' (another XDP program is attached)", errno);
+        } else if (opts_.mode == XdpMode::Native) {
+            throw BpfError("attaching native XDP to '" + iface + "'", errno);
+        } else {
+            warn_("interface '" + iface + "' cannot run native XDP (" + std::strerror(errno) +
+                  "); falling back to generic mode");
+        }
+    }
+    if (fd < 0) {
+        fd = try_mode(XDP_FLAGS_SKB_MODE);
+        if (fd < 0)
+            throw BpfError("attaching generic XDP to '" + iface + "'", errno);
+        a.xdp_mode = "generic";
+    }
+    a.xdp_link.reset(fd);
+
+    if (opts_.egress) {
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a.ifindex, .attach_point = BPF_TC_EGRESS);
+        int err = bpf_tc_hook_create(&hook);
+        if (err && err != -EEXIST)
+            throw BpfError("creating the clsact qdisc on '" + iface + "'", -err);
+        a.tc_hook_created = (err == 0);
+        LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = bpf_program__fd(skel_->progs.scanwatch_tc_egress),
+                    .flags = BPF_TC_F_REPLACE, .handle = kTcHandle, .priority = kTcPriority);
+        err = bpf_tc_attach(&hook, &to);
+        if (err) {
+            att_.push_back(std::move(a));  // so detach_all() removes the qdisc we made
+            throw BpfError("attaching the TC egress program to '" + iface + "'", -err);
+        }
+        a.tc_attached = true;
+    }
+    att_.push_back(std::move(a));
+}
+
+void Kernel::detach_all() noexcept {
+    for (auto& a : att_) {
+        if (a.tc_attached || a.tc_hook_created) {
+            LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a.ifindex, .attach_point = BPF_TC_EGRESS);
+            if (a.tc_attached) {
+                LIBBPF_OPTS(bpf_tc_opts, to, .handle = kTcHandle, .priority = kTcPriority);
+                bpf_tc_detach(&hook, &to);
+            }
+            if (a.tc_hook_created) {
+                hook.attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS);
+                bpf_tc_hook_destroy(&hook);
+            }
+        }
+        a.xdp_link.reset();
+    }
+    att_.clear();
+    if (pinned_ && skel_) {
+        bpf_object__unpin_maps(skel_->obj, nullptr);
+        ::rmdir(opts_.pin_dir.c_str());
+        pinned_ = false;
+    }
+}
+
+std::string Kernel::xdp_mode() const {
+    std::string mode;
+    for (const auto& a : att_) {
+        if (mode.empty())
+            mode = a.xdp_mode;
+        else if (mode != a.xdp_mode)
+            return "mixed";
+    }
+    return mode;
+}
+
+std::optional<sw_source> Kernel::source(const Addr& a) const {
+    sw_source s{};
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_sources), a.b.data(), &s) != 0)
+        return std::nullopt;
+    return s;
+}
+
+size_t Kernel::for_each_source(const std::function<void(const Addr&, const sw_source&)>& fn) const {
+    constexpr uint32_t kBatch = 1024;
+    static thread_local std::vector<uint8_t> keys(kBatch * 16);
+    static thread_local std::vector<sw_source> values(kBatch);
+    int fd = bpf_map__fd(skel_->maps.sw_sources);
+    uint8_t token[16] = {};
+    bool first = true;
+    size_t total = 0;
+    for (;;) {
+        uint32_t count = kBatch;
+        LIBBPF_OPTS(bpf_map_batch_opts, bo);
+        int err = bpf_map_lookup_batch(fd, first ? nullptr : token, token, keys.data(), values.data(),
+                                       &count, &bo);
+        int saved = errno;
+        for (uint32_t i = 0; i < count; i++) {
+            fn(Addr::from_bytes(&keys[i * 16]), values[i]);
+            total++;
+        }
+        if (err) {
+            if (saved == ENOENT)
+                break;
+            throw BpfError("reading the sources map", saved);
+        }
+        first = false;
+    }
+    return total;
+}
+
+uint64_t Kernel::stat(unsigned idx) const {
+    std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpus_));
+    uint32_t key = idx;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_stats), &key, per_cpu.data()) != 0)
+        return 0;
+    uint64_t sum = 0;
+    for (auto v : per_cpu)
+        sum += v;
+    return sum;
+}
+
+sw_config Kernel::config() const {
+    sw_config c{};
+    uint32_t key = 0;
+    bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_cfg), &key, &c);
+    return c;
+}
+
+void Kernel::set_config(const sw_config& c) {
+    uint32_t key = 0;
+    if (bpf_map_update_elem(bpf_map__fd(skel_->maps.sw_cfg), &key, &c, BPF_ANY) != 0)
+        throw BpfError("writing the config map", errno);
+}
+
+int Kernel::ringbuf_fd() const { return bpf_map__fd(skel_->maps.sw_events); }
+int Kernel::sources_fd() const { return bpf_map__fd(skel_->maps.sw_sources); }
+
+}  // namespace scanwatch

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -38,9 +39,19 @@ public:
     scanwatch_bpf* skel() { return skel_.get(); }
 
 private:
+    struct CfgUnmap {
+        size_t len;
+        void operator()(sw_config* p) const noexcept;
+    };
+    int run(bpf_program* prog, std::span<const uint8_t> frame, uint64_t now_ns, const char* what);
+    void set_clock(uint64_t now_ns);
+
     SkelPtr skel_;
+    // Heap-held so the ring-buffer callback's context survives a move of the runner.
+    std::unique_ptr<std::vector<sw_event>> pending_ = std::make_unique<std::vector<sw_event>>();
     RingBufferPtr rb_;
-    std::vector<sw_event> pending_;
+    std::unique_ptr<sw_config, CfgUnmap> cfg_mm_;  // sw_cfg mapped (BPF_F_MMAPABLE), or null
+    uint64_t clock_ns_ = 0;                         // the clock last written to sw_cfg
 };
 
 }  // namespace scanwatch

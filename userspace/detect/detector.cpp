@@ -1,2 +1,429 @@
-// placeholder until the detector lands
+// The detector: turns the kernel's per-source evidence into a verdict.
+//
+// One mechanism: a log-likelihood ratio (TRW-style sequential test) over the
+// evidence of one source, where every kind of evidence counts at most once
+// per distinct target (cap = max(distinct ports, distinct hosts, 1)). A web
+// client's thousand successful connections to one port, or a client retrying
+// one dead service, therefore weigh as one attempt. The posterior (prior 0.5)
+// plus breadth (enough distinct ports or hosts, or a strong RPC signal) make
+// a scanner; scan kinds and the tool are then read from the counters.
 #include "scanwatch/detector.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <unordered_map>
+
+namespace scanwatch {
+
+namespace {
+
+// ---- the constants of the test, in one place ------------------------------
+
+// Likelihood ratios P(evidence | scanner) / P(evidence | benign), per distinct
+// target. The failure and success weights come from theta0/theta1 (config).
+struct Weights {
+    static inline const double half_open = std::log(20.0);  // SYN, SYN/ACK, bare RST
+    static inline const double connect = std::log(4.0);     // handshake, RST without data
+    static inline const double syn_nmap = std::log(3.0);    // win 1024 + MSS 1460 only
+    static inline const double stealth = std::log(5.0);     // FIN/NULL/Xmas/Maimon/ACK/odd flags
+    static inline const double rpc = std::log(10.0);        // RPC to a non-RPC port, or RPCCheck
+    // Once per source: no RPC client but nmap -sV calls the portmapper with
+    // version 104316, so one RPCCheck outweighs one successful connection.
+    static inline const double rpc_check = std::log(100.0);
+    static inline const double os_marker = std::log(5.0);   // nmap -O markers
+    static inline const double syn_noopt = std::log(2.0);   // SYN without options (masscan-like)
+    static inline const double zmap_ipid = std::log(3.0);   // IP ID 54321
+};
+
+constexpr unsigned kKindMin = 3;           // probes of one flag set before naming the kind
+constexpr uint64_t kFewPorts = 3;          // discovery / sweep: at most this many ports
+constexpr size_t kRpcStrongPrograms = 3;   // distinct programs that make the grinder
+constexpr size_t kMaxRpcPrograms = 32;     // programs remembered per source
+constexpr unsigned kHistory = 8;           // samples for the probe timeouts
+constexpr uint64_t kMinSampleSpacingNs = 1'000'000'000ULL;
+constexpr uint32_t kRpcCheckProgram = 100000;  // portmapper ...
+constexpr uint32_t kRpcCheckVersion = 104316;  // ... with nmap's impossible version
+constexpr uint16_t kRpcPorts[] = {111, 2049, 4045, 20048};  // portmapper, nfs, lockd, mountd
+constexpr uint16_t kRpcDynamicPorts = 32768;                // RPC services register from here
+
+// ---- vocabulary ------------------------------------------------------------
+
+enum Kind : unsigned {
+    kSyn, kConnect, kFin, kNull, kXmas, kMaimon, kAck, kCustomFlags, kUdp, kIpProtocol,
+    kSctp, kOsDetect, kServiceDetect, kRpc, kDiscovery, kSweep, kKindCount
+};
+constexpr const char* kKindNames[kKindCount] = {
+    "syn", "connect", "fin", "null", "xmas", "maimon", "ack", "custom-flags", "udp",
+    "ip-protocol", "sctp", "os-detect", "service-detect", "rpc", "discovery", "sweep"};
+
+enum class Tool { unknown, nmap, masscan, zmap };
+constexpr const char* tool_name(Tool t) {
+    switch (t) {
+    case Tool::nmap: return "nmap";
+    case Tool::masscan: return "masscan";
+    case Tool::zmap: return "zmap";
+    default: return "unknown";
+    }
+}
+
+constexpr const char* kCounterNames[SW_C_MAX] = {
+    "probes", "syn", "syn_nmap", "syn_noopt", "answered", "fail_rst", "fail_icmp",
+    "half_open", "connect", "rpc", "fin", "null", "xmas", "maimon", "ack_probe",
+    "odd_flags", "udp", "udp_empty", "icmp_echo", "icmp_odd", "os_ts", "os_urg", "os_udp",
+    "bare_ip", "sctp_init", "frag", "frag_tiny", "zmap_ipid", "same_seq", "same_sport",
+    "rst_in", "synack_in"};
+
+constexpr uint32_t bit(unsigned k) { return 1u << k; }
+
+// Probes whose failure we could observe (an answer, a RST, an ICMP
+// unreachable), so an unanswered one is a timeout. ICMP echoes and UDP
+// datagrams with a payload are left out: their successes are never counted
+// (replies are not tracked), so a DNS or QUIC client would look like a
+// scanner. nmap -sU sends empty datagrams to most ports.
+uint64_t answerable_probes(const uint32_t* c) {
+    uint64_t p = c[SW_C_PROBES];
+    uint64_t skip = uint64_t{c[SW_C_ICMP_ECHO]} +
+                    (c[SW_C_UDP] > c[SW_C_UDP_EMPTY] ? c[SW_C_UDP] - c[SW_C_UDP_EMPTY] : 0);
+    return p > skip ? p - skip : 0;
+}
+
+}  // namespace
+
+uint64_t linear_count(const uint64_t* words, unsigned nbits) {
+    unsigned set = 0;
+    for (unsigned i = 0; i < nbits / 64; i++)
+        set += static_cast<unsigned>(std::popcount(words[i]));
+    const double m = nbits;
+    const unsigned zeros = nbits - set;
+    if (zeros == nbits)
+        return 0;
+    if (zeros == 0)  // saturated: the estimate's upper end
+        return static_cast<uint64_t>(std::llround(m * std::log(m)));
+    return static_cast<uint64_t>(std::llround(-m * std::log(zeros / m)));
+}
+
+uint64_t distinct_ports(const sw_source& rec) {
+    uint64_t w[SW_PORT_WORDS];
+    std::memcpy(w, rec.ports, sizeof w);
+    return linear_count(w, SW_PORT_BITS);
+}
+
+uint64_t distinct_hosts(const sw_source& rec) {
+    uint64_t w[SW_HOST_WORDS];
+    std::memcpy(w, rec.hosts, sizeof w);
+    return linear_count(w, SW_HOST_BITS);
+}
+
+// ---- per-source state -------------------------------------------------------
+
+namespace {
+
+struct State {
+    // The last snapshot of the kernel record (what assess() judges).
+    uint32_t cnt[SW_C_MAX] = {};
+    uint64_t first_ns = 0, last_ns = 0;
+    uint64_t ports = 0, hosts = 0;
+    uint64_t observed_ns = 0;  // now_ns of the last observe()
+    bool have_snapshot = false;
+    bool dirty = false;  // an event arrived since the last judgement
+
+    // (time, answerable probes) samples at least sample_spacing_ns apart.
+    uint64_t sample_t[kHistory] = {};
+    uint64_t sample_probes[kHistory] = {};
+    unsigned samples = 0, sample_next = 0;
+
+    // RPC, from ring-buffer events.
+    std::vector<uint32_t> rpc_programs;  // distinct, first kMaxRpcPrograms
+    uint32_t rpc_events = 0;
+    uint64_t last_event_ns = 0;
+    bool rpc_check = false;     // nmap's RPCCheck (program 100000 version 104316)
+    bool rpc_odd_port = false;  // an RPC CALL to a port no RPC service uses
+
+    // Emission.
+    bool reported = false;  // judged a scanner at least once (sticky)
+    uint32_t kinds_emitted = 0;
+    uint64_t emit_ns = 0, emit_ports = 0, emit_probes = 0;
+};
+
+struct Verdict {
+    double score = 0;
+    bool scanner = false;  // sticky: now, or at any earlier judgement
+    uint32_t kinds = 0;
+    Tool tool = Tool::unknown;
+    uint64_t timeouts = 0;
+};
+
+}  // namespace
+
+struct Detector::Impl {
+    DetectorConfig cfg;
+    double w_fail, w_success;
+    uint64_t sample_spacing_ns;
+    std::unordered_map<Addr, State> sources;
+    uint64_t scanners = 0;
+
+    explicit Impl(DetectorConfig c)
+        : cfg(c),
+          w_fail(std::log((1 - c.theta1) / (1 - c.theta0))),
+          w_success(std::log(c.theta1 / c.theta0)),
+          sample_spacing_ns(std::max(kMinSampleSpacingNs, c.probe_timeout_ns / (kHistory / 2))) {}
+
+    // Probes older than the timeout that got no answer of any kind.
+    uint64_t timeouts(const State& s, uint64_t now) const {
+        if (now < cfg.probe_timeout_ns)
+            return 0;
+        const uint64_t cutoff = now - cfg.probe_timeout_ns;
+        // The record itself is a sample: nothing happened after its last packet.
+        bool found = s.last_ns <= cutoff;
+        uint64_t best_t = s.last_ns, probes_then = answerable_probes(s.cnt);
+        if (!found) {
+            for (unsigned i = 0; i < s.samples; i++) {
+                if (s.sample_t[i] <= cutoff && (!found || s.sample_t[i] > best_t)) {
+                    found = true;
+                    best_t = s.sample_t[i];
+                    probes_then = s.sample_probes[i];
+                }
+            }
+        }
+        if (!found)
+            return 0;
+        const uint64_t answered = uint64_t{s.cnt[SW_C_ANSWERED]} + s.cnt[SW_C_FAIL_RST] +
+                                  s.cnt[SW_C_FAIL_ICMP];
+        return probes_then > answered ? probes_then - answered : 0;
+    }
+
+    bool rpc_strong(const State& s) const {
+        return s.rpc_check || s.rpc_odd_port || s.rpc_programs.size() >= kRpcStrongPrograms;
+    }
+
+    Verdict judge(const State& s, uint64_t now) const {
+        const uint32_t* c = s.cnt;
+        Verdict v;
+        const uint64_t P = s.ports, H = s.hosts;
+        const uint64_t cap = std::max({P, H, uint64_t{1}});
+        auto capped = [cap](uint64_t x) { return static_cast<double>(std::min(x, cap)); };
+        auto sub = [](uint64_t a, uint64_t b) { return a > b ? a - b : 0; };
+
+        v.timeouts = timeouts(s, now);
+        const uint64_t failures = uint64_t{c[SW_C_FAIL_RST]} + c[SW_C_FAIL_ICMP] + v.timeouts;
+        const uint64_t successes =
+            sub(c[SW_C_ANSWERED], uint64_t{c[SW_C_HALF_OPEN]} + c[SW_C_CONNECT]);
+        const uint64_t stealth = uint64_t{c[SW_C_FIN]} + c[SW_C_NULL] + c[SW_C_XMAS] +
+                                 c[SW_C_MAIMON] + c[SW_C_ACK_PROBE] + c[SW_C_ODD_FLAGS];
+        const uint64_t os = uint64_t{c[SW_C_OS_TS]} + c[SW_C_OS_URG] + c[SW_C_OS_UDP];
+        const uint64_t rpc = std::max<uint64_t>(c[SW_C_RPC], s.rpc_events);
+        const bool strong_rpc = rpc_strong(s);
+
+        double L = capped(failures) * w_fail + capped(successes) * w_success +
+                   capped(c[SW_C_HALF_OPEN]) * Weights::half_open +
+                   capped(c[SW_C_CONNECT]) * Weights::connect +
+                   capped(c[SW_C_SYN_NMAP]) * Weights::syn_nmap +
+                   capped(stealth) * Weights::stealth + capped(os) * Weights::os_marker +
+                   capped(c[SW_C_SYN_NOOPT]) * Weights::syn_noopt +
+                   capped(c[SW_C_ZMAP_IPID]) * Weights::zmap_ipid;
+        if (s.rpc_check || s.rpc_odd_port)
+            L += capped(rpc) * Weights::rpc;
+        if (s.rpc_check)
+            L += Weights::rpc_check;
+        v.score = 1.0 / (1.0 + std::exp(-L));
+
+        const bool broad = P >= cfg.min_ports || H >= cfg.min_hosts || strong_rpc;
+        v.scanner = s.reported || (v.score >= cfg.alert_score && broad);
+
+        // Kinds: only for scanners, except rpc, which stands on its own.
+        if (strong_rpc)
+            v.kinds |= bit(kRpc);
+        const bool os_detect = os >= 2 || (c[SW_C_ICMP_ODD] >= 1 && c[SW_C_OS_TS] >= 1);
+        if (v.scanner) {
+            const uint64_t syn = c[SW_C_SYN];
+            if (syn >= kKindMin && (c[SW_C_HALF_OPEN] >= 1 || c[SW_C_SYN_NMAP] >= kKindMin ||
+                                    c[SW_C_SYN_NOOPT] >= cfg.min_ports))
+                v.kinds |= bit(kSyn);
+            // OS-style SYNs: not raw scanner SYNs, not -O probes. They make a
+            // connect scan when most of them found no open port.
+            const uint64_t os_syns = sub(syn, uint64_t{c[SW_C_SYN_NMAP]} + c[SW_C_SYN_NOOPT] +
+                                                  c[SW_C_OS_TS] + c[SW_C_OS_URG]);
+            const uint64_t os_syn_ok = sub(c[SW_C_ANSWERED], c[SW_C_HALF_OPEN]);
+            if (c[SW_C_CONNECT] >= 1 || (os_syns >= cfg.min_ports && os_syn_ok * 2 <= os_syns))
+                v.kinds |= bit(kConnect);
+            if (c[SW_C_FIN] >= kKindMin) v.kinds |= bit(kFin);
+            if (c[SW_C_NULL] >= kKindMin) v.kinds |= bit(kNull);
+            if (c[SW_C_XMAS] >= kKindMin) v.kinds |= bit(kXmas);
+            if (c[SW_C_MAIMON] >= kKindMin) v.kinds |= bit(kMaimon);
+            if (c[SW_C_ACK_PROBE] >= kKindMin) v.kinds |= bit(kAck);
+            if (c[SW_C_ODD_FLAGS] >= kKindMin) v.kinds |= bit(kCustomFlags);
+            if (c[SW_C_UDP] >= cfg.min_ports && P >= cfg.min_ports) v.kinds |= bit(kUdp);
+            if (c[SW_C_BARE_IP] >= kKindMin) v.kinds |= bit(kIpProtocol);
+            if (c[SW_C_SCTP_INIT] >= kKindMin) v.kinds |= bit(kSctp);
+            if (os_detect) v.kinds |= bit(kOsDetect);
+            if (s.rpc_check) v.kinds |= bit(kServiceDetect);
+            if (P <= kFewPorts && (c[SW_C_ICMP_ECHO] >= 1 || c[SW_C_ACK_PROBE] >= 1))
+                v.kinds |= bit(kDiscovery);
+            if (H >= cfg.min_hosts && P <= kFewPorts) v.kinds |= bit(kSweep);
+        }
+
+        // Tool attribution.
+        const uint64_t probes = c[SW_C_PROBES];
+        if (c[SW_C_SYN_NMAP] >= 1 || (c[SW_C_SAME_SEQ] >= 2 && stealth >= 1) || s.rpc_check ||
+            os_detect)
+            v.tool = Tool::nmap;
+        else if (c[SW_C_SYN] >= 1 && uint64_t{c[SW_C_SYN_NOOPT]} * 2 >= c[SW_C_SYN] &&
+                 uint64_t{c[SW_C_SAME_SPORT]} * 2 >= probes)
+            v.tool = Tool::masscan;
+        else if (c[SW_C_ZMAP_IPID] >= 1 && uint64_t{c[SW_C_ZMAP_IPID]} * 2 >= probes)
+            v.tool = Tool::zmap;
+        return v;
+    }
+
+    ScanReport report(const Addr& src, const State& s, const Verdict& v) const {
+        ScanReport r;
+        r.src = src;
+        const uint32_t kinds = v.kinds | s.kinds_emitted;  // kinds never shrink
+        for (unsigned k = 0; k < kKindCount; k++)
+            if (kinds & bit(k))
+                r.kinds.emplace_back(kKindNames[k]);
+        r.tool = tool_name(v.tool);
+        r.ports = s.ports;
+        r.hosts = s.hosts;
+        r.probes = s.cnt[SW_C_PROBES];
+        r.score = v.score;
+        r.scanner = v.scanner;
+        r.first_seen_ns = s.first_ns;
+        r.last_seen_ns = s.last_ns;
+        for (unsigned i = 0; i < SW_C_MAX; i++)
+            if (s.cnt[i])
+                r.evidence[kCounterNames[i]] = s.cnt[i];
+        if (v.timeouts)
+            r.evidence["timeouts"] = v.timeouts;
+        r.rpc_programs = s.rpc_programs;
+        return r;
+    }
+
+    void add_sample(State& s, uint64_t t) {
+        if (s.samples && t < s.sample_t[(s.sample_next + kHistory - 1) % kHistory] + sample_spacing_ns)
+            return;
+        s.sample_t[s.sample_next] = t;
+        s.sample_probes[s.sample_next] = answerable_probes(s.cnt);
+        s.sample_next = (s.sample_next + 1) % kHistory;
+        s.samples = std::min(s.samples + 1, kHistory);
+    }
+
+    // Ports or probes grew by half since the last emitted report.
+    static bool grew(const State& s) {
+        return s.ports * 2 >= s.emit_ports * 3 ||
+               uint64_t{s.cnt[SW_C_PROBES]} * 2 >= s.emit_probes * 3;
+    }
+
+    bool idle(const State& s, uint64_t now) const {
+        const uint64_t active = std::max(s.last_ns, s.last_event_ns);
+        return now > active && now - active > cfg.idle_forget_ns;
+    }
+
+    std::optional<ScanReport> observe(const Addr& src, const sw_source& rec, uint64_t now) {
+        auto it = sources.find(src);
+        if (it == sources.end()) {
+            // A kernel record nobody touched for longer than we remember sources.
+            if (now > rec.last_ns && now - rec.last_ns > cfg.idle_forget_ns)
+                return std::nullopt;
+            it = sources.try_emplace(src).first;
+        }
+        State& s = it->second;
+
+        const bool same = s.have_snapshot && rec.last_ns == s.last_ns &&
+                          std::memcmp(rec.cnt, s.cnt, sizeof s.cnt) == 0;
+        // Nothing new, every probe already past its timeout and no update
+        // waiting for its interval: the outcome cannot change.
+        if (same && !s.dirty && s.observed_ns >= s.last_ns + cfg.probe_timeout_ns &&
+            !(s.reported && grew(s))) {
+            s.observed_ns = now;
+            return std::nullopt;
+        }
+        if (!same) {
+            // The kernel's LRU map may have dropped and re-created the record.
+            if (s.have_snapshot &&
+                (rec.first_ns != s.first_ns || rec.cnt[SW_C_PROBES] < s.cnt[SW_C_PROBES]))
+                s.samples = s.sample_next = 0;
+            std::memcpy(s.cnt, rec.cnt, sizeof s.cnt);
+            s.first_ns = rec.first_ns;
+            s.last_ns = rec.last_ns;
+            s.ports = distinct_ports(rec);
+            s.hosts = distinct_hosts(rec);
+            s.have_snapshot = true;
+        }
+        // Counts as of the record's last packet (the earliest time they held).
+        add_sample(s, std::min<uint64_t>(now, rec.last_ns));
+        s.observed_ns = now;
+        s.dirty = false;
+
+        const Verdict v = judge(s, now);
+        if (!v.scanner)
+            return std::nullopt;
+        const bool first = !s.reported;
+        const bool new_kinds = (v.kinds & ~s.kinds_emitted) != 0;
+        const bool update = now >= s.emit_ns + cfg.reemit_interval_ns && grew(s);
+        if (!first && !new_kinds && !update)
+            return std::nullopt;
+
+        if (first)
+            scanners++;
+        s.reported = true;
+        auto r = report(src, s, v);
+        s.kinds_emitted |= v.kinds;
+        s.emit_ns = now;
+        s.emit_ports = std::max<uint64_t>(s.ports, 1);
+        s.emit_probes = std::max<uint64_t>(s.cnt[SW_C_PROBES], 1);
+        return r;
+    }
+
+    void on_event(const sw_event& ev) {
+        if (ev.type != SW_EV_RPC)
+            return;  // thresholds only say "look now"; the record has the counts
+        State& s = sources[Addr::from_bytes(ev.saddr)];
+        s.dirty = true;
+        s.rpc_events++;
+        s.last_event_ns = std::max<uint64_t>(s.last_event_ns, ev.ts_ns);
+        const uint32_t prog = ev.value;
+        if (s.rpc_programs.size() < kMaxRpcPrograms &&
+            std::find(s.rpc_programs.begin(), s.rpc_programs.end(), prog) == s.rpc_programs.end())
+            s.rpc_programs.push_back(prog);
+        if (prog == kRpcCheckProgram && ev.aux == kRpcCheckVersion)
+            s.rpc_check = true;
+        const uint16_t dport = ntohs(ev.dport);
+        if (dport < kRpcDynamicPorts &&
+            std::find(std::begin(kRpcPorts), std::end(kRpcPorts), dport) == std::end(kRpcPorts))
+            s.rpc_odd_port = true;
+    }
+};
+
+Detector::Detector(DetectorConfig cfg) : impl_(std::make_unique<Impl>(cfg)) {}
+Detector::~Detector() = default;
+
+std::optional<ScanReport> Detector::observe(const Addr& src, const sw_source& rec, uint64_t now_ns) {
+    return impl_->observe(src, rec, now_ns);
+}
+
+void Detector::on_event(const sw_event& ev) { impl_->on_event(ev); }
+
+std::optional<ScanReport> Detector::assess(const Addr& src) const {
+    auto it = impl_->sources.find(src);
+    if (it == impl_->sources.end() || !it->second.have_snapshot)
+        return std::nullopt;
+    const State& s = it->second;
+    return impl_->report(src, s, impl_->judge(s, s.observed_ns));
+}
+
+size_t Detector::expire(uint64_t now_ns) {
+    return std::erase_if(impl_->sources,
+                         [&](const auto& kv) { return impl_->idle(kv.second, now_ns); });
+}
+
+size_t Detector::tracked() const { return impl_->sources.size(); }
+uint64_t Detector::scanners_reported() const { return impl_->scanners; }
+const DetectorConfig& Detector::config() const { return impl_->cfg; }
+
+}  // namespace scanwatch

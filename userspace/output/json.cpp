@@ -1,0 +1,97 @@
+#include "scanwatch/output.hpp"
+
+#include <time.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <sstream>
+#include <stdexcept>
+
+namespace scanwatch {
+
+Clock Clock::live() {
+    timespec rt{}, mono{};
+    clock_gettime(CLOCK_REALTIME, &rt);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1'000'000'000LL + t.tv_nsec; };
+    return Clock{ns(rt) - ns(mono)};
+}
+
+std::string rfc3339(uint64_t wall_ns) {
+    time_t secs = static_cast<time_t>(wall_ns / 1'000'000'000ULL);
+    unsigned ms = static_cast<unsigned>((wall_ns / 1'000'000ULL) % 1000);
+    tm t{};
+    gmtime_r(&secs, &t);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", t.tm_year + 1900, t.tm_mon + 1,
+                  t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ms);
+    return buf;
+}
+
+static double round_score(double s) { return std::floor(s * 1000.0) / 1000.0; }
+
+nlohmann::ordered_json scan_json(const ScanReport& r, const Clock& clock, uint64_t now_kernel_ns,
+                                 const std::string& action) {
+    nlohmann::ordered_json j;
+    j["event"] = "scan";
+    j["src"] = r.src.str();
+    j["kinds"] = r.kinds;
+    j["tool"] = r.tool;
+    j["ports"] = r.ports;
+    j["hosts"] = r.hosts;
+    j["probes"] = r.probes;
+    j["score"] = round_score(r.score);
+    j["first_seen"] = rfc3339(clock.wall(r.first_seen_ns));
+    j["ts"] = rfc3339(clock.wall(now_kernel_ns));
+    j["action"] = action;
+    nlohmann::ordered_json ev = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : r.evidence)
+        ev[k] = v;
+    j["evidence"] = ev;
+    if (!r.rpc_programs.empty())
+        j["rpc_programs"] = r.rpc_programs;
+    return j;
+}
+
+std::string scan_line(const ScanReport& r) {
+    std::ostringstream o;
+    o << r.src.str() << " scans";
+    if (r.tool != "unknown")
+        o << " with " << r.tool;
+    o << " (";
+    for (size_t i = 0; i < r.kinds.size(); i++)
+        o << (i ? ", " : "") << r.kinds[i];
+    o << "): " << r.ports << (r.ports == 1 ? " port, " : " ports, ") << r.hosts
+      << (r.hosts == 1 ? " host, " : " hosts, ") << r.probes << " probes, score " << round_score(r.score);
+    return o.str();
+}
+
+EventWriter::EventWriter(const std::string& path) {
+    if (path.empty())
+        return;
+    if (path == "-") {
+        f_ = stdout;
+        return;
+    }
+    f_ = std::fopen(path.c_str(), "a");
+    if (!f_)
+        throw std::runtime_error("cannot open '" + path + "' for the JSON events: " + std::strerror(errno));
+    owned_ = true;
+}
+
+EventWriter::~EventWriter() {
+    if (owned_ && f_)
+        std::fclose(f_);
+}
+
+void EventWriter::write(const nlohmann::ordered_json& obj) {
+    if (!f_)
+        return;
+    std::string line = obj.dump();
+    line.push_back('\n');
+    std::fwrite(line.data(), 1, line.size(), f_);
+    std::fflush(f_);
+}
+
+}  // namespace scanwatch

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything scanwatch needs to build, test and demo, from Debian's
+# packages. Idempotent; needs root (apt-get). Set SCANWATCH_SKIP_APT=1 to skip.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build pkg-config clang llvm
+  libbpf-dev bpftool libelf-dev zlib1g-dev
+  libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libpcap-dev libncurses-dev
+  libgtest-dev
+  # lab, tests and demo
+  iproute2 nmap ncat curl tcpdump tmux procps python3
+)
+
+if [ "${SCANWATCH_SKIP_APT:-0}" = 1 ]; then
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: run as root (apt-get install)" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# After the agent exits (SIGTERM, --duration, or a failed start) nothing stays:
+# no XDP program, no TC filter, no pinned map. Runs the agent with nsenter so
+# its bpffs pins are visible from here.
+source "$(dirname "$0")/lib.sh"
+lab_up
+PIN="/sys/fs/bpf/$ID"
+agent() { nsenter --net="/run/netns/$NS_TGT" "$SCANWATCH" "$@"; }
+check_clean() {
+  ip -n "$NS_TGT" link show tg0 | grep -q 'xdp' && fail "$1: XDP still attached"
+  [ -z "$(tc -n "$NS_TGT" filter show dev tg0 egress 2>/dev/null)" ] || fail "$1: TC filter left"
+  [ ! -e "$PIN" ] || fail "$1: pins left in $PIN"
+}
+# 1. --duration ends it
+agent run -i tg0 --pin-dir "$PIN" --duration 1 --json "$WORK/d.json" 2>/dev/null
+grep -q '"event":"stopped"' "$WORK/d.json" || fail "no stopped event after --duration"
+check_clean duration
+# 2. SIGTERM ends it; while it runs, XDP and TC are there
+nsenter --net="/run/netns/$NS_TGT" "$SCANWATCH" run -i tg0 --pin-dir "$PIN" --json "$WORK/t.json" 2>/dev/null &
+pid=$!
+for _ in $(seq 50); do grep -q started "$WORK/t.json" 2>/dev/null && break; sleep 0.1; done
+ip -n "$NS_TGT" link show tg0 | grep -q xdp || fail "XDP not attached while running"
+[ -n "$(tc -n "$NS_TGT" filter show dev tg0 egress)" ] || fail "TC egress not attached while running"
+[ -e "$PIN/sources" ] || fail "maps not pinned while running"
+kill -TERM $pid; wait $pid || fail "exit code $? after SIGTERM"
+check_clean sigterm
+# 3. a failure halfway (second interface missing) leaves nothing
+set +e
+out=$(agent run -i tg0 -i nosuch0 --pin-dir "$PIN" 2>&1); rc=$?
+set -e
+[ "$rc" = 2 ] || fail "missing interface: exit $rc, want 2"
+[ "$(echo "$out" | wc -l)" = 1 ] || fail "missing interface: not one line: $out"
+echo "$out" | grep -q "interface 'nosuch0' does not exist" || fail "unclear error: $out"
+check_clean missing-iface
+echo "PASS cleanup"

@@ -1,0 +1,34 @@
+// The kernel<->user ABI must not change size by accident: the BPF object and
+// the agent are built from the same header but may be built apart.
+#include <gtest/gtest.h>
+
+#include <cstddef>
+
+#include "scanwatch/abi.h"
+
+static_assert(sizeof(struct sw_source) == 288);
+static_assert(sizeof(struct sw_event) == 64);
+static_assert(sizeof(struct sw_flow_key) == 40);
+static_assert(sizeof(struct sw_flow) == 24);
+static_assert(sizeof(struct sw_config) == 40);
+static_assert(sizeof(struct sw_lpm_key) == 20);
+static_assert(sizeof(struct sw_block) == 24);
+
+TEST(Abi, StructSizes) {
+    EXPECT_EQ(sizeof(sw_source), 288u);
+    EXPECT_EQ(sizeof(sw_event), 64u);
+    EXPECT_EQ(sizeof(sw_flow_key), 40u);
+    EXPECT_EQ(sizeof(sw_flow), 24u);
+    EXPECT_EQ(sizeof(sw_config), 40u);
+    EXPECT_EQ(sizeof(sw_lpm_key), 20u);
+    EXPECT_EQ(sizeof(sw_block), 24u);
+}
+
+TEST(Abi, Layout) {
+    EXPECT_EQ(SW_PORT_BITS % 64, 0);
+    EXPECT_EQ(SW_HOST_BITS % 64, 0);
+    EXPECT_EQ(offsetof(sw_source, cnt), 16u);
+    EXPECT_EQ(offsetof(sw_event, saddr), 8u);
+    EXPECT_EQ(offsetof(sw_lpm_key, addr), 4u);
+    EXPECT_LE(SW_C_SYNACK_IN, SW_C_MAX - 1);
+}

@@ -1,0 +1,675 @@
+// Detector verdicts from hand-built kernel records: what scanwatch says about
+// scans and about ordinary traffic, not how it computes it.
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "scanwatch/detector.hpp"
+
+namespace scanwatch {
+namespace {
+
+constexpr uint64_t kSec = 1'000'000'000ULL;
+constexpr uint64_t kMs = 1'000'000ULL;
+constexpr uint64_t T0 = 1000 * kSec;  // an arbitrary start on the sw_now() clock
+
+const Addr kSrc = *Addr::parse("198.18.0.2");
+
+// A kernel record built by hand: counters, and N distinct ports/hosts marked
+// in the sketches (any distinct bit positions will do).
+struct Rec {
+    sw_source r{};
+
+    Rec() { r.first_ns = r.last_ns = T0; }
+    Rec& set(unsigned c, uint32_t v) {
+        r.cnt[c] = v;
+        return *this;
+    }
+    Rec& ports(unsigned n) {
+        std::memset(r.ports, 0, sizeof r.ports);
+        for (unsigned i = 0; i < n; i++)
+            r.ports[i / 64] |= 1ULL << (i % 64);
+        return *this;
+    }
+    Rec& hosts(unsigned n) {
+        std::memset(r.hosts, 0, sizeof r.hosts);
+        for (unsigned i = 0; i < n; i++)
+            r.hosts[i / 64] |= 1ULL << (i % 64);
+        return *this;
+    }
+    Rec& last(uint64_t ns) {
+        r.last_ns = ns;
+        return *this;
+    }
+    operator const sw_source&() const { return r; }
+};
+
+sw_event rpc_event(uint32_t prog, uint32_t vers, uint16_t dport, uint64_t ts = T0) {
+    sw_event e{};
+    e.ts_ns = ts;
+    std::memcpy(e.saddr, kSrc.b.data(), 16);
+    e.type = SW_EV_RPC;
+    e.counter = 1;
+    e.value = prog;
+    e.aux = vers;
+    e.dport = htons(dport);
+    e.proto = 6;
+    return e;
+}
+
+bool has(const ScanReport& r, const std::string& kind) {
+    return std::find(r.kinds.begin(), r.kinds.end(), kind) != r.kinds.end();
+}
+
+using Kinds = std::vector<std::string>;
+
+// nmap -sS after n probes to n distinct ports, one in ten open.
+Rec nmap_syn(unsigned n) {
+    unsigned open = (n + 9) / 10;
+    return Rec()
+        .set(SW_C_PROBES, n)
+        .set(SW_C_SYN, n)
+        .set(SW_C_SYN_NMAP, n)
+        .set(SW_C_SAME_SEQ, n - 1)
+        .set(SW_C_ANSWERED, open)
+        .set(SW_C_HALF_OPEN, open)
+        .set(SW_C_FAIL_RST, n - open)
+        .ports(n)
+        .hosts(1);
+}
+
+// Observes the same record at t and again once its probes have timed out.
+std::optional<ScanReport> observe_twice(Detector& d, const sw_source& rec) {
+    auto first = d.observe(kSrc, rec, rec.last_ns);
+    auto second = d.observe(kSrc, rec, rec.last_ns + 4 * kSec);
+    return second ? second : first;
+}
+
+// ---- linear counting --------------------------------------------------------
+
+uint32_t kernel_hash(uint32_t x) {  // the XDP program's murmur3 finaliser
+    x ^= x >> 16;
+    x *= 0x85ebca6b;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35;
+    x ^= x >> 16;
+    return x;
+}
+
+TEST(LinearCount, EstimatesDistinctPorts) {
+    for (unsigned n : {0u, 1u, 10u, 100u, 500u}) {
+        uint64_t words[SW_PORT_WORDS] = {};
+        for (unsigned port = 1; port <= n; port++) {
+            unsigned b = kernel_hash(port * 0x9e3779b1u + 6) % SW_PORT_BITS;
+            words[b / 64] |= 1ULL << (b % 64);
+        }
+        uint64_t est = linear_count(words, SW_PORT_BITS);
+        EXPECT_NEAR(static_cast<double>(est), n, n * 0.10) << n << " distinct ports";
+    }
+}
+
+TEST(LinearCount, EstimatesDistinctHosts) {
+    for (unsigned n : {0u, 1u, 10u, 100u}) {
+        uint64_t words[SW_HOST_WORDS] = {};
+        for (unsigned h = 0; h < n; h++) {
+            unsigned b = kernel_hash(0xC6120000u + h) % SW_HOST_BITS;
+            words[b / 64] |= 1ULL << (b % 64);
+        }
+        EXPECT_NEAR(static_cast<double>(linear_count(words, SW_HOST_BITS)), n, n * 0.10) << n;
+    }
+}
+
+TEST(LinearCount, FewBitsAreExactAndSaturationIsLarge) {
+    Rec r;
+    r.ports(5);
+    EXPECT_EQ(distinct_ports(r), 5u);
+    r.hosts(9);
+    EXPECT_EQ(distinct_hosts(r), 9u);
+    uint64_t full[SW_PORT_WORDS];
+    std::memset(full, 0xff, sizeof full);
+    EXPECT_GE(linear_count(full, SW_PORT_BITS), 2000u);  // more than any unsaturated estimate
+}
+
+// ---- nmap port scans ----------------------------------------------------------
+
+TEST(Detector, NmapSynScanIsFlagged) {
+    Detector d;
+    auto r = d.observe(kSrc, nmap_syn(20), T0);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->scanner);
+    EXPECT_GE(r->score, 0.99);
+    EXPECT_TRUE(has(*r, "syn"));
+    EXPECT_FALSE(has(*r, "connect"));
+    EXPECT_EQ(r->tool, "nmap");
+    EXPECT_EQ(r->ports, 20u);
+    EXPECT_EQ(r->hosts, 1u);
+    EXPECT_EQ(r->probes, 20u);
+    EXPECT_EQ(r->src, kSrc);
+    EXPECT_EQ(r->first_seen_ns, T0);
+    EXPECT_EQ(r->evidence.at("half_open"), 2u);
+    EXPECT_EQ(r->evidence.at("fail_rst"), 18u);
+    EXPECT_EQ(r->evidence.at("syn_nmap"), 20u);
+    EXPECT_EQ(r->evidence.count("connect"), 0u);  // only nonzero evidence
+    EXPECT_EQ(d.scanners_reported(), 1u);
+}
+
+TEST(Detector, NmapSynScanIsFlaggedWithinTenProbes) {
+    Detector d;
+    unsigned flagged_at = 0;
+    for (unsigned n = 1; n <= 50 && !flagged_at; n++)
+        if (d.observe(kSrc, nmap_syn(n).last(T0 + n * kMs), T0 + n * kMs))
+            flagged_at = n;
+    ASSERT_NE(flagged_at, 0u);
+    EXPECT_LE(flagged_at, 10u);
+}
+
+TEST(Detector, NmapSynScanWithoutRepliesIsFlagged) {
+    // Replay of a one-way capture: the SYNs and nothing else.
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 30).set(SW_C_SYN, 30).set(SW_C_SYN_NMAP, 30).ports(30).hosts(1);
+    auto r = observe_twice(d, rec);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(has(*r, "syn"));
+    EXPECT_EQ(r->tool, "nmap");
+}
+
+TEST(Detector, ConnectScanIsConnect) {
+    // nmap -sT: ordinary kernel SYNs, handshake then RST+ACK on open ports.
+    Detector d;
+    auto rec = Rec()
+                   .set(SW_C_PROBES, 20)
+                   .set(SW_C_SYN, 20)
+                   .set(SW_C_ANSWERED, 2)
+                   .set(SW_C_CONNECT, 2)
+                   .set(SW_C_FAIL_RST, 18)
+                   .ports(20)
+                   .hosts(1);
+    auto r = d.observe(kSrc, rec, T0);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(has(*r, "connect"));
+    EXPECT_FALSE(has(*r, "syn"));
+}
+
+TEST(Detector, SynScanOfOpenPortsIsSynNotConnect) {
+    Detector d;
+    auto rec = Rec()
+                   .set(SW_C_PROBES, 10)
+                   .set(SW_C_SYN, 10)
+                   .set(SW_C_SYN_NMAP, 10)
+                   .set(SW_C_ANSWERED, 10)
+                   .set(SW_C_HALF_OPEN, 10)
+                   .ports(10)
+                   .hosts(1);
+    auto r = d.observe(kSrc, rec, T0);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->kinds, Kinds{"syn"});
+}
+
+TEST(Detector, OneWayConnectScanIsFlaggedOnceProbesTimeOut) {
+    // Ordinary SYNs to 100 ports and no answer at all: only timeouts tell.
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 100).set(SW_C_SYN, 100).ports(100).hosts(1);
+    EXPECT_FALSE(d.observe(kSrc, rec, T0));
+    EXPECT_FALSE(d.observe(kSrc, rec, T0 + 1 * kSec));
+    auto r = d.observe(kSrc, rec, T0 + 4 * kSec);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(has(*r, "connect"));
+    EXPECT_GE(r->evidence.at("timeouts"), 100u);
+}
+
+TEST(Detector, TimeoutsUseTheProbesOfThePast) {
+    // A scan still running: only the probes older than the timeout count,
+    // so a burst of fresh probes is not failed yet.
+    Detector d;
+    for (unsigned s = 0; s <= 3; s++) {
+        uint64_t t = T0 + s * kSec;
+        auto rec = Rec().set(SW_C_PROBES, 2).set(SW_C_SYN, 2).ports(2).hosts(1).last(t);
+        d.observe(kSrc, rec, t);
+    }
+    auto burst = Rec().set(SW_C_PROBES, 200).set(SW_C_SYN, 200).ports(200).hosts(1).last(T0 + 4 * kSec);
+    d.observe(kSrc, burst, T0 + 4 * kSec);
+    auto a = d.assess(kSrc);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->evidence.at("timeouts"), 2u);
+}
+
+// ---- benign traffic ------------------------------------------------------------
+
+TEST(Detector, WebClientIsNotAScanner) {
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 1000).set(SW_C_SYN, 1000).set(SW_C_ANSWERED, 1000).ports(1).hosts(1);
+    EXPECT_FALSE(observe_twice(d, rec));
+    auto a = d.assess(kSrc);
+    ASSERT_TRUE(a);
+    EXPECT_FALSE(a->scanner);
+    EXPECT_LT(a->score, 0.5);
+    EXPECT_TRUE(a->kinds.empty());
+    EXPECT_EQ(d.scanners_reported(), 0u);
+}
+
+TEST(Detector, ClientRetryingADeadServiceIsNotAScanner) {
+    Detector d;
+    auto refused = Rec().set(SW_C_PROBES, 50).set(SW_C_SYN, 50).set(SW_C_FAIL_RST, 50).ports(1).hosts(1);
+    EXPECT_FALSE(observe_twice(d, refused));
+    Detector d2;  // filtered: no answer at all
+    auto silent = Rec().set(SW_C_PROBES, 50).set(SW_C_SYN, 50).ports(1).hosts(1);
+    EXPECT_FALSE(observe_twice(d2, silent));
+    EXPECT_FALSE(d2.assess(kSrc)->scanner);
+}
+
+TEST(Detector, AdminUsingFiveServicesIsNotAScanner) {
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 5).set(SW_C_SYN, 5).set(SW_C_ANSWERED, 5).ports(5).hosts(1);
+    EXPECT_FALSE(observe_twice(d, rec));
+    EXPECT_FALSE(d.assess(kSrc)->scanner);
+}
+
+TEST(Detector, DnsAndQuicClientIsNotASweep) {
+    // UDP with payloads to many servers: their answers are never counted, so
+    // they must not count as timeouts either.
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 300).set(SW_C_UDP, 300).ports(2).hosts(40);
+    EXPECT_FALSE(observe_twice(d, rec));
+    EXPECT_FALSE(d.assess(kSrc)->scanner);
+}
+
+TEST(Detector, BenignSourceCanLaterBecomeAScanner) {
+    Detector d;
+    auto benign = Rec().set(SW_C_PROBES, 5).set(SW_C_SYN, 5).set(SW_C_ANSWERED, 5).ports(5).hosts(1);
+    EXPECT_FALSE(d.observe(kSrc, benign, T0));
+    EXPECT_FALSE(d.observe(kSrc, benign, T0 + 10 * kSec));
+    auto scan = Rec()
+                    .set(SW_C_PROBES, 170)
+                    .set(SW_C_SYN, 170)
+                    .set(SW_C_ANSWERED, 10)
+                    .set(SW_C_CONNECT, 5)
+                    .set(SW_C_FAIL_RST, 160)
+                    .ports(165)
+                    .hosts(1)
+                    .last(T0 + 20 * kSec);
+    auto r = d.observe(kSrc, scan, T0 + 20 * kSec);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->scanner);
+    EXPECT_TRUE(has(*r, "connect"));
+    EXPECT_EQ(d.scanners_reported(), 1u);
+}
+
+// ---- other scanners and scan kinds ----------------------------------------------
+
+TEST(Detector, MasscanOneWayIsMasscan) {
+    Detector d;
+    auto rec = Rec()
+                   .set(SW_C_PROBES, 100)
+                   .set(SW_C_SYN, 100)
+                   .set(SW_C_SYN_NOOPT, 100)
+                   .set(SW_C_SAME_SPORT, 99)
+                   .ports(100)
+                   .hosts(1);
+    auto r = observe_twice(d, rec);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->tool, "masscan");
+    EXPECT_TRUE(has(*r, "syn"));
+    auto a = d.assess(kSrc);
+    ASSERT_TRUE(a);
+    EXPECT_TRUE(a->scanner);
+    EXPECT_EQ(a->evidence.at("timeouts"), 100u);
+    EXPECT_EQ(a->tool, "masscan");
+}
+
+TEST(Detector, ZmapIsZmap) {
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 100).set(SW_C_SYN, 100).set(SW_C_ZMAP_IPID, 100).ports(1).hosts(100);
+    auto r = observe_twice(d, rec);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->tool, "zmap");
+    EXPECT_TRUE(has(*r, "sweep"));
+}
+
+TEST(Detector, SweepOfOnePortIsSweep) {
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 9).set(SW_C_SYN, 9).ports(1).hosts(9);
+    EXPECT_FALSE(d.observe(kSrc, rec, T0));  // nothing failed yet
+    auto r = d.observe(kSrc, rec, T0 + 4 * kSec);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(has(*r, "sweep"));
+    EXPECT_EQ(r->hosts, 9u);
+}
+
+TEST(Detector, PingSweepIsDiscoveryAndSweep) {
+    // nmap -sn over 9 hosts: echo, SYN 443, ACK 80, timestamp per host.
+    Detector d;
+    auto rec = Rec()
+                   .set(SW_C_PROBES, 36)
+                   .set(SW_C_ICMP_ECHO, 18)
+                   .set(SW_C_ICMP_ODD, 18)
+                   .set(SW_C_SYN, 9)
+                   .set(SW_C_SYN_NMAP, 9)
+                   .set(SW_C_ACK_PROBE, 9)
+                   .ports(2)
+                   .hosts(9);
+    auto r = observe_twice(d, rec);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(has(*r, "discovery"));
+    EXPECT_TRUE(has(*r, "sweep"));
+    EXPECT_EQ(r->tool, "nmap");
+}
+
+TEST(Detector, SingleHostDiscoveryIsNotAScanner) {
+    Detector d;
+    auto rec = Rec()
+                   .set(SW_C_PROBES, 4)
+                   .set(SW_C_ICMP_ECHO, 2)
+                   .set(SW_C_ICMP_ODD, 2)
+                   .set(SW_C_SYN, 1)
+                   .set(SW_C_SYN_NMAP, 1)
+                   .set(SW_C_ACK_PROBE, 1)
+                   .ports(2)
+                   .hosts(1);
+    EXPECT_FALSE(observe_twice(d, rec));
+}
+
+struct FlagScan {
+    unsigned counter;
+    const char* kind;
+};
+
+TEST(Detector, StealthScansNameTheirKind) {
+    for (auto [counter, kind] : {FlagScan{SW_C_FIN, "fin"}, FlagScan{SW_C_NULL, "null"},
+                                 FlagScan{SW_C_XMAS, "xmas"}, FlagScan{SW_C_MAIMON, "maimon"},
+                                 FlagScan{SW_C_ACK_PROBE, "ack"}, FlagScan{SW_C_ODD_FLAGS, "custom-flags"}}) {
+        Detector d;
+        auto rec = Rec().set(SW_C_PROBES, 20).set(counter, 20).set(SW_C_SAME_SEQ, 19).ports(20).hosts(1);
+        auto r = d.observe(kSrc, rec, T0);
+        ASSERT_TRUE(r) << kind;
+        EXPECT_EQ(r->kinds, Kinds{kind}) << kind;
+        EXPECT_EQ(r->tool, "nmap") << kind;
+    }
+}
+
+TEST(Detector, OsDetectionIsNotCustomFlagsOrConnect) {
+    // -sS -O: the OS probes carry TSval 0xFFFFFFFF, one ECN probe, one U1, one
+    // SYN+FIN+PSH+URG (T3), one NULL (T2), one FIN+PSH+URG (T7).
+    Detector d;
+    auto rec = Rec()
+                   .set(SW_C_PROBES, 112)
+                   .set(SW_C_SYN, 109)
+                   .set(SW_C_SYN_NMAP, 100)
+                   .set(SW_C_ANSWERED, 10)
+                   .set(SW_C_HALF_OPEN, 3)
+                   .set(SW_C_FAIL_RST, 98)
+                   .set(SW_C_OS_TS, 8)
+                   .set(SW_C_OS_URG, 1)
+                   .set(SW_C_OS_UDP, 1)
+                   .set(SW_C_UDP, 1)
+                   .set(SW_C_ODD_FLAGS, 1)
+                   .set(SW_C_NULL, 1)
+                   .set(SW_C_XMAS, 1)
+                   .set(SW_C_ICMP_ECHO, 2)
+                   .set(SW_C_ICMP_ODD, 1)
+                   .ports(100)
+                   .hosts(1);
+    auto r = d.observe(kSrc, rec, T0);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->kinds, (Kinds{"syn", "os-detect"}));
+    EXPECT_EQ(r->tool, "nmap");
+}
+
+TEST(Detector, UdpScanIsUdp) {
+    Detector d;
+    auto rec = Rec()
+                   .set(SW_C_PROBES, 50)
+                   .set(SW_C_UDP, 50)
+                   .set(SW_C_UDP_EMPTY, 45)
+                   .set(SW_C_FAIL_ICMP, 10)
+                   .ports(50)
+                   .hosts(1);
+    auto r = observe_twice(d, rec);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(has(*r, "udp"));
+}
+
+TEST(Detector, ProtocolAndSctpScans) {
+    Detector d;
+    auto proto = Rec().set(SW_C_PROBES, 20).set(SW_C_BARE_IP, 20).ports(20).hosts(1);
+    auto r = observe_twice(d, proto);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(has(*r, "ip-protocol"));
+
+    Detector d2;
+    auto sctp = Rec().set(SW_C_PROBES, 20).set(SW_C_SCTP_INIT, 20).ports(20).hosts(1);
+    auto r2 = observe_twice(d2, sctp);
+    ASSERT_TRUE(r2);
+    EXPECT_EQ(r2->kinds, Kinds{"sctp"});
+}
+
+TEST(Detector, KindsFollowTheDesignOrder) {
+    Detector d;
+    auto rec = nmap_syn(50);
+    rec.set(SW_C_PROBES, 80).set(SW_C_FIN, 10).set(SW_C_XMAS, 10).set(SW_C_CONNECT, 1).ports(80);
+    auto r = d.observe(kSrc, rec, T0);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->kinds, (Kinds{"syn", "connect", "fin", "xmas"}));
+}
+
+// ---- RPC -------------------------------------------------------------------------
+
+TEST(Detector, RpcCheckIsRpcAndServiceDetect) {
+    // nmap -sT -sV -p 80: the connect probe, then version-detection
+    // connections, one of them carrying RPCCheck.
+    Detector d;
+    d.on_event(rpc_event(100000, 104316, 80));
+    auto rec = Rec()
+                   .set(SW_C_PROBES, 4)
+                   .set(SW_C_SYN, 4)
+                   .set(SW_C_ANSWERED, 4)
+                   .set(SW_C_CONNECT, 1)
+                   .set(SW_C_RPC, 1)
+                   .ports(1)
+                   .hosts(1);
+    auto r = d.observe(kSrc, rec, T0);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->scanner);
+    EXPECT_TRUE(has(*r, "rpc"));
+    EXPECT_TRUE(has(*r, "service-detect"));
+    EXPECT_EQ(r->tool, "nmap");
+    EXPECT_EQ(r->rpc_programs, std::vector<uint32_t>{100000});
+    EXPECT_EQ(r->evidence.at("rpc"), 1u);
+}
+
+TEST(Detector, RpcToAWebPortIsReportedAsRpc) {
+    Detector d;
+    d.on_event(rpc_event(100003, 3, 80));
+    auto rec = Rec().set(SW_C_PROBES, 1).set(SW_C_SYN, 1).set(SW_C_ANSWERED, 1).set(SW_C_RPC, 1).ports(1).hosts(1);
+    d.observe(kSrc, rec, T0);
+    auto a = d.assess(kSrc);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->kinds, Kinds{"rpc"});  // rpc stands on its own
+}
+
+TEST(Detector, RpcGrinderIsRpc) {
+    Detector d;
+    for (uint32_t p = 100000; p < 100010; p++)
+        d.on_event(rpc_event(p, 2, 40000));
+    auto rec = Rec()
+                   .set(SW_C_PROBES, 20)
+                   .set(SW_C_SYN, 20)
+                   .set(SW_C_SYN_NMAP, 10)
+                   .set(SW_C_HALF_OPEN, 2)
+                   .set(SW_C_ANSWERED, 12)
+                   .set(SW_C_FAIL_RST, 8)
+                   .set(SW_C_RPC, 10)
+                   .ports(10)
+                   .hosts(1);
+    auto r = d.observe(kSrc, rec, T0);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(has(*r, "rpc"));
+    EXPECT_EQ(r->rpc_programs.size(), 10u);
+}
+
+TEST(Detector, RpcProgramsAreBounded) {
+    Detector d;
+    for (uint32_t p = 0; p < 100; p++)
+        d.on_event(rpc_event(200000 + p, 1, 40000));
+    d.on_event(rpc_event(200000, 1, 40000));
+    d.observe(kSrc, Rec().set(SW_C_RPC, 101).ports(1).hosts(1), T0);
+    auto a = d.assess(kSrc);
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->rpc_programs.size(), 32u);
+    EXPECT_EQ(a->rpc_programs.front(), 200000u);
+}
+
+TEST(Detector, NfsClientIsNotAScanner) {
+    // portmapper, mountd, nfs, lockd on their own ports.
+    Detector d;
+    d.on_event(rpc_event(100000, 2, 111));
+    d.on_event(rpc_event(100005, 3, 20048));
+    d.on_event(rpc_event(100003, 3, 2049));
+    d.on_event(rpc_event(100021, 4, 4045));
+    auto rec = Rec()
+                   .set(SW_C_PROBES, 4)
+                   .set(SW_C_SYN, 4)
+                   .set(SW_C_ANSWERED, 4)
+                   .set(SW_C_RPC, 400)
+                   .ports(4)
+                   .hosts(1);
+    EXPECT_FALSE(observe_twice(d, rec));
+    EXPECT_FALSE(d.assess(kSrc)->scanner);
+}
+
+// ---- emission -------------------------------------------------------------------
+
+TEST(Detector, ReportsOnceThenOnlyOnChange) {
+    Detector d;  // reemit interval 5 s
+    uint64_t t = T0;
+    auto rec = nmap_syn(20);
+    EXPECT_TRUE(d.observe(kSrc, rec.last(t), t));
+    t += 250 * kMs;
+    EXPECT_FALSE(d.observe(kSrc, rec, t));  // nothing new
+
+    // Kinds grow: reported at once.
+    rec = nmap_syn(24).set(SW_C_PROBES, 28).set(SW_C_FIN, 4).ports(28);
+    t += 250 * kMs;
+    auto r = d.observe(kSrc, rec.last(t), t);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->kinds, (Kinds{"syn", "fin"}));
+
+    // Doubled, but within the interval: wait.
+    rec = nmap_syn(60).set(SW_C_FIN, 4).set(SW_C_PROBES, 64).ports(64);
+    t += 250 * kMs;
+    EXPECT_FALSE(d.observe(kSrc, rec.last(t), t));
+    // Interval over: the update goes out even though the record is unchanged.
+    t += 6 * kSec;
+    r = d.observe(kSrc, rec, t);
+    ASSERT_TRUE(r);
+    EXPECT_GE(r->ports, 64u);  // linear counting over 64 of 512 bits reads a little high
+    EXPECT_EQ(r->kinds, (Kinds{"syn", "fin"}));
+    t += 250 * kMs;
+    EXPECT_FALSE(d.observe(kSrc, rec, t));
+    EXPECT_EQ(d.scanners_reported(), 1u);
+}
+
+TEST(Detector, SmallGrowthIsNotReported) {
+    Detector d;
+    uint64_t t = T0;
+    unsigned emits = 0;
+    for (unsigned n = 100; n < 140; n++) {  // +40% over a long time
+        t += 1 * kSec;
+        if (d.observe(kSrc, nmap_syn(n).last(t), t))
+            emits++;
+    }
+    EXPECT_EQ(emits, 1u);
+}
+
+TEST(Detector, SteadyScanIsRateLimited) {
+    // A slow full-range scan: 10 new ports per second for 20 minutes, judged
+    // four times a second.
+    Detector d;
+    uint64_t t = T0;
+    unsigned emits = 0, calls = 0;
+    for (unsigned n = 10; n <= 500; n += 10) {
+        for (int q = 0; q < 4 * 24; q++, calls++) {  // 24 s per step
+            t += 250 * kMs;
+            if (d.observe(kSrc, nmap_syn(n).last(t - q * 250 * kMs), t))
+                emits++;
+        }
+    }
+    EXPECT_GE(emits, 2u);
+    EXPECT_LE(emits, 12u);  // about log1.5(50) + 1, not one per call
+    EXPECT_EQ(d.scanners_reported(), 1u);
+}
+
+// ---- bookkeeping ----------------------------------------------------------------
+
+TEST(Detector, AssessUnknownSourceIsEmpty) {
+    Detector d;
+    EXPECT_FALSE(d.assess(kSrc));
+    EXPECT_EQ(d.tracked(), 0u);
+}
+
+TEST(Detector, ExpireForgetsIdleSources) {
+    DetectorConfig cfg;
+    cfg.idle_forget_ns = 60 * kSec;
+    Detector d(cfg);
+    const Addr other = *Addr::parse("2001:2::7");
+    EXPECT_TRUE(d.observe(kSrc, nmap_syn(20), T0));
+    d.observe(other, Rec().set(SW_C_PROBES, 1).set(SW_C_SYN, 1).ports(1).hosts(1).last(T0 + 50 * kSec),
+              T0 + 50 * kSec);
+    EXPECT_EQ(d.tracked(), 2u);
+    EXPECT_EQ(d.expire(T0 + 30 * kSec), 0u);
+    EXPECT_EQ(d.expire(T0 + 100 * kSec), 1u);
+    EXPECT_EQ(d.tracked(), 1u);
+    EXPECT_FALSE(d.assess(kSrc));
+    EXPECT_TRUE(d.assess(other));
+    // The kernel may still hold the stale record: it is not judged again.
+    EXPECT_FALSE(d.observe(kSrc, nmap_syn(20), T0 + 101 * kSec));
+    EXPECT_EQ(d.tracked(), 1u);
+    EXPECT_EQ(d.scanners_reported(), 1u);
+}
+
+TEST(Detector, RecreatedKernelRecordIsNotANewScanner) {
+    Detector d;
+    EXPECT_TRUE(d.observe(kSrc, nmap_syn(100), T0));
+    auto again = nmap_syn(20);
+    again.r.first_ns = again.r.last_ns = T0 + 10 * kSec;
+    EXPECT_FALSE(d.observe(kSrc, again, T0 + 10 * kSec));
+    EXPECT_EQ(d.scanners_reported(), 1u);
+}
+
+TEST(Detector, Ipv6SourcesWork) {
+    Detector d;
+    const Addr v6 = *Addr::parse("2001:2::99");
+    auto r = d.observe(v6, nmap_syn(30), T0);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->src.str(), "2001:2::99");
+}
+
+TEST(Detector, ManySourcesAreTrackedApart) {
+    Detector d;
+    for (uint32_t i = 0; i < 1000; i++) {
+        auto rec = Rec().set(SW_C_PROBES, 3).set(SW_C_SYN, 3).set(SW_C_ANSWERED, 3).ports(1).hosts(1);
+        EXPECT_FALSE(d.observe(Addr::v4(0xC6120000u + i), rec, T0));
+    }
+    EXPECT_TRUE(d.observe(Addr::v4(0xC6130000u), nmap_syn(20), T0));
+    EXPECT_EQ(d.tracked(), 1001u);
+    EXPECT_EQ(d.scanners_reported(), 1u);
+}
+
+TEST(Detector, ConfigIsKept) {
+    DetectorConfig cfg;
+    cfg.min_ports = 50;
+    Detector d(cfg);
+    EXPECT_EQ(d.config().min_ports, 50u);
+    EXPECT_FALSE(d.observe(kSrc, nmap_syn(20), T0));  // not broad enough for this config
+    EXPECT_TRUE(d.observe(kSrc, nmap_syn(60).last(T0 + kSec), T0 + kSec));
+}
+
+}  // namespace
+}  // namespace scanwatch

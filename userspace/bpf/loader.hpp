@@ -1,0 +1,77 @@
+// The live kernel side: open -> configure -> load -> attach, pinned maps,
+// and clean detach. Everything libbpf hands out is owned here (RAII), so an
+// exception halfway through startup detaches whatever was already attached.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bpf/skel.hpp"
+#include "scanwatch/abi.h"
+#include "scanwatch/addr.hpp"
+
+namespace scanwatch {
+
+enum class XdpMode { Auto, Native, Generic };
+
+struct KernelOptions {
+    std::vector<std::string> ifaces;
+    XdpMode mode = XdpMode::Auto;
+    std::string pin_dir = "/sys/fs/bpf/scanwatch";
+    uint32_t max_sources = SW_DEFAULT_MAX_SOURCES;
+    uint32_t max_flows = SW_DEFAULT_MAX_FLOWS;
+    bool egress = true;  // TC egress program (host mode needs it to see our answers)
+};
+
+// One attached interface: the XDP link, and our TC egress filter.
+struct Attachment {
+    std::string iface;
+    int ifindex = 0;
+    std::string xdp_mode;  // "native" | "generic"
+    UniqueFd xdp_link;     // closing it detaches the XDP program
+    bool tc_attached = false;
+    bool tc_hook_created = false;
+};
+
+class Kernel {
+public:
+    // Throws BpfError / std::runtime_error with a one-line reason.
+    explicit Kernel(KernelOptions opts, std::function<void(const std::string&)> warn);
+    ~Kernel();  // detaches everything, unpins the maps
+    Kernel(const Kernel&) = delete;
+    Kernel& operator=(const Kernel&) = delete;
+
+    const std::vector<Attachment>& attachments() const { return att_; }
+    std::string xdp_mode() const;  // "native", "generic" or "mixed"
+
+    std::optional<sw_source> source(const Addr& a) const;
+    // Reads every source record with batch lookups; returns how many.
+    size_t for_each_source(const std::function<void(const Addr&, const sw_source&)>& fn) const;
+    uint64_t stat(unsigned idx) const;  // summed over CPUs
+    sw_config config() const;
+    void set_config(const sw_config& c);
+
+    int ringbuf_fd() const;  // the events map, for ring_buffer__new
+    int sources_fd() const;
+
+private:
+    void attach(const std::string& iface);
+    void detach_all() noexcept;
+
+    KernelOptions opts_;
+    std::function<void(const std::string&)> warn_;
+    SkelPtr skel_;
+    std::vector<Attachment> att_;
+    bool pinned_ = false;
+    int ncpus_ = 1;
+};
+
+// Mounts bpffs on /sys/fs/bpf when it is not there (e.g. under `ip netns exec`).
+void ensure_bpffs();
+// Seconds since boot on the clock bpf_ktime_get_ns() uses.
+uint64_t mono_now_ns();
+
+}  // namespace scanwatch

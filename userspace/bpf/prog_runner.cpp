@@ -1,0 +1,192 @@
+#include "bpf/prog_runner.hpp"
+
+#include <bpf/bpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace scanwatch {
+
+namespace {
+
+// Ring-buffer callback: copies one event. Must not throw into libbpf.
+int on_event(void* ctx, void* data, size_t size) noexcept {
+    auto* out = static_cast<std::vector<sw_event>*>(ctx);
+    if (size < sizeof(sw_event))
+        return 0;  // not ours: skip it
+    sw_event e;
+    std::memcpy(&e, data, sizeof e);
+    try {
+        out->push_back(e);
+    } catch (...) {
+        return -ENOMEM;  // stops the consume; drain_events() reports it
+    }
+    return 0;
+}
+
+int errno_or(int rc) { return rc < 0 ? -rc : (errno ? errno : EIO); }
+
+}  // namespace
+
+ProgRunner::ProgRunner() {
+    skel_.reset(scanwatch_bpf__open());
+    if (!skel_)
+        throw BpfError("opening the BPF skeleton", errno ? errno : ENOENT);
+    skel_->rodata->replay_mode = 1;
+
+    // The runner sets the clock before (almost) every packet. An mmap-able config
+    // array turns that into a plain store instead of a bpf() syscall. Only the map's
+    // flags change, at load time; the program and the ABI are the same.
+    int rc = bpf_map__set_map_flags(skel_->maps.sw_cfg,
+                                    bpf_map__map_flags(skel_->maps.sw_cfg) | BPF_F_MMAPABLE);
+    if (rc)
+        throw BpfError("configuring the sw_cfg map", rc);
+
+    rc = scanwatch_bpf__load(skel_.get());
+    if (rc)
+        throw BpfError("loading the BPF programs (replay mode)", rc);
+
+    long page = sysconf(_SC_PAGESIZE);
+    size_t len = (sizeof(sw_config) + page - 1) / page * page;
+    void* mm = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+                    bpf_map__fd(skel_->maps.sw_cfg), 0);
+    if (mm != MAP_FAILED)
+        cfg_mm_ = std::unique_ptr<sw_config, CfgUnmap>(static_cast<sw_config*>(mm), CfgUnmap{len});
+
+    sw_config c{};
+    c.ev_per_sec = 16;
+    set_config(c);
+
+    rb_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.sw_events), on_event, pending_.get(), nullptr));
+    if (!rb_)
+        throw BpfError("creating the ring buffer reader", errno ? errno : EINVAL);
+}
+
+void ProgRunner::CfgUnmap::operator()(sw_config* p) const noexcept {
+    if (p)
+        munmap(p, len);
+}
+
+void ProgRunner::set_clock(uint64_t now_ns) {
+    if (now_ns == clock_ns_)
+        return;
+    if (cfg_mm_) {
+        cfg_mm_->clock_ns = now_ns;
+    } else {
+        sw_config c = config();
+        c.clock_ns = now_ns;
+        uint32_t zero = 0;
+        if (bpf_map_update_elem(bpf_map__fd(skel_->maps.sw_cfg), &zero, &c, BPF_ANY))
+            throw BpfError("setting the replay clock", errno);
+    }
+    clock_ns_ = now_ns;
+}
+
+int ProgRunner::run(bpf_program* prog, std::span<const uint8_t> frame, uint64_t now_ns,
+                    const char* what) {
+    set_clock(now_ns);
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+                .data_size_in = static_cast<uint32_t>(frame.size()), .repeat = 1);
+    int rc = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
+    if (rc)
+        throw BpfError(what, errno_or(rc));
+    return static_cast<int>(opts.retval);
+}
+
+int ProgRunner::run_xdp(std::span<const uint8_t> frame, uint64_t now_ns) {
+    return run(skel_->progs.scanwatch_xdp, frame, now_ns, "running the XDP program");
+}
+
+int ProgRunner::run_tc(std::span<const uint8_t> frame, uint64_t now_ns) {
+    return run(skel_->progs.scanwatch_tc_egress, frame, now_ns, "running the TC program");
+}
+
+std::optional<sw_source> ProgRunner::source(const Addr& a) const {
+    sw_source s;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_sources), a.b.data(), &s))
+        return std::nullopt;
+    return s;
+}
+
+std::vector<std::pair<Addr, sw_source>> ProgRunner::sources() const {
+    std::vector<std::pair<Addr, sw_source>> out;
+    int fd = bpf_map__fd(skel_->maps.sw_sources);
+    Addr key, next;
+    const void* prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, next.b.data()) == 0) {
+        sw_source s;
+        if (bpf_map_lookup_elem(fd, next.b.data(), &s) == 0)
+            out.emplace_back(next, s);
+        key = next;
+        prev = key.b.data();
+    }
+    return out;
+}
+
+std::optional<sw_flow> ProgRunner::flow(const sw_flow_key& k) const {
+    sw_flow f;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_flows), &k, &f))
+        return std::nullopt;
+    return f;
+}
+
+size_t ProgRunner::flow_count() const {
+    int fd = bpf_map__fd(skel_->maps.sw_flows);
+    sw_flow_key key, next;
+    const void* prev = nullptr;
+    size_t n = 0;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        n++;
+        key = next;
+        prev = &key;
+    }
+    return n;
+}
+
+uint64_t ProgRunner::stat(unsigned idx) const {
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0)
+        throw BpfError("counting possible CPUs", ncpu);
+    std::vector<uint64_t> v(static_cast<size_t>(ncpu));
+    uint32_t key = idx;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_stats), &key, v.data()))
+        throw BpfError("reading statistic " + std::to_string(idx), errno);
+    uint64_t sum = 0;
+    for (uint64_t x : v)
+        sum += x;
+    return sum;
+}
+
+sw_config ProgRunner::config() const {
+    if (cfg_mm_)
+        return *cfg_mm_;
+    sw_config c{};
+    uint32_t zero = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_cfg), &zero, &c))
+        throw BpfError("reading the configuration map", errno);
+    return c;
+}
+
+void ProgRunner::set_config(const sw_config& c) {
+    if (cfg_mm_) {
+        *cfg_mm_ = c;
+    } else {
+        uint32_t zero = 0;
+        if (bpf_map_update_elem(bpf_map__fd(skel_->maps.sw_cfg), &zero, &c, BPF_ANY))
+            throw BpfError("writing the configuration map", errno);
+    }
+    clock_ns_ = c.clock_ns;
+}
+
+std::vector<sw_event> ProgRunner::drain_events() {
+    int rc = ring_buffer__consume(rb_.get());
+    if (rc < 0)
+        throw BpfError("reading the ring buffer", rc);
+    std::vector<sw_event> out;
+    out.swap(*pending_);
+    return out;
+}
+
+}  // namespace scanwatch

@@ -1,0 +1,59 @@
+#include "scanwatch/parse.hpp"
+
+#include <cctype>
+#include <stdexcept>
+#include <string>
+
+namespace scanwatch {
+
+uint64_t parse_duration_ns(std::string_view text) {
+    auto bad = [&](const char* why) {
+        return std::invalid_argument("'" + std::string(text) + "' is not a duration (" + why +
+                                     "; e.g. 90, 30s, 10m, 1h30m, 2d)");
+    };
+    if (text.empty())
+        throw bad("empty");
+    long double total = 0;
+    size_t i = 0;
+    bool any = false;
+    while (i < text.size()) {
+        size_t start = i;
+        bool dot = false;
+        while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || (text[i] == '.' && !dot))) {
+            dot |= text[i] == '.';
+            i++;
+        }
+        if (i == start)
+            throw bad("expected a number");
+        long double v = std::stold(std::string(text.substr(start, i - start)));
+        long double unit = 1e9L;  // bare number: seconds
+        if (i < text.size()) {
+            std::string u;
+            while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i])))
+                u.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(text[i++]))));
+            if (u == "ms")
+                unit = 1e6L;
+            else if (u == "s")
+                unit = 1e9L;
+            else if (u == "m")
+                unit = 60e9L;
+            else if (u == "h")
+                unit = 3600e9L;
+            else if (u == "d")
+                unit = 86400e9L;
+            else if (!u.empty() || i < text.size())
+                throw bad("unknown unit");
+        } else if (any) {
+            throw bad("a unit is needed after the first part");
+        }
+        total += v * unit;
+        any = true;
+    }
+    if (total <= 0)
+        throw bad("must be positive");
+    if (total > 3.2e18L)
+        throw bad("too long");
+    return static_cast<uint64_t>(total);
+}
+
+}  // namespace scanwatch
