@@ -64,6 +64,19 @@ struct {
 	__type(value, __u64);
 } sw_stats SEC(".maps");
 
+struct fast_scratch {
+	struct sw_lpm_key k;
+	__u32 pad;
+	struct sw_block b;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fast_scratch);
+} sw_scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, SW_RINGBUF_BYTES);
@@ -169,6 +182,7 @@ struct obs {
 	__u8 rpc_first;
 	__u8 half_open;  /* bare RST completing a half-open probe: keep its TTL */
 	__u8 verified;   /* the source proved it receives our packets */
+	__u8 no_port;    /* a probe of the host, not of a port (ICMP echo/timestamp) */
 };
 
 /* Powers of two up to 1024: the crossings worth telling the agent about now. */
@@ -185,6 +199,46 @@ static __always_inline int sketch_set(__u64 *words, __u32 nwords, __u32 bit)
 	if (words[w] & m)
 		return 0;
 	__sync_fetch_and_or(&words[w], m);
+	return 1;
+}
+
+/*
+ * The in-kernel fast path: a source that sends nmap raw SYNs to several ports,
+ * had several of them answered (half-open RSTs or refusals) and proved it
+ * receives our packets is blocked here and now, before the agent's next look.
+ * The agent adopts the block, reports it and owns its expiry.
+ */
+static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s, const __u8 *saddr,
+				      __u64 now)
+{
+	__u32 answered = s->cnt[SW_C_HALF_OPEN] + s->cnt[SW_C_FAIL_RST] + s->cnt[SW_C_FAIL_ICMP];
+	__u32 nmap = s->cnt[SW_C_SYN_NMAP];
+	__u32 zero = 0;
+	struct fast_scratch *sc;
+
+	if (!cfg->fast_block_half_open || nmap < cfg->fast_block_ports ||
+	    s->ports_new < cfg->fast_block_ports ||
+	    (answered < nmap ? answered : nmap) < cfg->fast_block_half_open)
+		return 0;
+	if (!(s->flags & SW_SF_VERIFIED) && !(cfg->flags & SW_CFG_BLOCK_UNVERIFIED))
+		return 0;
+	/* the call chain's stack is full: key and value live in per-CPU scratch */
+	sc = bpf_map_lookup_elem(&sw_scratch, &zero);
+	if (!sc)
+		return 0;
+	sc->k.prefixlen = 128;
+	__builtin_memcpy(sc->k.addr, saddr, 16);
+	if (cfg->n_allow && bpf_map_lookup_elem(&sw_allow, &sc->k))
+		return 0;
+	sc->b.created_ns = now;
+	sc->b.expires_ns = cfg->fast_block_ttl_ns ? now + cfg->fast_block_ttl_ns : 0;
+	sc->b.reason = SW_BR_FAST_PATH;
+	sc->b.pad = 0;
+	if (bpf_map_update_elem(&sw_blocks, &sc->k, &sc->b, BPF_NOEXIST))
+		return 0; /* already blocked, or the map is full */
+	__sync_fetch_and_or(&s->flags, SW_SF_FAST_BLOCKED);
+	__sync_fetch_and_add(&cfg->n_blocks, 1);
+	stat_add(SW_S_BLOCKS_FAST, 1);
 	return 1;
 }
 
@@ -223,7 +277,7 @@ __noinline int sw_account(struct acct *a)
 	if (o->probe) {
 		mask |= BIT(SW_C_PROBES);
 		stat_add(SW_S_PROBES, 1);
-		if (sketch_set(s->ports, SW_PORT_WORDS,
+		if (!o->no_port && sketch_set(s->ports, SW_PORT_WORDS,
 			       hash32(o->port_key * 0x9e3779b1u + proto) % SW_PORT_BITS)) {
 			__u32 n = __sync_fetch_and_add(&s->ports_new, 1) + 1;
 			if (milestone(n) && n >= 4) {
@@ -244,7 +298,11 @@ __noinline int sw_account(struct acct *a)
 			s->ttl_min = ttl;
 		if (ttl > s->ttl_max)
 			s->ttl_max = ttl;
-		if (o->seq_track) {
+		/* a fresh record has no previous probe (last_sport 0): nothing to repeat */
+		if (o->seq_track && !s->last_sport) {
+			s->last_seq = o->seqval;
+			s->last_sport = o->sport;
+		} else if (o->seq_track) {
 			if (o->seqval == s->last_seq)
 				mask |= BIT(SW_C_SAME_SEQ);
 			else
@@ -271,6 +329,13 @@ __noinline int sw_account(struct acct *a)
 			ev_counter = i;
 			ev_value = v;
 		}
+	}
+
+	if (cfg && (cfg->flags & SW_CFG_FAST_BLOCK) && !(s->flags & SW_SF_FAST_BLOCKED) &&
+	    fast_block(cfg, s, saddr, now)) {
+		ev = SW_EV_FAST_BLOCK;
+		ev_counter = SW_C_SYN_NMAP;
+		ev_value = s->cnt[SW_C_SYN_NMAP];
 	}
 
 	if (o->rpc) {
@@ -479,9 +544,13 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		stat_add(SW_S_TRUNCATED, 1);
 		return 0;
 	}
-	if ((void *)(th + 1) > end) {
-		if (!p->frag_first) {
-			stat_add(SW_S_TRUNCATED, 1);
+	/*
+	 * By the IP length, not data_end: a short frame is padded to 60 bytes on
+	 * Ethernet, and the padding is not a TCP header.
+	 */
+	if (p->l4_len < sizeof(*th)) {
+		if (!p->frag_first || p->l4_len < 4) {
+			stat_add(SW_S_MALFORMED, 1);
 			return 0;
 		}
 		/* -f: a first fragment with the ports but not the flags */
@@ -489,12 +558,40 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		o->port_key = bpf_ntohs(ports[1]);
 		o->probe = 1;
 		o->mask = BIT(SW_C_FRAG) | BIT(SW_C_FRAG_TINY);
+		/*
+		 * The seq is there (-f sends 8 bytes): track it as a SYN, so the
+		 * answers (a SYN/ACK or RST/ACK acking seq + 1, the scanner's bare
+		 * RST) show what the reassembled probe was.
+		 */
+		if (p->l4_len >= 8 && (void *)(ports + 4) <= end) {
+			struct sw_flow nf = {};
+			__be32 seq;
+
+			__builtin_memcpy(&seq, ports + 2, 4);
+			flow_key(&k, p->saddr, p->daddr, ports[0], ports[1], IPPROTO_TCP_);
+			nf.syn_ns = now;
+			nf.isn = bpf_ntohl(seq);
+			nf.state = SW_FS_SYN;
+			if (bpf_map_update_elem(&sw_flows, &k, &nf, BPF_ANY))
+				stat_add(SW_S_FLOW_FULL, 1);
+			else
+				stat_add(SW_S_FLOWS_NEW, 1);
+		}
 		return 1;
+	}
+	if ((void *)(th + 1) > end) {
+		stat_add(SW_S_TRUNCATED, 1);
+		return 0;
 	}
 	flags = ((__u8 *)th)[13];
 	doff = th->doff * 4;
 	if (doff < 20 || doff > p->l4_len) {
 		stat_add(SW_S_MALFORMED, 1);
+		return 0;
+	}
+	/* options cut short (a truncated capture): not parsed into a probe */
+	if ((void *)th + doff > end) {
+		stat_add(SW_S_TRUNCATED, 1);
 		return 0;
 	}
 	o->dport = th->dest;
@@ -678,7 +775,9 @@ static __always_inline int icmp_in(struct pkt *p, void *l4, void *end, __u64 now
 	int tstamp = !p->ipv6 && type == 13;
 	if (!echo && !tstamp)
 		return 0;
-	o->mask |= BIT(SW_C_PROBES) | BIT(SW_C_ICMP_ECHO);
+	/* a probe of the host: a ping sweep fills the host sketch */
+	o->probe = o->no_port = 1;
+	o->mask |= BIT(SW_C_ICMP_ECHO);
 	if (code != 0 || (echo && p->l4_len == 8))
 		o->mask |= BIT(SW_C_ICMP_ODD);
 	if (tstamp && (void *)(h + 20) <= end) {

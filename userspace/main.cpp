@@ -55,7 +55,42 @@ int main(int argc, char** argv) {
     rc->add_option("--probe-timeout", probe_timeout, "an unanswered probe counts as failed after this (e.g. 3s)");
     rc->add_option("--allow", run.allow, "never block these addresses or CIDRs (repeatable)");
     rc->add_flag("-q,--quiet", run.quiet, "no human lines on stderr");
+    std::string block_ttl;
+    rc->add_flag("--block", run.block, "block sources judged scanners (XDP drops their packets)");
+    rc->add_option("--block-ttl", block_ttl, "how long a block lasts (default 1h; e.g. 30m, 2h, 1d)");
+    rc->add_flag("--block-unverified", run.block_unverified,
+                 "also block sources that never proved they receive our packets (spoofable)");
+    rc->add_option("--block-score", run.block_score, "score (0-1) needed to block")
+        ->check(CLI::Range(0.5, 1.0))
+        ->default_val(run.block_score);
+    rc->add_option("--max-blocks", run.max_blocks, "cap on active blocks")
+        ->check(CLI::Range(1u, 65536u))
+        ->default_val(run.max_blocks);
+    rc->add_option("--max-new-blocks", run.max_new_blocks_per_sec, "cap on new automatic blocks per second")
+        ->check(CLI::Range(1u, 100000u))
+        ->default_val(run.max_new_blocks_per_sec);
+    rc->add_flag("!--no-fast-block", run.fast_block, "leave every block to the agent (no XDP fast path)");
+    rc->add_option("--state-file", run.state_file, "where blocks are kept across restarts")->default_val(run.state_file);
     add_detector_flags(rc, run.det);
+
+    ClientOptions cli;
+    auto add_socket = [&](CLI::App* c) {
+        c->add_option("--socket", cli.socket, "control socket of the agent")->default_val(cli.socket);
+    };
+    std::string target, ttl;
+    auto* bc = app.add_subcommand("block", "block an address or CIDR now");
+    bc->add_option("target", target, "ADDR or CIDR")->required();
+    bc->add_option("--ttl", ttl, "how long (e.g. 10m, 1h; 0 = never expires)");
+    add_socket(bc);
+    auto* uc = app.add_subcommand("unblock", "remove a block");
+    uc->add_option("target", target, "ADDR or CIDR")->required();
+    add_socket(uc);
+    auto* lc = app.add_subcommand("blocks", "list active blocks");
+    lc->add_flag("--json", cli.json, "as JSON");
+    add_socket(lc);
+    auto* sc = app.add_subcommand("status", "show the agent's state");
+    sc->add_flag("--json", cli.json, "as JSON");
+    add_socket(sc);
 
     try {
         app.parse(argc, argv);
@@ -74,9 +109,27 @@ int main(int argc, char** argv) {
     try {
         if (*rc) {
             if (!probe_timeout.empty())
-                run.det.probe_timeout_ns = parse_duration_ns(probe_timeout);
+                try {
+                    run.det.probe_timeout_ns = parse_duration_ns(probe_timeout);
+                } catch (const std::invalid_argument& e) {
+                    throw UsageError(std::string("--probe-timeout: ") + e.what());
+                }
+            if (!block_ttl.empty())
+                try {
+                    run.block_ttl_ns = parse_duration_ns(block_ttl);
+                } catch (const std::invalid_argument& e) {
+                    throw UsageError(std::string("--block-ttl: ") + e.what());
+                }
             return run_command(run);
         }
+        if (*bc)
+            return block_command(cli, target, ttl);
+        if (*uc)
+            return unblock_command(cli, target);
+        if (*lc)
+            return blocks_command(cli);
+        if (*sc)
+            return status_command(cli);
     } catch (const UsageError& e) {
         std::fprintf(stderr, "scanwatch: %s\n", e.what());
         return 2;

@@ -1,18 +1,1218 @@
+// The real XDP and TC programs on crafted frames (BPF_PROG_TEST_RUN, replay
+// clock). Asserts map contents, counters, actions and ring-buffer events.
+// Needs root (CAP_BPF + CAP_SYS_ADMIN for test runs).
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <gtest/gtest.h>
+#include <linux/bpf.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
 #include "bpf/prog_runner.hpp"
 #include "packet.hpp"
+
 using namespace scanwatch;
 using namespace swtest;
-TEST(Smoke, Loads) {
-    ProgRunner r;
-    auto f = nmap::syn("198.18.0.2", "198.18.0.1", 40000, 80).build();
-    EXPECT_EQ(r.run_xdp(f, 2000000000ull), 2);
-    auto s = r.source(*Addr::parse("198.18.0.2"));
-    ASSERT_TRUE(s);
-    EXPECT_EQ(s->cnt[SW_C_SYN_NMAP], 1u);
-    for (size_t n = 0; n < 14; n++) {
-        std::vector<uint8_t> t(f.begin(), f.begin() + n);
-        try { r.run_xdp(t, 1); printf("len %zu ok\n", n); } catch (BpfError& e) { printf("len %zu: %s\n", n, e.what()); }
-        try { r.run_tc(t, 1); printf("tc len %zu ok\n", n); } catch (BpfError& e) { printf("tc len %zu: %s\n", n, e.what()); }
+
+namespace {
+
+constexpr const char* A = "198.18.0.2";   // the scanner
+constexpr const char* T = "198.18.0.1";   // the protected host
+constexpr const char* A6 = "2001:2::2";
+constexpr const char* T6 = "2001:2::1";
+constexpr uint64_t SEC = 1'000'000'000ull;
+constexpr uint64_t T0 = 1'700'000'000ull * SEC;  // a capture-like clock
+constexpr int kXdpPass = XDP_PASS, kXdpDrop = XDP_DROP, kTcOk = 0;
+
+const char* counter_name(unsigned c) {
+    static const char* names[SW_C_MAX] = {
+        "PROBES", "SYN", "SYN_NMAP", "SYN_NOOPT", "ANSWERED", "FAIL_RST", "FAIL_ICMP",
+        "HALF_OPEN", "CONNECT", "RPC", "FIN", "NULL", "XMAS", "MAIMON", "ACK_PROBE",
+        "ODD_FLAGS", "UDP", "UDP_EMPTY", "ICMP_ECHO", "ICMP_ODD", "OS_TS", "OS_URG",
+        "OS_UDP", "BARE_IP", "SCTP_INIT", "FRAG", "FRAG_TINY", "ZMAP_IPID", "SAME_SEQ",
+        "SAME_SPORT", "RST_IN", "SYNACK_IN"};
+    return c < SW_C_MAX ? names[c] : "?";
+}
+
+Addr addr(std::string_view s) {
+    auto a = Addr::parse(s);
+    if (!a)
+        throw std::invalid_argument(std::string(s));
+    return *a;
+}
+
+// The key the programs use for a probe (prober's side first).
+sw_flow_key key_of(const Packet& probe, uint8_t proto = 6) {
+    sw_flow_key k{};
+    std::memcpy(k.saddr, probe.src_addr(), 16);
+    std::memcpy(k.daddr, probe.dst_addr(), 16);
+    k.sport = htons(probe.sport());
+    k.dport = htons(probe.dport());
+    k.proto = proto;
+    return k;
+}
+
+using Counts = std::map<std::pair<Addr, unsigned>, uint32_t>;  // (source, counter) -> value
+
+class BpfTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        try {
+            runner_ = new ProgRunner();
+        } catch (const std::exception& e) {
+            load_error_ = e.what();
+        }
+    }
+    static void TearDownTestSuite() {
+        delete runner_;
+        runner_ = nullptr;
+    }
+    void SetUp() override {
+        ASSERT_NE(runner_, nullptr) << "cannot load the BPF programs (these tests need root): "
+                                    << load_error_;
+        reset();
+    }
+
+    ProgRunner& r() { return *runner_; }
+
+    // Empties every map and statistic so each test starts from a fresh program state.
+    void reset() {
+        auto* s = r().skel();
+        for (bpf_map* m : {s->maps.sw_sources, s->maps.sw_flows, s->maps.sw_blocks, s->maps.sw_allow}) {
+            int fd = bpf_map__fd(m);
+            std::array<uint8_t, 64> k{};
+            while (bpf_map_get_next_key(fd, nullptr, k.data()) == 0)
+                if (bpf_map_delete_elem(fd, k.data()) != 0)
+                    FAIL() << "cannot empty map " << bpf_map__name(m);
+        }
+        static std::vector<uint64_t> zeros(static_cast<size_t>(libbpf_num_possible_cpus()), 0);
+        for (uint32_t i = 0; i < SW_S_MAX; i++)
+            ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(s->maps.sw_stats), &i, zeros.data(), BPF_ANY), 0);
+        sw_config c{};
+        c.ev_per_sec = 16;
+        r().set_config(c);
+        r().drain_events();
+        now_ = T0;
+    }
+
+    int xdp(const Packet& p) { return r().run_xdp(p.build(), now_); }
+    int xdp(const Bytes& f) { return r().run_xdp(f, now_); }
+    int tc(const Packet& p) { return r().run_tc(p.build(), now_); }
+    int tc(const Bytes& f) { return r().run_tc(f, now_); }
+
+    std::optional<sw_source> src(std::string_view a) { return r().source(addr(a)); }
+    uint32_t cnt(std::string_view a, unsigned c) {
+        auto s = src(a);
+        return s ? s->cnt[c] : 0;
+    }
+    uint64_t stat(unsigned i) { return r().stat(i); }
+
+    // Every nonzero counter of every source.
+    Counts counts() {
+        Counts out;
+        for (auto& [a, s] : r().sources())
+            for (unsigned c = 0; c < SW_C_MAX; c++)
+                if (s.cnt[c])
+                    out[{a, c}] = s.cnt[c];
+        return out;
+    }
+
+    // Exactly these counters are 1, every other counter of the source is 0.
+    void expect_exactly(std::string_view a, std::set<unsigned> ones) {
+        auto s = src(a);
+        ASSERT_TRUE(s) << "no source record for " << a;
+        for (unsigned c = 0; c < SW_C_MAX; c++)
+            EXPECT_EQ(s->cnt[c], ones.count(c) ? 1u : 0u) << "counter " << counter_name(c);
+    }
+
+    void set_cfg(const std::function<void(sw_config&)>& f) {
+        sw_config c = r().config();
+        f(c);
+        r().set_config(c);
+    }
+
+    // A full handshake seen by the programs: SYN in, our SYN/ACK out (TC), the ACK in.
+    void handshake(const Packet& syn, uint32_t our_isn, bool ack_too = true) {
+        uint32_t isn = syn.seq_value();
+        std::string s = syn.v6() ? A6 : A, d = syn.v6() ? T6 : T;
+        ASSERT_EQ(xdp(syn), kXdpPass);
+        ASSERT_EQ(tc(Packet::tcp(d, s, syn.dport(), syn.sport()).syn().ack(isn + 1).seq(our_isn)), kTcOk);
+        if (ack_too) {
+            ASSERT_EQ(xdp(Packet::tcp(s, d, syn.sport(), syn.dport()).ack(our_isn + 1).seq(isn + 1)), kXdpPass);
+        }
+    }
+
+    static ProgRunner* runner_;
+    static std::string load_error_;
+    uint64_t now_ = T0;
+};
+
+ProgRunner* BpfTest::runner_ = nullptr;
+std::string BpfTest::load_error_;
+
+// ======================================================================
+// Per-packet signatures: one packet on a fresh state, the exact counter set.
+// ======================================================================
+
+struct SigCase {
+    std::string name;
+    std::function<Packet()> make;
+    std::set<unsigned> counters;  // exactly these are 1 on the sender's record
+};
+
+std::ostream& operator<<(std::ostream& os, const SigCase& c) { return os << c.name; }
+struct TruncCase;
+std::ostream& operator<<(std::ostream& os, const TruncCase& c);
+
+class Signature : public BpfTest, public ::testing::WithParamInterface<SigCase> {};
+
+TEST_P(Signature, CountsExactly) {
+    const SigCase& c = GetParam();
+    for (bool padded : {false, true}) {
+        SCOPED_TRACE(padded ? "padded to the 60-byte Ethernet minimum" : "unpadded");
+        reset();
+        Packet p = c.make();
+        if (padded)
+            p.pad_to(60);
+        ASSERT_EQ(xdp(p), kXdpPass);
+        expect_exactly(p.v6() ? A6 : A, c.counters);
+        EXPECT_EQ(stat(SW_S_TRUNCATED) + stat(SW_S_MALFORMED) + stat(SW_S_NON_IP), 0u);
+        // nothing about the target
+        EXPECT_FALSE(src(p.v6() ? T6 : T));
     }
 }
+
+const std::vector<SigCase> kSignatures = {
+    {"nmap_syn", [] { return nmap::syn(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP}},
+    {"nmap_syn_v6", [] { return nmap::syn(A6, T6, 40000, 80); }, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP}},
+    {"os_style_syn", [] { return nmap::os_syn(A, T, 51000, 22); }, {SW_C_PROBES, SW_C_SYN}},
+    {"syn_win1024_mss1380", [] { return Packet::tcp(A, T, 40000, 80).syn().win(1024).mss(1380); },
+     {SW_C_PROBES, SW_C_SYN}},
+    {"syn_mss1460_win1025", [] { return Packet::tcp(A, T, 40000, 80).syn().win(1025).mss(1460); },
+     {SW_C_PROBES, SW_C_SYN}},
+    {"masscan_syn", [] { return nmap::masscan_syn(A, T, 61000, 443); }, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT}},
+    {"zmap_syn", [] { return Packet::tcp(A, T, 61000, 443).syn().win(65535).id(54321); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT, SW_C_ZMAP_IPID}},
+    {"fin", [] { return nmap::fin(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_FIN}},
+    {"null", [] { return nmap::null(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_NULL}},
+    {"xmas", [] { return nmap::xmas(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_XMAS}},
+    {"xmas_v6", [] { return nmap::xmas(A6, T6, 40000, 80); }, {SW_C_PROBES, SW_C_XMAS}},
+    {"maimon", [] { return nmap::maimon(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_MAIMON}},
+    {"ack_probe", [] { return nmap::ack_probe(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_ACK_PROBE}},
+    {"syn_fin", [] { return nmap::syn(A, T, 40000, 80).fin(); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_ODD_FLAGS}},
+    {"fin_psh", [] { return Packet::tcp(A, T, 40000, 80).fin().psh().win(1024).seq(5); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"os_seq_ts_ffffffff", [] { return nmap::os_seq(A, T, 40000, 80, 0); }, {SW_C_PROBES, SW_C_SYN, SW_C_OS_TS}},
+    {"os_ecn_urgptr_without_urg", [] { return nmap::os_ecn(A, T, 40000, 80); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_OS_URG}},
+    {"os_u1_udp", [] { return nmap::os_u1(A, T, 45000, 40125); }, {SW_C_PROBES, SW_C_UDP, SW_C_OS_UDP}},
+    {"os_ie1_echo_code9", [] { return nmap::os_ie1(A, T); }, {SW_C_PROBES, SW_C_ICMP_ECHO, SW_C_ICMP_ODD}},
+    {"echo_empty", [] { return nmap::echo_empty(A, T); }, {SW_C_PROBES, SW_C_ICMP_ECHO, SW_C_ICMP_ODD}},
+    {"echo_empty_v6", [] { return nmap::echo_empty(A6, T6); }, {SW_C_PROBES, SW_C_ICMP_ECHO, SW_C_ICMP_ODD}},
+    {"echo_ordinary", [] { return Packet::icmp(A, T, 8).echo(7, 1).payload(56, 0x61); },
+     {SW_C_PROBES, SW_C_ICMP_ECHO}},
+    {"timestamp_zero", [] { return nmap::timestamp_zero(A, T); }, {SW_C_PROBES, SW_C_ICMP_ECHO, SW_C_ICMP_ODD}},
+    {"timestamp_nonzero",
+     [] { return Packet::icmp(A, T, 13).echo(1, 1).payload(cat({be32(1234), Bytes(8, 0)})); },
+     {SW_C_PROBES, SW_C_ICMP_ECHO}},
+    {"bare_ip_proto2", [] { return nmap::bare_ip(A, T, 2); }, {SW_C_PROBES, SW_C_BARE_IP}},
+    {"sctp_init_vtag0", [] { return nmap::sctp_init(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_SCTP_INIT}},
+    {"sctp_init_vtag0_v6", [] { return nmap::sctp_init(A6, T6, 40000, 80); }, {SW_C_PROBES, SW_C_SCTP_INIT}},
+    {"sctp_cookie_echo", [] { return nmap::sctp_cookie_echo(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_SCTP_INIT}},
+    {"sctp_data_vtag_set",
+     [] { return Packet::sctp(A, T, 40000, 80).vtag(9).sctp_chunk(0, 3, Bytes(16, 1)); }, {SW_C_PROBES}},
+    {"udp_empty", [] { return Packet::udp(A, T, 45000, 40125); }, {SW_C_PROBES, SW_C_UDP, SW_C_UDP_EMPTY}},
+    {"udp_rpc_check", [] { return Packet::udp(A, T, 45000, 111).payload(nmap::rpc_check_udp()); },
+     {SW_C_PROBES, SW_C_UDP, SW_C_RPC}},
+    {"udp_ip_id_1042_but_299_bytes", [] { return Packet::udp(A, T, 45000, 40125).id(0x1042).payload(299, 'C'); },
+     {SW_C_PROBES, SW_C_UDP}},
+};
+
+INSTANTIATE_TEST_SUITE_P(Probes, Signature, ::testing::ValuesIn(kSignatures),
+                         [](const auto& info) { return info.param.name; });
+
+TEST_F(BpfTest, NmapSynCreatesFlow) {
+    Packet syn = nmap::syn(A, T, 40000, 80, 0xdeadbeef);
+    ASSERT_EQ(xdp(syn), kXdpPass);
+    auto f = r().flow(key_of(syn));
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->state, SW_FS_SYN);
+    EXPECT_EQ(f->isn, 0xdeadbeefu);
+    EXPECT_EQ(f->syn_nmap, 1);
+    EXPECT_EQ(f->syn_ns, T0);
+    EXPECT_EQ(r().flow_count(), 1u);
+    EXPECT_EQ(stat(SW_S_FLOWS_NEW), 1u);
+    EXPECT_EQ(stat(SW_S_PROBES), 1u);
+    EXPECT_EQ(stat(SW_S_PACKETS), 1u);
+    EXPECT_EQ(stat(SW_S_IPV4), 1u);
+
+    auto s = src(A);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->first_ns, T0);
+    EXPECT_EQ(s->last_ns, T0);
+    EXPECT_EQ(s->ttl_min, 47);
+    EXPECT_EQ(s->ttl_max, 47);
+    EXPECT_EQ(s->ports_new, 1u);
+    EXPECT_EQ(s->hosts_new, 1u);
+    EXPECT_EQ(s->last_seq, 0xdeadbeefu);
+    EXPECT_EQ(s->last_sport, 40000);
+
+    Packet os = nmap::os_syn(A, T, 51000, 22);
+    ASSERT_EQ(xdp(os), kXdpPass);
+    auto f2 = r().flow(key_of(os));
+    ASSERT_TRUE(f2);
+    EXPECT_EQ(f2->syn_nmap, 0);
+}
+
+TEST_F(BpfTest, ProbesRepeatingSeqAndSourcePort) {
+    // nmap's first tries to every port share one seq and one source port
+    for (uint16_t port : {80, 443, 22})
+        ASSERT_EQ(xdp(nmap::syn(A, T, 40000, port, 0x1234)), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_SAME_SEQ), 2u);
+    EXPECT_EQ(cnt(A, SW_C_SAME_SPORT), 2u);
+    // ACK probes compare their ack field
+    ASSERT_EQ(xdp(nmap::ack_probe(A, T, 40002, 80, 0x1234)), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_SAME_SEQ), 3u);
+    EXPECT_EQ(cnt(A, SW_C_SAME_SPORT), 2u);
+}
+
+TEST_F(BpfTest, FirstProbeHasNothingToRepeat) {
+    // a fresh record's zero seq / source port are not a previous probe's
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 40000, 80).syn().win(1024).seq(0)), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_SAME_SEQ), 0u);
+    EXPECT_EQ(cnt(A, SW_C_SAME_SPORT), 0u);
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 40001, 81).syn().win(1024).seq(0)), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_SAME_SEQ), 1u);
+    EXPECT_EQ(cnt(A, SW_C_SAME_SPORT), 0u);
+    // an ICMP probe first does not count as a previous seq
+    ASSERT_EQ(xdp(nmap::echo_empty("198.18.0.5", T)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::ack_probe("198.18.0.5", T, 40000, 80, 0)), kXdpPass);
+    EXPECT_EQ(cnt("198.18.0.5", SW_C_SAME_SEQ), 0u);
+}
+
+TEST_F(BpfTest, TtlRangeOverProbes) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80).ttl(37)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81).ttl(59)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 82).ttl(44)), kXdpPass);
+    auto s = src(A);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->ttl_min, 37);
+    EXPECT_EQ(s->ttl_max, 59);
+}
+
+// ======================================================================
+// Flows: half-open, connect, failed attempts
+// ======================================================================
+
+struct Family {
+    const char* name;
+    const char* a;
+    const char* t;
+};
+std::ostream& operator<<(std::ostream& os, const Family& f) { return os << f.name; }
+class FlowTest : public BpfTest, public ::testing::WithParamInterface<Family> {
+protected:
+    const char* a() const { return GetParam().a; }
+    const char* t() const { return GetParam().t; }
+};
+
+TEST_P(FlowTest, HalfOpenHostMode) {
+    const uint32_t isn = 0x11111111, ours = 0x22222222;
+    Packet syn = nmap::syn(a(), t(), 40000, 80, isn);
+    ASSERT_EQ(xdp(syn), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(t(), a(), 80, 40000).syn().ack(isn + 1).seq(ours)), kTcOk);
+    auto f = r().flow(key_of(syn));
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->state, SW_FS_SYNACK);
+    EXPECT_EQ(f->our_isn, ours);
+    EXPECT_EQ(cnt(a(), SW_C_ANSWERED), 1u);
+
+    ASSERT_EQ(xdp(nmap::kernel_rst(a(), t(), 40000, 80, isn + 1)), kXdpPass);
+    expect_exactly(a(), {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_ANSWERED, SW_C_HALF_OPEN});
+    auto s = src(a());
+    ASSERT_TRUE(s);
+    EXPECT_TRUE(s->flags & SW_SF_VERIFIED);
+    EXPECT_EQ(s->rst_ttl, 64);
+    EXPECT_FALSE(r().flow(key_of(syn)));
+    EXPECT_EQ(r().flow_count(), 0u);
+    EXPECT_EQ(stat(SW_S_EGRESS), 1u);
+    EXPECT_FALSE(src(t()));
+}
+
+TEST_P(FlowTest, HalfOpenGatewayMode) {
+    // the protected host's SYN/ACK arrives as XDP ingress on the inside interface
+    const uint32_t isn = 0x11111111, ours = 0x22222222;
+    Packet syn = nmap::syn(a(), t(), 40000, 80, isn);
+    ASSERT_EQ(xdp(syn), kXdpPass);
+    ASSERT_EQ(xdp(Packet::tcp(t(), a(), 80, 40000).syn().ack(isn + 1).seq(ours).ttl(64)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::kernel_rst(a(), t(), 40000, 80, isn + 1)), kXdpPass);
+    expect_exactly(a(), {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_ANSWERED, SW_C_HALF_OPEN});
+    EXPECT_TRUE(src(a())->flags & SW_SF_VERIFIED);
+    EXPECT_EQ(r().flow_count(), 0u);
+    EXPECT_FALSE(src(t())) << "the answering host is not a prober";
+    EXPECT_EQ(stat(SW_S_EGRESS), 0u);
+}
+
+TEST_P(FlowTest, RstWithWrongSeqIsNotHalfOpen) {
+    const uint32_t isn = 1000;
+    Packet syn = nmap::syn(a(), t(), 40000, 80, isn);
+    handshake(syn, 5000, false);
+    ASSERT_EQ(xdp(nmap::kernel_rst(a(), t(), 40000, 80, isn + 7)), kXdpPass);
+    EXPECT_EQ(cnt(a(), SW_C_HALF_OPEN), 0u);
+    EXPECT_FALSE(src(a())->flags & SW_SF_VERIFIED);
+    EXPECT_EQ(r().flow_count(), 0u) << "any RST ends the flow";
+}
+
+TEST_P(FlowTest, SynAckWithWrongAckIsNotAnAnswer) {
+    Packet syn = nmap::syn(a(), t(), 40000, 80, 1000);
+    ASSERT_EQ(xdp(syn), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(t(), a(), 80, 40000).syn().ack(1000).seq(1)), kTcOk);
+    EXPECT_EQ(cnt(a(), SW_C_ANSWERED), 0u);
+    EXPECT_EQ(r().flow(key_of(syn))->state, SW_FS_SYN);
+}
+
+TEST_P(FlowTest, ConnectProbe) {
+    const uint32_t isn = 0xfffffff0, ours = 0x7000;  // isn+1 wraps nowhere near, but close
+    Packet syn = nmap::os_syn(a(), t(), 51000, 22, isn);
+    handshake(syn, ours);
+    ASSERT_EQ(xdp(Packet::tcp(a(), t(), 51000, 22).rst().ack(ours + 1).seq(isn + 1).df()), kXdpPass);
+    expect_exactly(a(), {SW_C_PROBES, SW_C_SYN, SW_C_ANSWERED, SW_C_CONNECT});
+    EXPECT_TRUE(src(a())->flags & SW_SF_VERIFIED);
+    EXPECT_EQ(r().flow_count(), 0u);
+}
+
+TEST_P(FlowTest, ConnectionWithDataThenRstIsNotConnect) {
+    const uint32_t isn = 100, ours = 9000;
+    Packet syn = nmap::os_syn(a(), t(), 51000, 80, isn);
+    handshake(syn, ours);
+    const std::string get = "GET / HTTP/1.0\r\n\r\n";
+    ASSERT_EQ(xdp(Packet::tcp(a(), t(), 51000, 80).ack(ours + 1).psh().seq(isn + 1).payload(get)), kXdpPass);
+    EXPECT_TRUE(r().flow(key_of(syn))) << "data does not end the flow";
+    ASSERT_EQ(xdp(Packet::tcp(a(), t(), 51000, 80)
+                      .rst()
+                      .ack(ours + 1)
+                      .seq(isn + 1 + static_cast<uint32_t>(get.size()))),
+              kXdpPass);
+    EXPECT_EQ(cnt(a(), SW_C_CONNECT), 0u);
+    EXPECT_EQ(cnt(a(), SW_C_RPC), 0u);
+    EXPECT_EQ(r().flow_count(), 0u);
+}
+
+TEST_P(FlowTest, ClosedPortRst) {
+    const uint32_t isn = 4242;
+    Packet syn = nmap::syn(a(), t(), 40000, 81, isn);
+    ASSERT_EQ(xdp(syn), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(t(), a(), 81, 40000).rst().ack(isn + 1).seq(0)), kTcOk);
+    expect_exactly(a(), {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_FAIL_RST});
+    EXPECT_FALSE(r().flow(key_of(syn)));
+    EXPECT_FALSE(src(a())->flags & SW_SF_VERIFIED);
+}
+
+TEST_P(FlowTest, ClosedPortRstGatewayMode) {
+    const uint32_t isn = 4242;
+    Packet syn = nmap::syn(a(), t(), 40000, 81, isn);
+    ASSERT_EQ(xdp(syn), kXdpPass);
+    ASSERT_EQ(xdp(Packet::tcp(t(), a(), 81, 40000).rst().ack(isn + 1).seq(0)), kXdpPass);
+    expect_exactly(a(), {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_FAIL_RST});
+    EXPECT_EQ(r().flow_count(), 0u);
+    EXPECT_FALSE(src(t()));
+}
+
+TEST_P(FlowTest, ClosedUdpPortIcmpUnreachable) {
+    bool v6 = std::string(a()).find(':') != std::string::npos;
+    Packet probe = Packet::udp(a(), t(), 45000, 40125).ttl(50);
+    ASSERT_EQ(xdp(probe), kXdpPass);
+    Packet unreach = v6 ? Packet::icmp(t(), a(), 1, 4).quote(probe) : Packet::icmp(t(), a(), 3, 3).quote(probe);
+    ASSERT_EQ(tc(unreach), kTcOk);
+    expect_exactly(a(), {SW_C_PROBES, SW_C_UDP, SW_C_UDP_EMPTY, SW_C_FAIL_ICMP});
+    // gateway form
+    ASSERT_EQ(xdp(unreach), kXdpPass);
+    EXPECT_EQ(cnt(a(), SW_C_FAIL_ICMP), 2u);
+    EXPECT_FALSE(src(t()));
+}
+
+TEST_P(FlowTest, IcmpUnreachableForTcpProbeEndsFlow) {
+    bool v6 = std::string(a()).find(':') != std::string::npos;
+    Packet syn = nmap::syn(a(), t(), 40000, 80, 77);
+    ASSERT_EQ(xdp(syn), kXdpPass);
+    // a filtering router (or host) answers admin-prohibited, quoting the SYN's first 8 bytes
+    size_t quote_len = (v6 ? 40 : 20) + 8;
+    Packet unreach = v6 ? Packet::icmp(t(), a(), 1, 1).quote(syn, quote_len)
+                        : Packet::icmp(t(), a(), 3, 13).quote(syn, quote_len);
+    ASSERT_EQ(tc(unreach), kTcOk);
+    EXPECT_EQ(cnt(a(), SW_C_FAIL_ICMP), 1u);
+    EXPECT_EQ(r().flow_count(), 0u);
+}
+
+TEST_P(FlowTest, UnreachableQuotingSomeoneElseIsIgnored) {
+    Packet probe = Packet::udp(a(), t(), 45000, 40125);
+    ASSERT_EQ(xdp(probe), kXdpPass);
+    bool v6 = std::string(a()).find(':') != std::string::npos;
+    const char* other = v6 ? "2001:2::99" : "198.18.0.99";
+    // sent to `other`, quoting a packet from a()
+    Packet unreach = v6 ? Packet::icmp(t(), other, 1, 4).quote(probe) : Packet::icmp(t(), other, 3, 3).quote(probe);
+    ASSERT_EQ(tc(unreach), kTcOk);
+    EXPECT_EQ(cnt(a(), SW_C_FAIL_ICMP), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, FlowTest,
+                         ::testing::Values(Family{"v4", A, T}, Family{"v6", A6, T6}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+// ======================================================================
+// ONC RPC
+// ======================================================================
+
+TEST_F(BpfTest, RpcCheckOverTcpAfterHandshake) {
+    const uint32_t isn = 5555, ours = 777;
+    Packet syn = nmap::os_syn(A, T, 51000, 80, isn);
+    handshake(syn, ours);
+    r().drain_events();
+    Bytes rpc = nmap::rpc_check_tcp();
+    ASSERT_EQ(rpc.size(), 44u);
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 51000, 80).ack(ours + 1).psh().seq(isn + 1).payload(rpc)), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_RPC), 1u);
+    auto s = src(A);
+    EXPECT_EQ(s->rpc_last_prog, 100000u);
+    EXPECT_EQ(s->rpc_progs, 1u);
+
+    auto ev = r().drain_events();
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].type, static_cast<uint32_t>(SW_EV_RPC));
+    EXPECT_EQ(ev[0].value, 100000u);
+    EXPECT_EQ(ev[0].aux, 104316u);
+    EXPECT_EQ(ev[0].counter, 1u) << "first payload of the flow";
+    EXPECT_EQ(ev[0].dport, htons(80));
+    EXPECT_EQ(ev[0].proto, 6);
+    EXPECT_EQ(ev[0].ts_ns, T0);
+    EXPECT_EQ(Addr::from_bytes(ev[0].saddr), addr(A));
+    EXPECT_EQ(Addr::from_bytes(ev[0].daddr), addr(T));
+}
+
+TEST_F(BpfTest, RpcCallLaterInTheStreamIsNotFirstPayload) {
+    const uint32_t isn = 5555, ours = 777;
+    handshake(nmap::os_syn(A, T, 51000, 80, isn), ours);
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 51000, 80).ack(ours + 1).psh().seq(isn + 1).payload("\r\n\r\n")), kXdpPass);
+    r().drain_events();
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 51000, 80).ack(ours + 1).psh().seq(isn + 5).payload(nmap::rpc_check_tcp())),
+              kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_RPC), 1u);
+    auto ev = r().drain_events();
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].type, static_cast<uint32_t>(SW_EV_RPC));
+    EXPECT_EQ(ev[0].counter, 0u);
+}
+
+TEST_F(BpfTest, RpcOverUdp) {
+    ASSERT_EQ(xdp(Packet::udp(A, T, 45000, 111).payload(nmap::rpc_check_udp())), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_RPC), 1u);
+    EXPECT_EQ(cnt(A, SW_C_UDP), 1u);
+    auto ev = r().drain_events();
+    ASSERT_FALSE(ev.empty());
+    EXPECT_EQ(ev.back().type, static_cast<uint32_t>(SW_EV_RPC));
+    EXPECT_EQ(ev.back().value, 100000u);
+    EXPECT_EQ(ev.back().aux, 104316u);
+    EXPECT_EQ(ev.back().counter, 1u);
+    EXPECT_EQ(ev.back().proto, 17);
+}
+
+TEST_F(BpfTest, RpcGrinderCountsDistinctPrograms) {
+    for (uint32_t i = 0; i < 5; i++)
+        ASSERT_EQ(xdp(Packet::udp(A, T, 600, 32771).payload(nmap::rpc_call(0x100 + i, 100000 + i, 1, false))),
+                  kXdpPass);
+    auto s = src(A);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->cnt[SW_C_RPC], 5u);
+    EXPECT_EQ(s->rpc_progs, 5u);
+    EXPECT_EQ(s->rpc_last_prog, 100004u);
+}
+
+struct NotRpcCase {
+    std::string name;
+    Bytes payload;
+};
+std::ostream& operator<<(std::ostream& os, const NotRpcCase& c) { return os << c.name; }
+class NotRpc : public BpfTest, public ::testing::WithParamInterface<NotRpcCase> {};
+
+TEST_P(NotRpc, TcpFirstPayload) {
+    const uint32_t isn = 5555, ours = 777;
+    Packet syn = nmap::os_syn(A, T, 51000, 80, isn);
+    handshake(syn, ours);
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 51000, 80).ack(ours + 1).psh().seq(isn + 1).payload(GetParam().payload)),
+              kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_RPC), 0u);
+    EXPECT_TRUE(r().flow(key_of(syn))) << "flows end on FIN/RST, not on data";
+    for (auto& e : r().drain_events())
+        EXPECT_NE(e.type, static_cast<uint32_t>(SW_EV_RPC));
+}
+
+Bytes with_word(Bytes b, size_t word, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        b[word * 4 + static_cast<size_t>(i)] = static_cast<uint8_t>(v >> (24 - 8 * i));
+    return b;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Payloads, NotRpc,
+    ::testing::Values(NotRpcCase{"http_get", hex("474554202f20485454502f312e300d0a0d0a")},
+                      NotRpcCase{"http_get_long", [] {
+                                     std::string s = "GET / HTTP/1.1\r\nHost: 198.18.0.1\r\nUser-Agent: curl\r\n\r\n";
+                                     return Bytes(s.begin(), s.end());
+                                 }()},
+                      NotRpcCase{"rpc_reply_msg_type_1", with_word(nmap::rpc_check_tcp(), 2, 1)},
+                      NotRpcCase{"rpc_version_3", with_word(nmap::rpc_check_tcp(), 3, 3)},
+                      NotRpcCase{"no_last_fragment_bit", with_word(nmap::rpc_check_tcp(), 0, 0x28)},
+                      NotRpcCase{"udp_form_on_tcp", nmap::rpc_check_udp()},
+                      NotRpcCase{"short_27_bytes", [] {
+                          Bytes b = nmap::rpc_check_tcp();
+                          b.resize(27);
+                          return b;
+                      }()}),
+    [](const auto& info) { return info.param.name; });
+
+TEST_F(BpfTest, UdpRpcReplyIsNotACall) {
+    ASSERT_EQ(xdp(Packet::udp(A, T, 45000, 111).payload(with_word(nmap::rpc_check_udp(), 1, 1))), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_RPC), 0u);
+    EXPECT_EQ(cnt(A, SW_C_UDP), 1u);
+}
+
+// ======================================================================
+// Ordinary traffic that looks close to a probe
+// ======================================================================
+
+TEST_F(BpfTest, OrdinaryTrafficCreatesNoRecord) {
+    // established data segment
+    EXPECT_EQ(xdp(Packet::tcp(A, T, 51000, 443).ack(99999).psh().seq(123456).payload(Bytes(100, 0x17))), kXdpPass);
+    // pure ACK mid-connection (seq != 0)
+    EXPECT_EQ(xdp(Packet::tcp(A, T, 51000, 443).ack(99999).seq(123556)), kXdpPass);
+    // ordinary close
+    EXPECT_EQ(xdp(Packet::tcp(A, T, 51000, 443).fin().ack(99999).seq(123556)), kXdpPass);
+    // DNS reply to one of our clients
+    EXPECT_EQ(xdp(Packet::udp(A, T, 53, 40000).payload(hex("77778180000100010000000003777777"))), kXdpPass);
+    // NTP reply, QUIC-over-4500 reply
+    EXPECT_EQ(xdp(Packet::udp(A, T, 123, 50123).payload(48, 0x24)), kXdpPass);
+    // SYN/ACK with no SYN of ours behind it (backscatter), and a stray RST
+    EXPECT_EQ(xdp(Packet::tcp(A, T, 80, 40000).syn().ack(1000).seq(5)), kXdpPass);
+    EXPECT_EQ(xdp(Packet::tcp(A, T, 80, 40000).rst().seq(5)), kXdpPass);
+    EXPECT_EQ(xdp(Packet::tcp(A, T, 80, 40000).rst().ack(9).seq(5)), kXdpPass);
+    // ICMP echo reply and an unreachable quoting nothing we track
+    EXPECT_EQ(xdp(Packet::icmp(A, T, 0).echo(1, 1).payload(56, 0)), kXdpPass);
+    // same for IPv6
+    EXPECT_EQ(xdp(Packet::tcp(A6, T6, 51000, 443).ack(99999).psh().seq(123456).payload(Bytes(100, 0x17))), kXdpPass);
+    EXPECT_EQ(xdp(Packet::udp(A6, T6, 53, 40000).payload(Bytes(40, 1))), kXdpPass);
+    EXPECT_EQ(xdp(Packet::tcp(A6, T6, 80, 40000).syn().ack(1000).seq(5)), kXdpPass);
+    EXPECT_EQ(xdp(Packet::icmp(A6, T6, 129).echo(1, 1)), kXdpPass);
+
+    EXPECT_TRUE(r().sources().empty());
+    EXPECT_EQ(r().flow_count(), 0u);
+    EXPECT_EQ(stat(SW_S_PROBES), 0u);
+    EXPECT_EQ(stat(SW_S_TRUNCATED) + stat(SW_S_MALFORMED), 0u);
+}
+
+TEST_F(BpfTest, OurOwnAnswersOnEgressCreateNoRecord) {
+    // TC egress without a matching probe: nothing to account
+    EXPECT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(1000).seq(5)), kTcOk);
+    EXPECT_EQ(tc(Packet::tcp(T, A, 80, 40000).rst().ack(1000)), kTcOk);
+    EXPECT_EQ(tc(Packet::icmp(T, A, 3, 3).quote(Packet::udp(A, T, 1, 2))), kTcOk);
+    EXPECT_EQ(tc(nmap::syn(T, A, 40000, 80)), kTcOk);  // an outgoing SYN is not a probe against us
+    EXPECT_TRUE(r().sources().empty());
+    EXPECT_EQ(r().flow_count(), 0u);
+    EXPECT_EQ(stat(SW_S_EGRESS), 4u);
+}
+
+// ======================================================================
+// Parsing: VLAN, IPv4 options/fragments, IPv6 extension headers
+// ======================================================================
+
+TEST_F(BpfTest, VlanSingleAndDoubleTag) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80).vlan(100)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81).vlan(100, 0x88a8).vlan(200)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 81).vlan(100, 0x88a8).vlan(200)), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_SYN_NMAP), 2u);
+    EXPECT_EQ(cnt(A6, SW_C_SYN_NMAP), 1u);
+    EXPECT_EQ(stat(SW_S_VLAN), 3u);
+}
+
+TEST_F(BpfTest, ThreeVlanTagsAreNotParsed) {
+    Packet p = nmap::syn(A, T, 40000, 80).vlan(1, 0x88a8).vlan(2).ethertype(0x8100);
+    Bytes f = p.build();
+    // splice a third tag (0x8100, vid 3) before the IPv4 EtherType
+    Bytes third = {0x00, 0x03, 0x08, 0x00};
+    f.insert(f.begin() + 22, third.begin(), third.end());
+    ASSERT_EQ(xdp(f), kXdpPass);
+    EXPECT_EQ(stat(SW_S_NON_IP), 1u);
+    EXPECT_TRUE(r().sources().empty());
+}
+
+TEST_F(BpfTest, NonIpIsCountedAndPassed) {
+    Bytes arp = Packet::ip(A, T, 0).ethertype(0x0806).payload(28, 0).build();
+    ASSERT_EQ(xdp(arp), kXdpPass);
+    EXPECT_EQ(stat(SW_S_NON_IP), 1u);
+    EXPECT_EQ(stat(SW_S_PACKETS), 1u);
+}
+
+TEST_F(BpfTest, Ipv4OptionsEveryIhl) {
+    for (uint8_t ihl = 6; ihl <= 15; ihl++) {
+        SCOPED_TRACE("ihl " + std::to_string(ihl));
+        Bytes opts(4u * (ihl - 5u), 1);  // NOPs
+        opts.back() = 0;                 // EOL
+        ASSERT_EQ(xdp(nmap::syn(A, T, 40000, static_cast<uint16_t>(1000 + ihl)).ip_options(opts)), kXdpPass);
+        EXPECT_EQ(cnt(A, SW_C_SYN_NMAP), ihl - 5u);
+    }
+    EXPECT_EQ(stat(SW_S_MALFORMED) + stat(SW_S_TRUNCATED), 0u);
+}
+
+struct BadCase {
+    std::string name;
+    std::function<Packet()> make;
+};
+std::ostream& operator<<(std::ostream& os, const BadCase& c) { return os << c.name; }
+class Malformed : public BpfTest, public ::testing::WithParamInterface<BadCase> {};
+
+TEST_P(Malformed, CountedAndPassed) {
+    ASSERT_EQ(xdp(GetParam().make()), kXdpPass);
+    EXPECT_EQ(stat(SW_S_MALFORMED), 1u);
+    EXPECT_TRUE(r().sources().empty());
+    EXPECT_EQ(r().flow_count(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Headers, Malformed,
+    ::testing::Values(
+        BadCase{"ihl_0", [] { return nmap::syn(A, T, 40000, 80).ihl(0); }},
+        BadCase{"ihl_4", [] { return nmap::syn(A, T, 40000, 80).ihl(4); }},
+        BadCase{"ip_version_5", [] { return nmap::syn(A, T, 40000, 80).ip_version(5); }},
+        BadCase{"ipv6_version_4", [] { return nmap::syn(A6, T6, 40000, 80).ip_version(4); }},
+        BadCase{"tot_len_below_ihl", [] { return nmap::syn(A, T, 40000, 80).ip_len(19); }},
+        BadCase{"tot_len_below_ihl_with_options",
+                [] { return nmap::syn(A, T, 40000, 80).ip_options(Bytes(8, 1)).ip_len(24); }},
+        BadCase{"tcp_doff_4", [] { return nmap::syn(A, T, 40000, 80).doff(4); }},
+        BadCase{"tcp_doff_beyond_ip_length", [] { return nmap::syn(A, T, 40000, 80).ip_len(20 + 20); }},
+        BadCase{"udp_length_beyond_ip", [] { return Packet::udp(A, T, 1, 2).ip_len(20 + 6).payload(8, 0); }},
+        BadCase{"ipv6_ext_len_beyond_payload",
+                [] { return nmap::syn(A6, T6, 40000, 80).hop_by_hop(16).ip_len(8); }},
+        BadCase{"ipv6_chain_deeper_than_walked", [] {
+                    return nmap::syn(A6, T6, 40000, 80).hop_by_hop().dest_opts().routing().dest_opts()
+                        .dest_opts().dest_opts().dest_opts();
+                }}),
+    [](const auto& info) { return info.param.name; });
+
+TEST_F(BpfTest, Ipv6ExtensionHeadersThenSyn) {
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 80).hop_by_hop().dest_opts(16).routing(24)), kXdpPass);
+    EXPECT_EQ(cnt(A6, SW_C_SYN), 1u);
+    EXPECT_EQ(cnt(A6, SW_C_SYN_NMAP), 1u);
+    EXPECT_EQ(stat(SW_S_IPV6_EXT), 1u);
+    EXPECT_EQ(stat(SW_S_IPV6), 1u);
+    // the deepest chain the parser walks (6 headers) still parses
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 81).hop_by_hop().dest_opts().routing().dest_opts().dest_opts()
+                      .dest_opts()),
+              kXdpPass);
+    EXPECT_EQ(cnt(A6, SW_C_SYN), 2u);
+    EXPECT_EQ(stat(SW_S_MALFORMED), 0u);
+}
+
+TEST_F(BpfTest, Ipv6NoNextHeader) {
+    ASSERT_EQ(xdp(Packet::ip(A6, T6, 59)), kXdpPass);
+    EXPECT_TRUE(r().sources().empty());
+    EXPECT_EQ(stat(SW_S_IPV6), 1u);
+}
+
+TEST_F(BpfTest, Ipv4TinyFirstFragment) {
+    // -f: 8 bytes of TCP in the first fragment (ports and seq, no flags)
+    Packet p = nmap::syn(A, T, 40000, 80).frag(0, true).l4_slice(0, 8);
+    ASSERT_EQ(p.l3().size(), 28u);
+    ASSERT_EQ(xdp(p), kXdpPass);
+    expect_exactly(A, {SW_C_PROBES, SW_C_FRAG, SW_C_FRAG_TINY});
+    EXPECT_EQ(stat(SW_S_FRAGMENTS), 1u);
+    EXPECT_EQ(stat(SW_S_TRUNCATED) + stat(SW_S_MALFORMED), 0u);
+    EXPECT_EQ(r().flow_count(), 0u);
+}
+
+TEST_F(BpfTest, Ipv4TinyFirstFragmentPaddedToEthernetMinimum) {
+    // On the wire the 42-byte frame is padded to 60: the padding is not TCP header.
+    Packet p = nmap::syn(A, T, 40000, 80).frag(0, true).l4_slice(0, 8).pad_to(60);
+    ASSERT_EQ(p.build().size(), 60u);
+    ASSERT_EQ(xdp(p), kXdpPass);
+    expect_exactly(A, {SW_C_PROBES, SW_C_FRAG, SW_C_FRAG_TINY});
+    EXPECT_EQ(stat(SW_S_MALFORMED), 0u);
+}
+
+TEST_F(BpfTest, Ipv4SixteenByteFirstFragment) {
+    // -ff: 16 bytes, still no flags
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80).frag(0, true).l4_slice(0, 16)), kXdpPass);
+    expect_exactly(A, {SW_C_PROBES, SW_C_FRAG, SW_C_FRAG_TINY});
+}
+
+TEST_F(BpfTest, Ipv4FirstFragmentWithWholeHeader) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80).payload(40, 0).frag(0, true).l4_slice(0, 24)), kXdpPass);
+    expect_exactly(A, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_FRAG});
+}
+
+TEST_F(BpfTest, Ipv4LaterFragment) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80).frag(8, false).l4_slice(8, 16)), kXdpPass);
+    EXPECT_EQ(stat(SW_S_FRAGMENTS), 1u);
+    EXPECT_EQ(stat(SW_S_IPV4), 1u);
+    EXPECT_TRUE(r().sources().empty()) << "no L4 header in a later fragment";
+    // a later fragment whose bytes happen to look like a SYN is still not parsed
+    Bytes fake = nmap::syn(A, T, 40000, 81).l4();
+    ASSERT_EQ(xdp(Packet::ip(A, T, 6).payload(fake).frag(16, true)), kXdpPass);
+    EXPECT_TRUE(r().sources().empty());
+}
+
+TEST_F(BpfTest, Ipv6FragmentHeader) {
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 80).frag(0, true)), kXdpPass);
+    expect_exactly(A6, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_FRAG});
+    EXPECT_EQ(stat(SW_S_FRAGMENTS), 1u);
+    EXPECT_EQ(stat(SW_S_IPV6_EXT), 1u);
+    // first fragment holding only 8 bytes of TCP
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 81).frag(0, true).l4_slice(0, 8)), kXdpPass);
+    EXPECT_EQ(cnt(A6, SW_C_FRAG_TINY), 1u);
+    // later fragment: no L4
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 82).frag(8, false).l4_slice(8, 16)), kXdpPass);
+    EXPECT_EQ(cnt(A6, SW_C_FRAG), 2u);
+    EXPECT_EQ(cnt(A6, SW_C_SYN), 1u);
+    EXPECT_EQ(stat(SW_S_FRAGMENTS), 3u);
+}
+
+TEST_F(BpfTest, UdpFragment) {
+    ASSERT_EQ(xdp(nmap::os_u1(A, T, 45000, 40125).frag(0, true).l4_slice(0, 200)), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_FRAG), 1u);
+    EXPECT_EQ(cnt(A, SW_C_UDP), 1u);
+}
+
+// ---------- truncation at every length ---------------------------------------
+
+struct TruncCase {
+    std::string name;
+    std::function<Packet()> make;
+    bool tc = false;  // run through the TC program (our answers) after a SYN
+};
+std::ostream& operator<<(std::ostream& os, const TruncCase& c) { return os << c.name; }
+
+class Truncation : public BpfTest, public ::testing::WithParamInterface<TruncCase> {};
+
+// Cuts a frame at every length. A cut inside any header (Ethernet, VLAN, IP,
+// extension headers, the L4 header with its options) is counted as truncated
+// and changes no evidence; a cut in the payload may only produce a subset of
+// what the whole frame produces. Frames under 14 bytes never reach the
+// program: the kernel refuses them (EINVAL), as a NIC never delivers them.
+TEST_P(Truncation, EveryLength) {
+    const TruncCase& c = GetParam();
+    Packet p = c.make();
+    Bytes full = p.build();
+    size_t hdr_end = p.l4_offset() + p.l4_header_len();
+    ASSERT_LE(hdr_end, full.size());
+
+    auto run = [&](const Bytes& f) {
+        if (c.tc) {
+            // the probe this answers, then the answer
+            EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80, 1000)), kXdpPass);
+            return tc(f);
+        }
+        return xdp(f);
+    };
+
+    reset();
+    ASSERT_EQ(run(full), c.tc ? kTcOk : kXdpPass);
+    Counts whole = counts();
+    ASSERT_FALSE(whole.empty() && !c.tc) << "the whole frame must leave evidence";
+
+    for (size_t len = 0; len < full.size(); len++) {
+        SCOPED_TRACE("length " + std::to_string(len) + " of " + std::to_string(full.size()));
+        Bytes cut(full.begin(), full.begin() + static_cast<long>(len));
+        reset();
+        if (len < 14) {
+            try {
+                run(cut);
+                ADD_FAILURE() << "the kernel ran a frame shorter than an Ethernet header";
+            } catch (const BpfError& e) {
+                EXPECT_EQ(e.err(), EINVAL);
+            }
+            continue;
+        }
+        Counts before = counts();
+        if (c.tc && len < p.l3_offset() + (p.v6() ? 40 : 20)) {
+            // skb test runs refuse frames without a whole IP header (a socket never sends one)
+            try {
+                run(cut);
+            } catch (const BpfError& e) {
+                EXPECT_EQ(e.err(), EINVAL);
+            }
+            continue;
+        }
+        ASSERT_EQ(run(cut), c.tc ? kTcOk : kXdpPass);
+        Counts after = counts();
+        if (!c.tc && len < hdr_end) {
+            EXPECT_EQ(stat(SW_S_TRUNCATED) + stat(SW_S_MALFORMED) + stat(SW_S_NON_IP), 1u)
+                << "a frame cut inside its headers is counted once";
+            EXPECT_TRUE(after.empty()) << "and leaves no evidence";
+            EXPECT_EQ(r().flow_count(), 0u);
+        } else {
+            for (auto& [k, v] : after) {
+                uint32_t was = before.count(k) ? before[k] : 0;
+                if (v == was)
+                    continue;
+                EXPECT_TRUE(whole.count(k)) << "counter " << counter_name(k.second)
+                                            << " set by the cut frame but not by the whole one";
+            }
+            size_t defining = p.l4_offset() + (c.name.find("icmp") != std::string::npos ? 8 + 20 : 20);
+            if (c.tc && len < defining) {
+                for (unsigned ans : {SW_C_ANSWERED, SW_C_FAIL_RST, SW_C_FAIL_ICMP})
+                    EXPECT_EQ(cnt(A, ans), 0u) << counter_name(ans);
+            }
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Frames, Truncation,
+    ::testing::Values(
+        TruncCase{"nmap_syn", [] { return nmap::syn(A, T, 40000, 80); }},
+        TruncCase{"nmap_syn_v6", [] { return nmap::syn(A6, T6, 40000, 80); }},
+        TruncCase{"os_syn_options", [] { return nmap::os_syn(A, T, 51000, 22); }},
+        TruncCase{"os_seq_ts", [] { return nmap::os_seq(A, T, 51000, 22, 1); }},
+        TruncCase{"fin", [] { return nmap::fin(A, T, 40000, 80); }},
+        TruncCase{"ack_probe", [] { return nmap::ack_probe(A, T, 40000, 80); }},
+        TruncCase{"syn_vlan", [] { return nmap::syn(A, T, 40000, 80).vlan(7); }},
+        TruncCase{"syn_qinq", [] { return nmap::syn(A, T, 40000, 80).vlan(7, 0x88a8).vlan(8); }},
+        TruncCase{"syn_ip_options", [] { return nmap::syn(A, T, 40000, 80).ip_options(Bytes(40, 1)); }},
+        TruncCase{"syn_v6_ext", [] { return nmap::syn(A6, T6, 40000, 80).hop_by_hop(16).dest_opts().routing(); }},
+        TruncCase{"syn_v6_frag", [] { return nmap::syn(A6, T6, 40000, 80).frag(0, true); }},
+        TruncCase{"tcp_rpc_call", [] {
+                      return Packet::tcp(A, T, 51000, 80).ack(1).psh().seq(2).payload(nmap::rpc_check_tcp());
+                  }},
+        TruncCase{"udp_rpc_call", [] { return Packet::udp(A, T, 45000, 111).payload(nmap::rpc_check_udp()); }},
+        TruncCase{"udp_os_u1", [] { return nmap::os_u1(A, T, 45000, 40125); }},
+        TruncCase{"udp_v6", [] { return Packet::udp(A6, T6, 45000, 40125).payload(20, 1); }},
+        TruncCase{"icmp_echo_code9", [] { return nmap::os_ie1(A, T); }},
+        TruncCase{"icmp_timestamp", [] { return nmap::timestamp_zero(A, T); }},
+        TruncCase{"icmp6_echo", [] { return nmap::echo_empty(A6, T6).payload(16, 0); }},
+        TruncCase{"sctp_init", [] { return nmap::sctp_init(A, T, 40000, 80); }},
+        TruncCase{"bare_ip", [] { return nmap::bare_ip(A, T, 2); }},
+        TruncCase{"tc_synack", [] { return Packet::tcp(T, A, 80, 40000).syn().ack(1001).seq(9).mss(1460); }, true},
+        TruncCase{"tc_rst_ack", [] { return Packet::tcp(T, A, 80, 40000).rst().ack(1001); }, true},
+        TruncCase{"tc_icmp_unreach", [] {
+                      return Packet::icmp(T, A, 3, 3).quote(nmap::syn(A, T, 40000, 80, 1000));
+                  }, true}),
+    [](const auto& info) { return info.param.name; });
+
+// ======================================================================
+// Distinct ports / hosts sketches
+// ======================================================================
+
+TEST_F(BpfTest, DistinctPortsSketch) {
+    for (uint16_t port = 1; port <= 100; port++)
+        ASSERT_EQ(xdp(nmap::syn(A, T, 40000, port)), kXdpPass);
+    auto s = src(A);
+    ASSERT_TRUE(s);
+    // linear counting over 512 bits: a few collisions at most
+    EXPECT_GE(s->ports_new, 85u);
+    EXPECT_LE(s->ports_new, 100u);
+    EXPECT_EQ(s->hosts_new, 1u);
+    EXPECT_EQ(s->cnt[SW_C_SYN], 100u);
+
+    for (int i = 0; i < 100; i++)
+        ASSERT_EQ(xdp(nmap::syn(A6, T6, static_cast<uint16_t>(40000 + i), 443, static_cast<uint32_t>(i))), kXdpPass);
+    EXPECT_EQ(src(A6)->ports_new, 1u);
+    EXPECT_EQ(src(A6)->cnt[SW_C_SYN], 100u);
+}
+
+TEST_F(BpfTest, DistinctHostsSketch) {
+    for (int h = 1; h <= 100; h++) {
+        std::string dst = "198.18.1." + std::to_string(h);
+        ASSERT_EQ(xdp(nmap::syn(A, dst, 40000, 80)), kXdpPass);
+    }
+    auto s = src(A);
+    ASSERT_TRUE(s);
+    // 256 bits: about 83 expected for 100 hosts
+    EXPECT_GE(s->hosts_new, 70u);
+    EXPECT_LE(s->hosts_new, 100u);
+    EXPECT_EQ(s->ports_new, 1u);
+
+    for (int i = 0; i < 100; i++)
+        ASSERT_EQ(xdp(nmap::syn("198.18.0.3", T, 40000, 80, static_cast<uint32_t>(i))), kXdpPass);
+    EXPECT_EQ(src("198.18.0.3")->hosts_new, 1u);
+}
+
+TEST_F(BpfTest, SketchKeysOnProtocol) {
+    // TCP 53 and UDP 53 are distinct ports to probe
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 53)), kXdpPass);
+    ASSERT_EQ(xdp(Packet::udp(A, T, 40000, 53)), kXdpPass);
+    EXPECT_EQ(src(A)->ports_new, 2u);
+}
+
+// ======================================================================
+// Ring-buffer events: milestones and the per-source rate limit
+// ======================================================================
+
+TEST_F(BpfTest, MilestoneEventsAtPowersOfTwo) {
+    for (uint32_t i = 0; i < 100; i++)
+        ASSERT_EQ(xdp(nmap::syn(A, T, static_cast<uint16_t>(40000 + i), 80, 1000 + i)), kXdpPass);
+    auto ev = r().drain_events();
+    std::vector<uint32_t> values;
+    for (auto& e : ev) {
+        EXPECT_EQ(e.type, static_cast<uint32_t>(SW_EV_THRESHOLD));
+        EXPECT_EQ(e.counter, static_cast<uint32_t>(SW_C_SYN_NMAP));
+        EXPECT_EQ(Addr::from_bytes(e.saddr), addr(A));
+        EXPECT_EQ(e.dport, htons(80));
+        EXPECT_EQ(e.proto, 6);
+        EXPECT_EQ(e.ts_ns, T0);
+        values.push_back(e.value);
+    }
+    EXPECT_EQ(values, (std::vector<uint32_t>{1, 2, 4, 8, 16, 32, 64}));
+    EXPECT_EQ(stat(SW_S_EVENTS), 7u);
+    EXPECT_EQ(stat(SW_S_EVENTS_LIMITED), 0u);
+    EXPECT_TRUE(r().drain_events().empty()) << "drained";
+}
+
+TEST_F(BpfTest, DistinctPortMilestoneEvent) {
+    // One event per packet. The sketch's milestone shows when no counter crosses
+    // one on the same packet: 5 SYNs, the first two to one port, so the 5th SYN
+    // (SYN=5, no milestone) is the 4th distinct port.
+    const uint16_t ports[5] = {80, 80, 443, 22, 25};
+    for (uint32_t i = 0; i < 5; i++)
+        ASSERT_EQ(xdp(nmap::syn(A, T, static_cast<uint16_t>(40000 + 2 * i), ports[i], 1000 + i)), kXdpPass);
+    ASSERT_EQ(src(A)->ports_new, 4u) << "no sketch collision among these ports";
+    auto ev = r().drain_events();
+    ASSERT_EQ(ev.size(), 4u);
+    EXPECT_EQ(ev[2].counter, static_cast<uint32_t>(SW_C_SYN_NMAP));
+    EXPECT_EQ(ev[2].value, 4u);
+    EXPECT_EQ(ev[3].type, static_cast<uint32_t>(SW_EV_THRESHOLD));
+    EXPECT_EQ(ev[3].counter, static_cast<uint32_t>(SW_C_MAX)) << "SW_C_MAX marks the distinct-port sketch";
+    EXPECT_EQ(ev[3].value, 4u);
+    EXPECT_EQ(ev[3].dport, htons(25));
+}
+
+TEST_F(BpfTest, RateLimitPerSourcePerSecond) {
+    // every RPC CALL is an event: 1000 in one second give ev_per_sec of them
+    auto call = [&](uint32_t i) {
+        return Packet::udp(A, T, 700, 111).payload(nmap::rpc_call(i, 100000, 2, false));
+    };
+    for (uint32_t i = 0; i < 1000; i++) {
+        now_ = T0 + i * 900'000ull;  // within 0.9 s
+        ASSERT_EQ(xdp(call(i)), kXdpPass);
+    }
+    EXPECT_EQ(r().drain_events().size(), 16u);
+    EXPECT_EQ(stat(SW_S_EVENTS), 16u);
+    EXPECT_EQ(stat(SW_S_EVENTS_LIMITED), 984u);
+
+    // another source has its own budget
+    ASSERT_EQ(xdp(Packet::udp("198.18.0.3", T, 700, 111).payload(nmap::rpc_check_udp())), kXdpPass);
+    EXPECT_EQ(r().drain_events().size(), 1u);
+
+    // a second later the budget refills
+    now_ = T0 + SEC;
+    for (uint32_t i = 0; i < 20; i++)
+        ASSERT_EQ(xdp(call(2000 + i)), kXdpPass);
+    EXPECT_EQ(r().drain_events().size(), 16u);
+}
+
+TEST_F(BpfTest, RateLimitOnSynFlood) {
+    set_cfg([](sw_config& c) { c.ev_per_sec = 4; });
+    for (uint32_t i = 0; i < 1000; i++)
+        ASSERT_EQ(xdp(nmap::syn(A, T, static_cast<uint16_t>(33000 + i % 50), static_cast<uint16_t>(i + 1), 7)),
+                  kXdpPass);
+    auto ev = r().drain_events();
+    EXPECT_EQ(ev.size(), 4u);
+    EXPECT_GT(stat(SW_S_EVENTS_LIMITED), 0u);
+    now_ += SEC;
+    ASSERT_EQ(xdp(Packet::udp(A, T, 700, 111).payload(nmap::rpc_check_udp())), kXdpPass);
+    EXPECT_EQ(r().drain_events().size(), 1u) << "budget refilled after a second";
+}
+
+TEST_F(BpfTest, EventsCarryIpv6Addresses) {
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 22)), kXdpPass);
+    auto ev = r().drain_events();
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(Addr::from_bytes(ev[0].saddr), addr(A6));
+    EXPECT_EQ(Addr::from_bytes(ev[0].daddr), addr(T6));
+    EXPECT_EQ(ev[0].dport, htons(22));
+}
+
+// ======================================================================
+// Block map
+// ======================================================================
+
+class BlockTest : public BpfTest {
+protected:
+    void block(std::string_view cidr, uint64_t expires_ns) {
+        Cidr c = Cidr::parse(cidr);
+        sw_lpm_key k{};
+        k.prefixlen = c.prefix;
+        std::memcpy(k.addr, c.addr.b.data(), 16);
+        sw_block b{};
+        b.expires_ns = expires_ns;
+        b.created_ns = now_;
+        b.reason = SW_BR_MANUAL;
+        ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(r().skel()->maps.sw_blocks), &k, &b, BPF_ANY), 0);
+    }
+    void allow(std::string_view cidr) {
+        Cidr c = Cidr::parse(cidr);
+        sw_lpm_key k{};
+        k.prefixlen = c.prefix;
+        std::memcpy(k.addr, c.addr.b.data(), 16);
+        uint32_t v = 1;
+        ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(r().skel()->maps.sw_allow), &k, &v, BPF_ANY), 0);
+    }
+    void enable(uint32_t n_blocks, uint32_t n_allow = 0) {
+        set_cfg([&](sw_config& c) {
+            c.flags |= SW_CFG_BLOCKING;
+            c.n_blocks = n_blocks;
+            c.n_allow = n_allow;
+        });
+    }
+};
+
+TEST_F(BlockTest, BlockedHostIsDropped) {
+    block("198.18.0.2", now_ + 60 * SEC);
+    enable(1);
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpDrop);
+    EXPECT_EQ(xdp(Packet::udp(A, T, 53, 40000)), kXdpDrop);
+    EXPECT_EQ(stat(SW_S_DROPPED), 2u);
+    EXPECT_FALSE(src(A)) << "dropped before any accounting";
+    EXPECT_EQ(xdp(nmap::syn("198.18.0.3", T, 40000, 80)), kXdpPass);
+    EXPECT_EQ(stat(SW_S_DROPPED), 2u);
+    // our egress is never dropped
+    EXPECT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(1)), kTcOk);
+}
+
+TEST_F(BlockTest, NeverExpiringBlock) {
+    block("198.18.0.2", 0);
+    enable(1);
+    now_ += 1000000 * SEC;
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpDrop);
+}
+
+TEST_F(BlockTest, ExpiredBlockDoesNotDrop) {
+    block("198.18.0.2", now_ + 10 * SEC);
+    enable(1);
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpDrop);
+    now_ += 10 * SEC;  // expires_ns <= now: expired
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 81)), kXdpPass);
+    EXPECT_EQ(stat(SW_S_DROPPED), 1u);
+    EXPECT_EQ(cnt(A, SW_C_SYN), 1u);
+}
+
+TEST_F(BlockTest, NoDropWithoutBlockCountOrFlag) {
+    block("198.18.0.2", now_ + 60 * SEC);
+    enable(0);  // n_blocks = 0 skips the lookup
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);
+    set_cfg([](sw_config& c) {
+        c.flags &= ~SW_CFG_BLOCKING;
+        c.n_blocks = 1;
+    });
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 81)), kXdpPass);
+    EXPECT_EQ(stat(SW_S_DROPPED), 0u);
+}
+
+TEST_F(BlockTest, CidrBlocks) {
+    block("198.18.0.0/24", now_ + 60 * SEC);
+    block("2001:2::/48", now_ + 60 * SEC);
+    enable(2);
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpDrop);
+    EXPECT_EQ(xdp(nmap::syn("198.18.0.200", T, 40000, 80)), kXdpDrop);
+    EXPECT_EQ(xdp(nmap::syn("198.18.1.2", T, 40000, 80)), kXdpPass);
+    EXPECT_EQ(xdp(nmap::syn(A6, T6, 40000, 80)), kXdpDrop);
+    EXPECT_EQ(xdp(nmap::syn("2001:2:0:ffff::7", T6, 40000, 80)), kXdpDrop);
+    EXPECT_EQ(xdp(nmap::syn("2001:3::2", T6, 40000, 80)), kXdpPass);
+    EXPECT_EQ(stat(SW_S_DROPPED), 4u);
+}
+
+TEST_F(BlockTest, LongestPrefixWins) {
+    // a /16 that blocks, and a more specific expired /32 inside it: the /32 decides
+    block("198.18.0.0/16", now_ + 60 * SEC);
+    block("198.18.0.2/32", now_ - 1);
+    enable(2);
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);
+    EXPECT_EQ(xdp(nmap::syn("198.18.0.3", T, 40000, 80)), kXdpDrop);
+}
+
+TEST_F(BlockTest, AllowListWins) {
+    block("198.18.0.0/24", 0);
+    allow("198.18.0.2");
+    allow("198.18.0.128/25");
+    enable(1, 2);
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);
+    EXPECT_EQ(xdp(nmap::syn("198.18.0.200", T, 40000, 80)), kXdpPass);
+    EXPECT_EQ(xdp(nmap::syn("198.18.0.3", T, 40000, 80)), kXdpDrop);
+}
+
+TEST_F(BlockTest, BlockedBehindVlan) {
+    block("198.18.0.2", 0);
+    enable(1);
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80).vlan(10)), kXdpDrop);
+}
+
+// ======================================================================
+// The runner itself
+// ======================================================================
+
+TEST_F(BpfTest, RunnerConfigRoundTrip) {
+    sw_config c = r().config();
+    EXPECT_EQ(c.ev_per_sec, 16u);
+    c.flags = SW_CFG_FAST_BLOCK;
+    c.fast_block_ports = 77;
+    r().set_config(c);
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);  // writes the clock
+    sw_config d = r().config();
+    EXPECT_EQ(d.clock_ns, T0) << "the clock is what the last run was given";
+    EXPECT_EQ(d.flags, static_cast<uint32_t>(SW_CFG_FAST_BLOCK));
+    EXPECT_EQ(d.fast_block_ports, 77u) << "other fields survive clock updates";
+    EXPECT_EQ(d.ev_per_sec, 16u);
+}
+
+TEST_F(BpfTest, ClockDrivesTimestamps) {
+    now_ = T0 + 5;
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);
+    now_ = T0 + 123 * SEC;
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81)), kXdpPass);
+    auto s = src(A);
+    EXPECT_EQ(s->first_ns, T0 + 5);
+    EXPECT_EQ(s->last_ns, T0 + 123 * SEC);
+    // set_config() with an older clock, then a run at that same value: no stale cache
+    sw_config c = r().config();
+    c.clock_ns = 0;
+    r().set_config(c);
+    now_ = T0 + 200 * SEC;
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 82)), kXdpPass);
+    EXPECT_EQ(src(A)->last_ns, T0 + 200 * SEC);
+}
+
+TEST_F(BpfTest, SourcesListsEveryRecord) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 80)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::fin("198.18.0.9", T, 40000, 80)), kXdpPass);
+    auto all = r().sources();
+    std::set<std::string> names;
+    for (auto& [a, s] : all)
+        names.insert(a.str());
+    EXPECT_EQ(names, (std::set<std::string>{"198.18.0.2", "198.18.0.9", "2001:2::2"}));
+    EXPECT_EQ(r().flow_count(), 2u);
+}
+
+// Not a test: a rough figure for run_xdp's cost (bench/ holds the real benchmarks).
+// Run with --gtest_also_run_disabled_tests --gtest_filter='*Speed*'.
+TEST_F(BpfTest, DISABLED_RunXdpSpeed) {
+    Bytes f = nmap::syn(A, T, 40000, 80).build();
+    const int n = 100000;
+    for (int mode = 0; mode < 2; mode++) {
+        auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < n; i++)
+            r().run_xdp(f, mode ? T0 + static_cast<uint64_t>(i) * 1000 : T0);
+        auto dt = std::chrono::steady_clock::now() - t0;
+        double ns = std::chrono::duration<double, std::nano>(dt).count() / n;
+        std::printf("run_xdp, %s clock: %.0f ns/packet (%.0f kpps)\n", mode ? "changing" : "fixed", ns, 1e6 / ns);
+    }
+}
+
+}  // namespace

@@ -9,9 +9,11 @@ ID=${LAB_ID:-sw$$}
 NS_SCAN="${ID}-scan"   # the scanner: 198.18.0.2, 2001:2::2
 NS_TGT="${ID}-tgt"     # the watched host: 198.18.0.1, 2001:2::1
 NS_BY="${ID}-by"       # a bystander (optional): 198.18.0.3
+NS_GW="${ID}-gw"       # a gateway between scanner and target (gateway.sh)
 TGT4=198.18.0.1 SCAN4=198.18.0.2 BY4=198.18.0.3
 TGT6=2001:2::1 SCAN6=2001:2::2
 WORK=$(mktemp -d "/tmp/${ID}.XXXX")
+EVENTS="$WORK/events.json"   # where start_agent writes; the readers below read it
 AGENT_PID=""
 SERVICES_PID=""
 
@@ -22,20 +24,35 @@ lab_down() {
   set +e
   [ -n "$AGENT_PID" ] && kill -INT "$AGENT_PID" 2>/dev/null && wait "$AGENT_PID" 2>/dev/null
   [ -n "$SERVICES_PID" ] && kill "$SERVICES_PID" 2>/dev/null
-  for ns in "$NS_SCAN" "$NS_TGT" "$NS_BY"; do
+  for ns in "$NS_SCAN" "$NS_TGT" "$NS_BY" "${NS_GW:-}" "${NS_SW:-}"; do
+    [ -n "$ns" ] || continue
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
     ip netns del "$ns" 2>/dev/null
   done
   rm -rf "$WORK"
 }
 
-# lab_up [bystander]: scanner and target joined by a veth pair (and a bystander
-# on a bridge in the target namespace when asked).
+# lab_up [bystander]: scanner and target joined by a veth pair. With
+# "bystander", the target side of the link is a bridge in a switch namespace
+# so a third host (198.18.0.3) shares the same segment and interface tg0.
 lab_up() {
   trap lab_down EXIT
   ip netns add "$NS_SCAN"
   ip netns add "$NS_TGT"
-  ip link add sc0 netns "$NS_SCAN" type veth peer name tg0 netns "$NS_TGT"
+  if [ "${1:-}" = bystander ]; then
+    NS_SW="${ID}-sw"
+    ip netns add "$NS_SW"; ip netns add "$NS_BY"
+    ip -n "$NS_SW" link add br0 type bridge
+    ip link add sc0 netns "$NS_SCAN" type veth peer name p1 netns "$NS_SW"
+    ip link add by0 netns "$NS_BY" type veth peer name p3 netns "$NS_SW"
+    ip link add tg0 netns "$NS_TGT" type veth peer name p2 netns "$NS_SW"
+    for p in p1 p2 p3; do ip -n "$NS_SW" link set "$p" master br0 up; done
+    ip -n "$NS_SW" link set br0 up
+    ip -n "$NS_BY" addr add "$BY4/24" dev by0
+    ip -n "$NS_BY" link set by0 up; ip -n "$NS_BY" link set lo up
+  else
+    ip link add sc0 netns "$NS_SCAN" type veth peer name tg0 netns "$NS_TGT"
+  fi
   ip -n "$NS_SCAN" addr add "$SCAN4/24" dev sc0
   ip -n "$NS_TGT" addr add "$TGT4/24" dev tg0
   ip -n "$NS_SCAN" -6 addr add "$SCAN6/64" dev sc0 nodad
@@ -57,13 +74,17 @@ start_services() {
   fail "services did not start"
 }
 
-# start_agent [extra args...]: scanwatch on tg0, JSON to $WORK/events.json
+# start_agent [extra args...]: scanwatch on $AGENT_IFACES (tg0) in $AGENT_NS
+# (the target), JSON to $EVENTS.
+AGENT_NS=""
+AGENT_IFACES="-i tg0"
 start_agent() {
-  ip netns exec "$NS_TGT" "$SCANWATCH" run -i tg0 --json "$WORK/events.json" \
+  # shellcheck disable=SC2086
+  ip netns exec "${AGENT_NS:-$NS_TGT}" "$SCANWATCH" run $AGENT_IFACES --json "$EVENTS" \
     --socket "$WORK/sw.sock" --pin-dir "/sys/fs/bpf/$ID" "$@" 2>"$WORK/agent.err" &
   AGENT_PID=$!
   for _ in $(seq 100); do
-    grep -q '"event":"started"' "$WORK/events.json" 2>/dev/null && return 0
+    grep -q '"event":"started"' "$EVENTS" 2>/dev/null && return 0
     kill -0 "$AGENT_PID" 2>/dev/null || { cat "$WORK/agent.err" >&2; fail "agent exited at start"; }
     sleep 0.1
   done
@@ -77,7 +98,7 @@ stop_agent() {
   wait "$AGENT_PID" || rc=$?
   AGENT_PID=""
   [ "$rc" = 0 ] || { cat "$WORK/agent.err" >&2; fail "agent exit code $rc"; }
-  grep -q '"event":"stopped"' "$WORK/events.json" || fail "no stopped event"
+  grep -q '"event":"stopped"' "$EVENTS" || fail "no stopped event"
 }
 
 in_scan() { ip netns exec "$NS_SCAN" "$@"; }
@@ -86,7 +107,7 @@ in_scan() { ip netns exec "$NS_SCAN" "$@"; }
 wait_for_kind() {
   local src=$1 kind=$2 secs=${3:-10}
   for _ in $(seq $((secs * 10))); do
-    if python3 - "$WORK/events.json" "$src" "$kind" <<'PY'
+    if python3 - "$EVENTS" "$src" "$kind" <<'PY'
 import json, sys
 path, src, kind = sys.argv[1:]
 for line in open(path):
@@ -98,14 +119,14 @@ PY
     then return 0; fi
     sleep 0.1
   done
-  echo "--- events:" >&2; cat "$WORK/events.json" >&2
+  echo "--- events:" >&2; cat "$EVENTS" >&2
   echo "--- agent stderr:" >&2; cat "$WORK/agent.err" >&2
   fail "no scan event with kind '$kind' for $src within ${secs}s"
 }
 
 # first_scan FIELD SRC: a field of the first scan event for SRC
 first_scan() {
-  python3 - "$WORK/events.json" "$2" "$1" <<'PY'
+  python3 - "$EVENTS" "$2" "$1" <<'PY'
 import json, sys
 path, src, field = sys.argv[1:]
 for line in open(path):
@@ -118,5 +139,113 @@ PY
 }
 
 count_scan_events() {
-  grep -c '"event":"scan"' "$WORK/events.json" || true
+  grep -c '"event":"scan"' "$EVENTS" || true
+}
+
+# ---- helpers for the table-driven scan tests ----------------------------
+
+# lab_tune NS: answer every closed UDP port / unknown protocol at once (the
+# kernel rate-limits ICMP errors to about one a second otherwise, and nmap
+# slows down to match).
+lab_tune() {
+  ip netns exec "$1" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_msgs_per_sec=100000 \
+    net.ipv4.icmp_msgs_burst=100000 net.ipv6.icmp.ratelimit=0 >/dev/null
+}
+
+# add_sweep_addrs: extra target addresses 198.18.0.10-40 and 2001:2::10-40 on tg0,
+# so one namespace answers a sweep of many hosts.
+SWEEP4=198.18.0.10-40
+SWEEP6=$(for i in $(seq 10 40); do printf '2001:2::%x ' "$i"; done)
+add_sweep_addrs() {
+  for i in $(seq 10 40); do
+    ip -n "$NS_TGT" addr add "198.18.0.$i/24" dev tg0
+    ip -n "$NS_TGT" -6 addr add "$(printf '2001:2::%x' "$i")/64" dev tg0 nodad
+  done
+}
+
+# scan_summary SRC [T0]: one line about SRC's scan events: the union of their
+# kinds, the last event's tool and score, the first event's probes, its delay from T0 (epoch
+# seconds) in ms, the number of events and the last event's evidence.
+scan_summary() {
+  python3 - "$EVENTS" "$1" "${2:-0}" <<'PY'
+import json, sys, datetime
+path, src, t0 = sys.argv[1], sys.argv[2], float(sys.argv[3])
+kinds, first, last, n = [], None, None, 0
+for line in open(path):
+    e = json.loads(line)
+    if e.get("event") != "scan" or e.get("src") != src:
+        continue
+    n += 1
+    first = first or e
+    last = e
+    for k in e.get("kinds", []):
+        if k not in kinds:
+            kinds.append(k)
+if not first:
+    print("kinds=- tool=- probes=- ms=- events=0 action=- score=- evidence={}")
+    sys.exit(0)
+ts = datetime.datetime.strptime(first["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+    tzinfo=datetime.timezone.utc).timestamp()
+ms = round((ts - t0) * 1000) if t0 else "-"
+actions = sorted({e["action"] for e in [first, last]})
+print("kinds=%s tool=%s probes=%s ms=%s events=%d score=%s evidence=%s" % (
+    ",".join(kinds), last["tool"], first["probes"], ms, n, last["score"],
+    json.dumps(last.get("evidence", {}), separators=(",", ":"))))
+PY
+}
+
+# field NAME LINE: a name=value field of a scan_summary line
+field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
+
+# run_cases < TABLE: one live scan per line "name | src | kinds | tools | nmap
+# arguments" (kinds: the exact union over the source's scan events, in
+# DESIGN.md's order; tools: accepted tools separated by /). A fresh agent per
+# case (start_agent with $AGENT_NS/$AGENT_IFACES), nmap run in the scanner
+# namespace with -n -T5 --max-retries 1. SW_CASES="a b" runs only those cases,
+# SW_EXPLORE=1 reports without failing, SW_TABLE=FILE appends
+# "name|probes|ms|kinds|args" per case (the probes and delay of the first event).
+CASES_RUN=0
+CASES_FAILED=""
+run_cases() {
+  local name src want tool args s got secs t0 t1
+  while IFS='|' read -r name src want tool args; do
+    name=$(echo $name) src=$(echo $src) want=$(echo $want) tool=$(echo $tool)
+    [ -z "$name" ] && continue
+    if [ -n "${SW_CASES:-}" ] && [[ " $SW_CASES " != *" $name "* ]]; then continue; fi
+    CASES_RUN=$((CASES_RUN + 1))
+    EVENTS="$WORK/$name.json"
+    start_agent
+    t0=$(date +%s.%N)
+    # shellcheck disable=SC2086
+    in_scan nmap -n -T5 --max-retries 1 $args >"$WORK/$name.nmap" 2>&1 || log "$name: nmap failed"
+    t1=$(date +%s.%N)
+    # the verdict comes within a sweep or two (250 ms); kinds may still grow
+    # once unanswered probes time out (3 s): wait for the expected set, then a
+    # little longer for anything beyond it
+    sleep 0.5
+    for _ in $(seq 12); do
+      s=$(scan_summary "$src" "$t0")
+      [ "$(field kinds "$s")" = "$want" ] && break
+      sleep 0.25
+    done
+    sleep 0.7
+    stop_agent
+    s=$(scan_summary "$src" "$t0")
+    got=$(field kinds "$s")
+    secs=$(python3 -c "print(round($t1-$t0,1))")
+    if [ "$got" = "$want" ] && [[ "/$tool/" == */"$(field tool "$s")"/* ]]; then
+      log "ok   $name (nmap ${secs}s): $s"
+    else
+      log "FAIL $name (nmap ${secs}s): want kinds=$want tool=$tool; $s"
+      CASES_FAILED="$CASES_FAILED $name"
+    fi
+    if [ -n "${SW_TABLE:-}" ]; then
+      echo "$name|$(field probes "$s")|$(field ms "$s")|$got|$(field tool "$s")|$args" >>"$SW_TABLE"
+    fi
+  done
+  [ "$CASES_RUN" -gt 0 ] || fail "no case matched SW_CASES='${SW_CASES:-}'"
+  if [ -n "$CASES_FAILED" ] && [ -z "${SW_EXPLORE:-}" ]; then
+    fail "scans named wrongly:$CASES_FAILED"
+  fi
+  return 0
 }

@@ -25,10 +25,6 @@ void set16(Bytes& b, size_t off, uint16_t v) {
     b[off] = static_cast<uint8_t>(v >> 8);
     b[off + 1] = static_cast<uint8_t>(v);
 }
-void set32(Bytes& b, size_t off, uint32_t v) {
-    set16(b, off, static_cast<uint16_t>(v >> 16));
-    set16(b, off + 2, static_cast<uint16_t>(v));
-}
 void append(Bytes& b, const Bytes& x) { b.insert(b.end(), x.begin(), x.end()); }
 
 uint32_t sum16(const uint8_t* p, size_t n, uint32_t acc = 0) {

@@ -112,12 +112,25 @@ void Kernel::attach(const std::string& iface) {
         throw std::invalid_argument("interface '" + iface + "' does not exist");
 
     int prog_fd = bpf_program__fd(skel_->progs.scanwatch_xdp);
+    a.link_pin = opts_.pin_dir + "/xdp_link_" + iface;
+    // An agent that was killed left its XDP link pinned (so blocks stayed
+    // enforced): take it over and swap in the new program, never a second copy.
+    if (int old = bpf_obj_get(a.link_pin.c_str()); old >= 0) {
+        UniqueFd old_fd(old);
+        if (bpf_link_update(old, prog_fd, nullptr) != 0)
+            throw BpfError("taking over the XDP link left on '" + iface + "'", errno);
+        LIBBPF_OPTS(bpf_xdp_query_opts, q);
+        bpf_xdp_query(a.ifindex, 0, &q);
+        a.xdp_mode = q.attach_mode == XDP_ATTACHED_SKB ? "generic" : "native";
+        a.xdp_link = std::move(old_fd);
+        warn_("took over the XDP program left attached to '" + iface + "' by an agent that did not exit cleanly");
+    }
     auto try_mode = [&](uint32_t flags) -> int {
         LIBBPF_OPTS(bpf_link_create_opts, lo, .flags = flags);
         return bpf_link_create(prog_fd, a.ifindex, BPF_XDP, &lo);
     };
-    int fd = -1;
-    if (opts_.mode != XdpMode::Generic) {
+    int fd = a.xdp_link ? a.xdp_link.release() : -1;
+    if (fd < 0 && opts_.mode != XdpMode::Generic) {
         fd = try_mode(XDP_FLAGS_DRV_MODE);
         if (fd >= 0) {
             a.xdp_mode = "native";
@@ -137,6 +150,13 @@ void Kernel::attach(const std::string& iface) {
         a.xdp_mode = "generic";
     }
     a.xdp_link.reset(fd);
+    ::unlink(a.link_pin.c_str());
+    if (bpf_obj_pin(fd, a.link_pin.c_str()) != 0) {
+        int err = errno;
+        a.link_pin.clear();
+        att_.push_back(std::move(a));
+        throw BpfError("pinning the XDP link of '" + iface + "'", err);
+    }
 
     if (opts_.egress) {
         LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a.ifindex, .attach_point = BPF_TC_EGRESS);
@@ -169,6 +189,8 @@ void Kernel::detach_all() noexcept {
                 bpf_tc_hook_destroy(&hook);
             }
         }
+        if (!a.link_pin.empty())
+            ::unlink(a.link_pin.c_str());  // the last reference: closing the fd detaches
         a.xdp_link.reset();
     }
     att_.clear();
@@ -251,5 +273,8 @@ void Kernel::set_config(const sw_config& c) {
 
 int Kernel::ringbuf_fd() const { return bpf_map__fd(skel_->maps.sw_events); }
 int Kernel::sources_fd() const { return bpf_map__fd(skel_->maps.sw_sources); }
+int Kernel::blocks_fd() const { return bpf_map__fd(skel_->maps.sw_blocks); }
+int Kernel::allow_fd() const { return bpf_map__fd(skel_->maps.sw_allow); }
+int Kernel::config_fd() const { return bpf_map__fd(skel_->maps.sw_cfg); }
 
 }  // namespace scanwatch

@@ -31,7 +31,8 @@ struct Attachment {
     std::string iface;
     int ifindex = 0;
     std::string xdp_mode;  // "native" | "generic"
-    UniqueFd xdp_link;     // closing it detaches the XDP program
+    UniqueFd xdp_link;     // closing it (once unpinned) detaches the XDP program
+    std::string link_pin;  // bpffs path of the pinned link
     bool tc_attached = false;
     bool tc_hook_created = false;
 };
@@ -56,6 +57,9 @@ public:
 
     int ringbuf_fd() const;  // the events map, for ring_buffer__new
     int sources_fd() const;
+    int blocks_fd() const;
+    int allow_fd() const;
+    int config_fd() const;
 
 private:
     void attach(const std::string& iface);

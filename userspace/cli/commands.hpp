@@ -26,8 +26,25 @@ struct RunOptions {
     double sweep_ms = 250;
     bool quiet = false;
     DetectorConfig det;
+    // blocking
+    uint64_t block_ttl_ns = 3600'000'000'000ULL;
+    bool block_unverified = false;
+    bool fast_block = true;
+    double block_score = 0.99;
+    uint32_t max_blocks = 65536;
+    uint32_t max_new_blocks_per_sec = 100;
+    std::string state_file = "/var/lib/scanwatch/blocks.json";
 };
 
 int run_command(const RunOptions& o);
+
+struct ClientOptions {
+    std::string socket = "/run/scanwatch.sock";
+    bool json = false;
+};
+int block_command(const ClientOptions& c, const std::string& target, const std::string& ttl);
+int unblock_command(const ClientOptions& c, const std::string& target);
+int blocks_command(const ClientOptions& c);
+int status_command(const ClientOptions& c);
 
 }  // namespace scanwatch

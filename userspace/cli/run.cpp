@@ -11,8 +11,13 @@
 #include <cstring>
 #include <vector>
 
+#include <filesystem>
+#include <unistd.h>
+
 #include "agent/analyzer.hpp"
+#include "block/blocker.hpp"
 #include "bpf/loader.hpp"
+#include "control/control.hpp"
 #include "cli/commands.hpp"
 #include "scanwatch/addr.hpp"
 #include "scanwatch/output.hpp"
@@ -121,19 +126,191 @@ int run_command(const RunOptions& o) {
     Analyzer an(o.det, out, clock, !o.quiet);
     uint64_t start = mono_now_ns();
 
+    BlockPolicy bp;
+    bp.auto_block = o.block;
+    bp.block_unverified = o.block_unverified;
+    bp.block_score = o.block_score;
+    bp.ttl_ns = o.block_ttl_ns;
+    bp.max_blocks = o.max_blocks;
+    bp.max_new_per_sec = o.max_new_blocks_per_sec;
+    bp.fast_path = o.fast_block;
+    for (const auto& c : o.allow)
+        bp.allow.push_back(Cidr::parse(c));
+    if (!o.state_file.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(std::filesystem::path(o.state_file).parent_path(), ec);
+    }
+    Blocker blocker({kernel.blocks_fd(), kernel.allow_fd(), kernel.config_fd()}, bp, o.state_file, clock);
+    blocker.set_protected(local_protected_addresses());
+    blocker.restore(start);
+
+    auto block_event = [&](const char* kind, const BlockEntry& e, const std::string& why, uint64_t now) {
+        nlohmann::ordered_json j;
+        j["event"] = kind;
+        j["src"] = e.target.prefix == 128 ? e.target.addr.str() : e.target.str();
+        j["target"] = e.target.str();
+        j["reason"] = why.empty() ? e.reason : why;
+        j["expires"] = e.expires_ns ? nlohmann::ordered_json(rfc3339(clock.wall(e.expires_ns))) : nlohmann::ordered_json();
+        j["ts"] = rfc3339(clock.wall(now));
+        out.write(j);
+        if (!o.quiet)
+            std::fprintf(stderr, "scanwatch: %s %s (%s)\n", kind, j["src"].get<std::string>().c_str(),
+                         j["reason"].get<std::string>().c_str());
+    };
+
+    // A report becomes a block when the policy allows it.
+    an.on_report = [&](const ScanReport& r) -> std::string {
+        if (blocker.find(r.src))
+            return "block";
+        auto rec = kernel.source(r.src);
+        if (!rec || blocker.refuse(r, *rec))
+            return "alert";
+        std::string why;
+        for (const auto& k : r.kinds)
+            why += (why.empty() ? "" : ",") + k;
+        char score[32];
+        std::snprintf(score, sizeof score, " score %.3f", r.score);
+        why += score;
+        uint64_t now = mono_now_ns();
+        if (auto err = blocker.add(Cidr{r.src, 128}, bp.ttl_ns, SW_BR_DETECTOR, why, now)) {
+            if (!o.quiet)
+                std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", r.src.str().c_str(), err->c_str());
+            nlohmann::ordered_json j{{"event", "block_refused"}, {"src", r.src.str()}, {"reason", *err},
+                                     {"ts", rfc3339(clock.wall(now))}};
+            out.write(j);
+            return "alert";
+        }
+        block_event("block", *blocker.find(r.src), why, now);
+        return "block";
+    };
+
+    auto block_json = [&](const BlockEntry& e, uint64_t now) {
+        nlohmann::json j;
+        j["target"] = e.target.str();
+        j["reason"] = e.reason;
+        j["manual"] = e.reason_code == SW_BR_MANUAL;
+        j["created"] = rfc3339(clock.wall(e.created_ns));
+        j["expires"] = e.expires_ns ? nlohmann::json(rfc3339(clock.wall(e.expires_ns))) : nlohmann::json();
+        j["ttl_left_s"] = e.expires_ns ? nlohmann::json(e.expires_ns > now ? (e.expires_ns - now) / 1'000'000'000ULL : 0)
+                                       : nlohmann::json();
+        return j;
+    };
+
+    auto source_json = [&](const Addr& a, const sw_source& rec, uint64_t now) {
+        nlohmann::json j;
+        auto r = an.detector().assess(a);
+        j["src"] = a.str();
+        j["kinds"] = r ? r->kinds : std::vector<std::string>{};
+        j["tool"] = r ? r->tool : "unknown";
+        j["ports"] = r ? r->ports : distinct_ports(rec);
+        j["hosts"] = r ? r->hosts : distinct_hosts(rec);
+        j["probes"] = rec.cnt[SW_C_PROBES];
+        j["score"] = r ? std::floor(r->score * 1000) / 1000 : 0.0;
+        j["scanner"] = r && r->scanner;
+        j["answered"] = rec.cnt[SW_C_ANSWERED];
+        j["failed"] = rec.cnt[SW_C_FAIL_RST] + rec.cnt[SW_C_FAIL_ICMP];
+        j["first_seen"] = rfc3339(clock.wall(rec.first_ns));
+        j["last_seen"] = rfc3339(clock.wall(rec.last_ns));
+        j["idle_s"] = now > rec.last_ns ? (now - rec.last_ns) / 1e9 : 0.0;
+        j["evidence"] = r ? nlohmann::json(r->evidence) : nlohmann::json::object();
+        j["rpc_programs"] = r ? r->rpc_programs : std::vector<uint32_t>{};
+        const BlockEntry* b = blocker.find(a);
+        j["state"] = b ? "blocked" : (r && r->scanner) ? "scanner" : "watching";
+        j["block"] = b ? block_json(*b, now) : nlohmann::json();
+        return j;
+    };
+
+    auto handle = [&](const nlohmann::json& req) -> nlohmann::json {
+        const std::string cmd = req["cmd"].get<std::string>();
+        uint64_t now = mono_now_ns();
+        if (cmd == "status") {
+            nlohmann::json j{{"ok", true}};
+            j["version"] = "0.1.0";
+            j["pid"] = getpid();
+            j["ifaces"] = o.ifaces;
+            j["xdp_mode"] = kernel.xdp_mode();
+            j["uptime_s"] = (now - start) / 1e9;
+            j["packets"] = kernel.stat(SW_S_PACKETS);
+            j["probes"] = kernel.stat(SW_S_PROBES);
+            j["dropped"] = kernel.stat(SW_S_DROPPED);
+            j["truncated"] = kernel.stat(SW_S_TRUNCATED);
+            j["malformed"] = kernel.stat(SW_S_MALFORMED);
+            j["events"] = kernel.stat(SW_S_EVENTS);
+            j["events_lost"] = kernel.stat(SW_S_EVENTS_LOST);
+            j["sources"] = an.detector().tracked();
+            j["scanners"] = an.detector().scanners_reported();
+            j["blocks"] = blocker.list().size();
+            j["blocks_created"] = blocker.created_total();
+            j["block_enabled"] = o.block;
+            return j;
+        }
+        if (cmd == "sources") {
+            size_t limit = req.value("limit", 500);
+            std::vector<nlohmann::json> rows;
+            kernel.for_each_source([&](const Addr& a, const sw_source& rec) { rows.push_back(source_json(a, rec, now)); });
+            std::stable_sort(rows.begin(), rows.end(), [](const nlohmann::json& x, const nlohmann::json& y) {
+                return x["score"].get<double>() > y["score"].get<double>();
+            });
+            if (rows.size() > limit)
+                rows.resize(limit);
+            return {{"ok", true}, {"sources", rows}, {"packets", kernel.stat(SW_S_PACKETS)},
+                    {"dropped", kernel.stat(SW_S_DROPPED)}, {"xdp_mode", kernel.xdp_mode()}, {"ifaces", o.ifaces},
+                    {"blocks", blocker.list().size()}};
+        }
+        if (cmd == "blocks") {
+            nlohmann::json arr = nlohmann::json::array();
+            for (const auto& e : blocker.list())
+                arr.push_back(block_json(e, now));
+            return {{"ok", true}, {"blocks", arr}};
+        }
+        if (cmd == "block" || cmd == "unblock") {
+            if (!req.contains("target") || !req["target"].is_string())
+                return {{"ok", false}, {"error", "missing \"target\""}};
+            Cidr c = Cidr::parse(req["target"].get<std::string>());
+            if (cmd == "unblock") {
+                auto existing = blocker.find(c.addr);
+                BlockEntry gone = existing ? *existing : BlockEntry{c, 0, now, SW_BR_MANUAL, "manual"};
+                if (!blocker.remove(c))
+                    return {{"ok", false}, {"error", c.str() + " is not blocked"}};
+                gone.target = c;
+                block_event("unblock", gone, "manual", now);
+                return {{"ok", true}};
+            }
+            uint64_t ttl = bp.ttl_ns;
+            if (req.contains("ttl_s")) {
+                if (!req["ttl_s"].is_number() || req["ttl_s"].get<double>() < 0 || req["ttl_s"].get<double>() > 3.0e9)
+                    return {{"ok", false}, {"error", "\"ttl_s\" must be a number of seconds (0 = never expires)"}};
+                ttl = static_cast<uint64_t>(req["ttl_s"].get<double>() * 1e9);
+            }
+            if (auto err = blocker.add(c, ttl, SW_BR_MANUAL, "manual", now))
+                return {{"ok", false}, {"error", *err}};
+            for (const auto& e : blocker.list())
+                if (e.target.prefix == c.prefix && e.target.addr == c.addr)
+                    block_event("block", e, "manual", now);
+            return {{"ok", true}};
+        }
+        return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
+    };
+    ControlServer control(o.socket, handle);
+    enum : uint64_t { kControl = 4, kClientBase = 1ULL << 32 };
+    control.set_epoll(ep.get(), kClientBase);
+    epoll_add(ep.get(), control.listen_fd(), kControl);
+
     nlohmann::ordered_json started;
     started["event"] = "started";
     started["ifaces"] = o.ifaces;
     started["xdp_mode"] = kernel.xdp_mode();
     started["block"] = o.block;
+    started["blocks_restored"] = blocker.list().size();
     started["pin_dir"] = o.pin_dir;
+    started["socket"] = o.socket;
     started["ts"] = rfc3339(clock.wall(start));
     out.write(started);
     if (!o.quiet) {
         std::string names;
         for (const auto& a : kernel.attachments())
             names += (names.empty() ? "" : ", ") + a.iface + " (" + a.xdp_mode + " XDP)";
-        std::fprintf(stderr, "scanwatch: watching %s\n", names.c_str());
+        std::fprintf(stderr, "scanwatch: watching %s%s\n", names.c_str(), o.block ? ", blocking scanners" : "");
     }
 
     auto lookup = [&](const Addr& a) { return kernel.source(a); };
@@ -143,13 +320,18 @@ int run_command(const RunOptions& o) {
     bool stop = false;
     std::string stop_reason = "duration";
     while (!stop) {
-        epoll_event evs[4];
-        int n = epoll_wait(ep.get(), evs, 4, 250);
+        epoll_event evs[16];
+        int n = epoll_wait(ep.get(), evs, 16, 250);
         if (n < 0 && errno != EINTR)
             throw std::runtime_error(std::string("epoll_wait: ") + std::strerror(errno));
         bool do_sweep = false;
         for (int i = 0; i < n; i++) {
-            switch (evs[i].data.u64) {
+            uint64_t tag = evs[i].data.u64;
+            if (tag >= kClientBase) {
+                control.on_client_ready(static_cast<int>(tag - kClientBase));
+                continue;
+            }
+            switch (tag) {
             case kSignal: {
                 signalfd_siginfo si{};
                 while (read(sigfd.get(), &si, sizeof si) == sizeof si) {
@@ -167,6 +349,9 @@ int run_command(const RunOptions& o) {
                 do_sweep = true;
                 break;
             }
+            case kControl:
+                control.on_listen_ready();
+                break;
             default:
                 break;
             }
@@ -175,12 +360,22 @@ int run_command(const RunOptions& o) {
         ring_buffer__consume(rb.get());
         uint64_t now = mono_now_ns();
         if (!pending.empty()) {
-            for (const auto& e : pending)
+            bool fast = false;
+            for (const auto& e : pending) {
+                fast |= e.type == SW_EV_FAST_BLOCK;
                 an.on_event(e);
+            }
             pending.clear();
+            if (fast)
+                for (const auto& e : blocker.adopt_kernel_blocks(now))
+                    block_event("block", e, "", now);
             an.flush(lookup, now);
         }
         if (do_sweep) {
+            for (const auto& e : blocker.adopt_kernel_blocks(now))
+                block_event("block", e, "", now);
+            for (const auto& e : blocker.expire(now))
+                block_event("unblock", e, "expired", now);
             an.sweep(scan, now);
             sweeps++;
         }
@@ -202,6 +397,8 @@ int run_command(const RunOptions& o) {
     stopped["events"] = an.events();
     stopped["events_lost"] = kernel.stat(SW_S_EVENTS_LOST);
     stopped["dropped"] = kernel.stat(SW_S_DROPPED);
+    stopped["blocks_active"] = blocker.list().size();
+    stopped["blocks_created"] = blocker.created_total();
     stopped["truncated"] = kernel.stat(SW_S_TRUNCATED);
     stopped["malformed"] = kernel.stat(SW_S_MALFORMED);
     stopped["sweeps"] = sweeps;

@@ -10,6 +10,7 @@
 #include "scanwatch/detector.hpp"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <algorithm>
 #include <array>
@@ -38,6 +39,9 @@ struct Weights {
     static inline const double os_marker = std::log(5.0);   // nmap -O markers
     static inline const double syn_noopt = std::log(2.0);   // SYN without options (masscan-like)
     static inline const double zmap_ipid = std::log(3.0);   // IP ID 54321
+    // Empty echo, all-zero timestamp, echo with code != 0: nmap's pings (ping
+    // and monitoring tools send data), per distinct host.
+    static inline const double icmp_odd = std::log(5.0);
 };
 
 constexpr unsigned kKindMin = 3;           // probes of one flag set before naming the kind
@@ -48,6 +52,14 @@ constexpr unsigned kHistory = 8;           // samples for the probe timeouts
 constexpr uint64_t kMinSampleSpacingNs = 1'000'000'000ULL;
 constexpr uint32_t kRpcCheckProgram = 100000;  // portmapper ...
 constexpr uint32_t kRpcCheckVersion = 104316;  // ... with nmap's impossible version
+constexpr uint32_t kNmapUdpRpcProgram = 12345678;  // nmap -sU's payload for RPC ports
+// nmap's raw probes carry a random TTL of 37-59: a spread this wide among one
+// source's probes is nmap's (kernels and masscan/zmap use one fixed value).
+constexpr unsigned kTtlSpread = 8;
+constexpr unsigned kTtlSpreadProbes = 6;
+// -O probes that look like other scans: T2 (no flags), T3 (SYN+FIN+PSH+URG),
+// T7 (FIN+PSH+URG), each retransmitted up to 3 times when unanswered.
+constexpr unsigned kOsProbeRepeats = 3;
 constexpr uint16_t kRpcPorts[] = {111, 2049, 4045, 20048};  // portmapper, nfs, lockd, mountd
 constexpr uint16_t kRpcDynamicPorts = 32768;                // RPC services register from here
 
@@ -128,6 +140,7 @@ struct State {
     uint32_t cnt[SW_C_MAX] = {};
     uint64_t first_ns = 0, last_ns = 0;
     uint64_t ports = 0, hosts = 0;
+    uint8_t ttl_min = 0, ttl_max = 0;  // over the probes
     uint64_t observed_ns = 0;  // now_ns of the last observe()
     bool have_snapshot = false;
     bool dirty = false;  // an event arrived since the last judgement
@@ -143,10 +156,12 @@ struct State {
     uint64_t last_event_ns = 0;
     bool rpc_check = false;     // nmap's RPCCheck (program 100000 version 104316)
     bool rpc_odd_port = false;  // an RPC CALL to a port no RPC service uses
+    bool rpc_nmap_udp = false;  // nmap -sU's RPC payload (program 12345678)
 
     // Emission.
     bool reported = false;  // judged a scanner at least once (sticky)
     uint32_t kinds_emitted = 0;
+    Tool tool_emitted = Tool::unknown;
     uint64_t emit_ns = 0, emit_ports = 0, emit_probes = 0;
 };
 
@@ -214,10 +229,12 @@ struct Detector::Impl {
         const uint64_t successes =
             sub(c[SW_C_ANSWERED], uint64_t{c[SW_C_HALF_OPEN]} + c[SW_C_CONNECT]);
         const uint64_t stealth = uint64_t{c[SW_C_FIN]} + c[SW_C_NULL] + c[SW_C_XMAS] +
-                                 c[SW_C_MAIMON] + c[SW_C_ACK_PROBE] + c[SW_C_ODD_FLAGS];
+                                 c[SW_C_MAIMON] + c[SW_C_ACK_PROBE] + c[SW_C_ODD_FLAGS] +
+                                 c[SW_C_FRAG_TINY];
         const uint64_t os = uint64_t{c[SW_C_OS_TS]} + c[SW_C_OS_URG] + c[SW_C_OS_UDP];
         const uint64_t rpc = std::max<uint64_t>(c[SW_C_RPC], s.rpc_events);
         const bool strong_rpc = rpc_strong(s);
+        const uint64_t probes = c[SW_C_PROBES];
 
         double L = capped(failures) * w_fail + capped(successes) * w_success +
                    capped(c[SW_C_HALF_OPEN]) * Weights::half_open +
@@ -225,7 +242,8 @@ struct Detector::Impl {
                    capped(c[SW_C_SYN_NMAP]) * Weights::syn_nmap +
                    capped(stealth) * Weights::stealth + capped(os) * Weights::os_marker +
                    capped(c[SW_C_SYN_NOOPT]) * Weights::syn_noopt +
-                   capped(c[SW_C_ZMAP_IPID]) * Weights::zmap_ipid;
+                   capped(c[SW_C_ZMAP_IPID]) * Weights::zmap_ipid +
+                   capped(c[SW_C_ICMP_ODD]) * Weights::icmp_odd;
         if (s.rpc_check || s.rpc_odd_port)
             L += capped(rpc) * Weights::rpc;
         if (s.rpc_check)
@@ -239,38 +257,64 @@ struct Detector::Impl {
         if (strong_rpc)
             v.kinds |= bit(kRpc);
         const bool os_detect = os >= 2 || (c[SW_C_ICMP_ODD] >= 1 && c[SW_C_OS_TS] >= 1);
+        // -O's own NULL, SYN+FIN+PSH+URG, FIN+PSH+URG and code-9 echo probes
+        // (with their retransmissions; IE1 counted twice) are not scans of
+        // those kinds.
+        const uint64_t os_tries =
+            os_detect ? std::max<uint64_t>({1, c[SW_C_OS_URG], c[SW_C_OS_UDP]}) : 0;
+        const uint64_t os_extra = os_tries * kOsProbeRepeats;
+        // Host discovery: nmap's empty echo / zero timestamp (beyond -O's
+        // IE1), or its ACK to 80 paired with a SYN to 443, once or twice
+        // per host (the -sA/-sW scan sends ACKs to many ports instead).
+        // (-sO sends one empty echo per host as its ICMP probe.)
+        const uint64_t ipproto_echoes = c[SW_C_BARE_IP] >= kKindMin ? std::max<uint64_t>(H, 1) : 0;
+        const uint64_t icmp_disc = sub(c[SW_C_ICMP_ODD], 2 * os_tries + ipproto_echoes);
+        const uint64_t acks = c[SW_C_ACK_PROBE];
+        const bool tcp_disc = acks >= 1 && acks <= 2 * std::max<uint64_t>(H, 1);
+        const bool discovery = icmp_disc >= 1 || tcp_disc ||
+                               (P <= kFewPorts && c[SW_C_ICMP_ECHO] >= 1);
+        // SYNs that are no SYN+FIN (custom flags) and no SYN to 443 paired
+        // with a discovery ACK.
+        // -f: tiny first fragments carry no flags; the XDP program tracks
+        // their seq, and a SYN/ACK acking it shows they were SYNs.
+        const uint64_t frag_syns =
+            c[SW_C_ANSWERED] >= 1
+                ? std::min<uint64_t>(c[SW_C_FRAG_TINY], uint64_t{c[SW_C_ANSWERED]} + c[SW_C_FAIL_RST])
+                : 0;
+        const uint64_t syn_all = c[SW_C_SYN] + frag_syns;
+        const uint64_t syn_plain = sub(syn_all, c[SW_C_ODD_FLAGS]);
+        const uint64_t syn = tcp_disc ? sub(syn_plain, acks) : syn_plain;
+        const uint64_t ack = tcp_disc ? 0 : acks;
         if (v.scanner) {
-            const uint64_t syn = c[SW_C_SYN];
             if (syn >= kKindMin && (c[SW_C_HALF_OPEN] >= 1 || c[SW_C_SYN_NMAP] >= kKindMin ||
                                     c[SW_C_SYN_NOOPT] >= cfg.min_ports))
                 v.kinds |= bit(kSyn);
             // OS-style SYNs: not raw scanner SYNs, not -O probes. They make a
             // connect scan when most of them found no open port.
-            const uint64_t os_syns = sub(syn, uint64_t{c[SW_C_SYN_NMAP]} + c[SW_C_SYN_NOOPT] +
-                                                  c[SW_C_OS_TS] + c[SW_C_OS_URG]);
+            const uint64_t os_syns = sub(c[SW_C_SYN], uint64_t{c[SW_C_SYN_NMAP]} + c[SW_C_SYN_NOOPT] +
+                                                      c[SW_C_OS_TS] + c[SW_C_OS_URG]);
             const uint64_t os_syn_ok = sub(c[SW_C_ANSWERED], c[SW_C_HALF_OPEN]);
             if (c[SW_C_CONNECT] >= 1 || (os_syns >= cfg.min_ports && os_syn_ok * 2 <= os_syns))
                 v.kinds |= bit(kConnect);
             if (c[SW_C_FIN] >= kKindMin) v.kinds |= bit(kFin);
-            if (c[SW_C_NULL] >= kKindMin) v.kinds |= bit(kNull);
-            if (c[SW_C_XMAS] >= kKindMin) v.kinds |= bit(kXmas);
+            if (c[SW_C_NULL] >= kKindMin + os_extra) v.kinds |= bit(kNull);
+            if (c[SW_C_XMAS] >= kKindMin + os_extra) v.kinds |= bit(kXmas);
             if (c[SW_C_MAIMON] >= kKindMin) v.kinds |= bit(kMaimon);
-            if (c[SW_C_ACK_PROBE] >= kKindMin) v.kinds |= bit(kAck);
-            if (c[SW_C_ODD_FLAGS] >= kKindMin) v.kinds |= bit(kCustomFlags);
+            if (ack >= kKindMin) v.kinds |= bit(kAck);
+            if (c[SW_C_ODD_FLAGS] >= kKindMin + os_extra) v.kinds |= bit(kCustomFlags);
             if (c[SW_C_UDP] >= cfg.min_ports && P >= cfg.min_ports) v.kinds |= bit(kUdp);
             if (c[SW_C_BARE_IP] >= kKindMin) v.kinds |= bit(kIpProtocol);
             if (c[SW_C_SCTP_INIT] >= kKindMin) v.kinds |= bit(kSctp);
             if (os_detect) v.kinds |= bit(kOsDetect);
             if (s.rpc_check) v.kinds |= bit(kServiceDetect);
-            if (P <= kFewPorts && (c[SW_C_ICMP_ECHO] >= 1 || c[SW_C_ACK_PROBE] >= 1))
-                v.kinds |= bit(kDiscovery);
+            if (discovery) v.kinds |= bit(kDiscovery);
             if (H >= cfg.min_hosts && P <= kFewPorts) v.kinds |= bit(kSweep);
         }
 
         // Tool attribution.
-        const uint64_t probes = c[SW_C_PROBES];
+        const bool ttl_spread = probes >= kTtlSpreadProbes && s.ttl_max >= s.ttl_min + kTtlSpread;
         if (c[SW_C_SYN_NMAP] >= 1 || (c[SW_C_SAME_SEQ] >= 2 && stealth >= 1) || s.rpc_check ||
-            os_detect)
+            os_detect || s.rpc_nmap_udp || icmp_disc >= 1 || ttl_spread)
             v.tool = Tool::nmap;
         else if (c[SW_C_SYN] >= 1 && uint64_t{c[SW_C_SYN_NOOPT]} * 2 >= c[SW_C_SYN] &&
                  uint64_t{c[SW_C_SAME_SPORT]} * 2 >= probes)
@@ -287,7 +331,8 @@ struct Detector::Impl {
         for (unsigned k = 0; k < kKindCount; k++)
             if (kinds & bit(k))
                 r.kinds.emplace_back(kKindNames[k]);
-        r.tool = tool_name(v.tool);
+        // the tool, like the kinds, never changes back once named
+        r.tool = tool_name(s.tool_emitted != Tool::unknown ? s.tool_emitted : v.tool);
         r.ports = s.ports;
         r.hosts = s.hosts;
         r.probes = s.cnt[SW_C_PROBES];
@@ -353,6 +398,8 @@ struct Detector::Impl {
             s.last_ns = rec.last_ns;
             s.ports = distinct_ports(rec);
             s.hosts = distinct_hosts(rec);
+            s.ttl_min = rec.ttl_min;
+            s.ttl_max = rec.ttl_max;
             s.have_snapshot = true;
         }
         // Counts as of the record's last packet (the earliest time they held).
@@ -364,7 +411,8 @@ struct Detector::Impl {
         if (!v.scanner)
             return std::nullopt;
         const bool first = !s.reported;
-        const bool new_kinds = (v.kinds & ~s.kinds_emitted) != 0;
+        const bool new_kinds = (v.kinds & ~s.kinds_emitted) != 0 ||
+                               (s.tool_emitted == Tool::unknown && v.tool != Tool::unknown);
         const bool update = now >= s.emit_ns + cfg.reemit_interval_ns && grew(s);
         if (!first && !new_kinds && !update)
             return std::nullopt;
@@ -374,6 +422,8 @@ struct Detector::Impl {
         s.reported = true;
         auto r = report(src, s, v);
         s.kinds_emitted |= v.kinds;
+        if (s.tool_emitted == Tool::unknown)
+            s.tool_emitted = v.tool;
         s.emit_ns = now;
         s.emit_ports = std::max<uint64_t>(s.ports, 1);
         s.emit_probes = std::max<uint64_t>(s.cnt[SW_C_PROBES], 1);
@@ -391,12 +441,19 @@ struct Detector::Impl {
         if (s.rpc_programs.size() < kMaxRpcPrograms &&
             std::find(s.rpc_programs.begin(), s.rpc_programs.end(), prog) == s.rpc_programs.end())
             s.rpc_programs.push_back(prog);
-        if (prog == kRpcCheckProgram && ev.aux == kRpcCheckVersion)
-            s.rpc_check = true;
         const uint16_t dport = ntohs(ev.dport);
-        if (dport < kRpcDynamicPorts &&
-            std::find(std::begin(kRpcPorts), std::end(kRpcPorts), dport) == std::end(kRpcPorts))
+        const bool odd_port =
+            dport < kRpcDynamicPorts &&
+            std::find(std::begin(kRpcPorts), std::end(kRpcPorts), dport) == std::end(kRpcPorts);
+        if (odd_port)
             s.rpc_odd_port = true;
+        // nmap -sU sends the same RPCCheck datagram to the RPC ports as its
+        // payload for them: on UDP to an RPC port it says udp scan, not -sV.
+        if (prog == kRpcCheckProgram && ev.aux == kRpcCheckVersion &&
+            (ev.proto != IPPROTO_UDP || odd_port))
+            s.rpc_check = true;
+        if (prog == kNmapUdpRpcProgram && ev.proto == IPPROTO_UDP)
+            s.rpc_nmap_udp = true;
     }
 };
 

@@ -1,0 +1,99 @@
+// Commands that talk to a running agent over its control socket.
+#include <cstdio>
+#include <string>
+
+#include "cli/commands.hpp"
+#include "control/control.hpp"
+#include "scanwatch/addr.hpp"
+#include "scanwatch/parse.hpp"
+
+namespace scanwatch {
+
+namespace {
+
+nlohmann::json ask(const ClientOptions& c, const nlohmann::json& req) {
+    auto resp = control_request(c.socket, req);
+    if (!resp.is_object() || !resp.value("ok", false))
+        throw std::runtime_error(resp.is_object() && resp.contains("error") ? resp["error"].get<std::string>()
+                                                                           : "the agent refused the request");
+    return resp;
+}
+
+Cidr target_arg(const std::string& t) {
+    try {
+        return Cidr::parse(t);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+}
+
+}  // namespace
+
+int block_command(const ClientOptions& c, const std::string& target, const std::string& ttl) {
+    Cidr cidr = target_arg(target);
+    nlohmann::json req{{"cmd", "block"}, {"target", cidr.str()}};
+    if (!ttl.empty()) {
+        uint64_t ns;
+        if (ttl == "0" || ttl == "never")
+            ns = 0;
+        else
+            try {
+                ns = parse_duration_ns(ttl);
+            } catch (const std::invalid_argument& e) {
+                throw UsageError(std::string("--ttl: ") + e.what());
+            }
+        req["ttl_s"] = static_cast<double>(ns) / 1e9;
+    }
+    ask(c, req);
+    std::printf("blocked %s\n", cidr.str().c_str());
+    return 0;
+}
+
+int unblock_command(const ClientOptions& c, const std::string& target) {
+    Cidr cidr = target_arg(target);
+    ask(c, {{"cmd", "unblock"}, {"target", cidr.str()}});
+    std::printf("unblocked %s\n", cidr.str().c_str());
+    return 0;
+}
+
+int blocks_command(const ClientOptions& c) {
+    auto resp = ask(c, {{"cmd", "blocks"}});
+    if (c.json) {
+        std::printf("%s\n", resp["blocks"].dump().c_str());
+        return 0;
+    }
+    std::printf("%-40s %-10s %-24s %s\n", "TARGET", "TTL LEFT", "EXPIRES", "REASON");
+    for (const auto& b : resp["blocks"]) {
+        std::string left = b["ttl_left_s"].is_null() ? "never" : std::to_string(b["ttl_left_s"].get<uint64_t>()) + "s";
+        std::string exp = b["expires"].is_null() ? "-" : b["expires"].get<std::string>();
+        std::printf("%-40s %-10s %-24s %s\n", b["target"].get<std::string>().c_str(), left.c_str(), exp.c_str(),
+                    b["reason"].get<std::string>().c_str());
+    }
+    return 0;
+}
+
+int status_command(const ClientOptions& c) {
+    auto resp = ask(c, {{"cmd", "status"}});
+    resp.erase("ok");
+    if (c.json) {
+        std::printf("%s\n", resp.dump().c_str());
+        return 0;
+    }
+    std::string ifaces;
+    for (const auto& i : resp["ifaces"])
+        ifaces += (ifaces.empty() ? "" : ", ") + i.get<std::string>();
+    std::printf("scanwatch %s, pid %d, up %.0fs on %s (%s XDP)\n", resp["version"].get<std::string>().c_str(),
+                resp["pid"].get<int>(), resp["uptime_s"].get<double>(), ifaces.c_str(),
+                resp["xdp_mode"].get<std::string>().c_str());
+    std::printf("packets %llu, probes %llu, dropped %llu, sources %llu, scanners %llu, blocks %llu%s\n",
+                static_cast<unsigned long long>(resp["packets"].get<uint64_t>()),
+                static_cast<unsigned long long>(resp["probes"].get<uint64_t>()),
+                static_cast<unsigned long long>(resp["dropped"].get<uint64_t>()),
+                static_cast<unsigned long long>(resp["sources"].get<uint64_t>()),
+                static_cast<unsigned long long>(resp["scanners"].get<uint64_t>()),
+                static_cast<unsigned long long>(resp["blocks"].get<uint64_t>()),
+                resp["block_enabled"].get<bool>() ? " (automatic blocking on)" : "");
+    return 0;
+}
+
+}  // namespace scanwatch

@@ -1,0 +1,56 @@
+// The control socket: a unix stream socket (mode 0600) where `scanwatch top`,
+// `block`, `unblock`, `blocks` and `status` talk to the running agent. One
+// JSON request per line, one JSON reply per line. Requests are size-limited
+// and read without blocking, so a slow or hostile client cannot stall the agent.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "bpf/skel.hpp"
+
+namespace scanwatch {
+
+constexpr size_t kMaxRequestBytes = 64 * 1024;
+
+class ControlServer {
+public:
+    using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
+
+    // Binds path (mode 0600). Refuses when another agent answers there;
+    // replaces a stale socket file left by a killed agent.
+    ControlServer(std::string path, Handler handler);
+    ~ControlServer();  // closes clients and removes the socket file
+
+    int listen_fd() const { return listen_.get(); }
+    // Registers fds with the caller's epoll (tag = tag_base + fd).
+    void on_listen_ready();
+    bool owns(int fd) const { return clients_.count(fd) != 0; }
+    void on_client_ready(int fd);
+    void set_epoll(int ep, uint64_t tag_base) {
+        ep_ = ep;
+        tag_base_ = tag_base;
+    }
+
+private:
+    void close_client(int fd);
+    void reply(int fd, const nlohmann::json& j);
+
+    std::string path_;
+    Handler handler_;
+    UniqueFd listen_;
+    std::map<int, std::string> clients_;  // fd -> bytes received so far
+    int ep_ = -1;
+    uint64_t tag_base_ = 0;
+};
+
+// Sends one request to the agent at path and returns its reply. Throws
+// std::runtime_error("no scanwatch agent is listening on PATH ...") etc.
+nlohmann::json control_request(const std::string& path, const nlohmann::json& request,
+                               int timeout_ms = 3000);
+
+}  // namespace scanwatch
