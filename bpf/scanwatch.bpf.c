@@ -434,6 +434,54 @@ static __always_inline int rpc_call(void *pl, void *end, __u32 len, int tcp, str
 	return 1;
 }
 
+static __always_inline __u64 load64(const __u8 *p)
+{
+	__u64 v;
+	__builtin_memcpy(&v, p, 8);
+	return v;
+}
+
+/* Little-endian 8-byte constants of the probe texts below. */
+#define LE8(a, b, c, d, e, f, g, h)                                                        \
+	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 |               \
+	 (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
+
+/*
+ * Payloads that are nmap's own: the -sV probes GenericLines ("\r\n\r\n"),
+ * GetRequest ("GET / HTTP/1.0\r\n\r\n"), HTTPOptions and RTSPRequest
+ * ("OPTIONS / HTTP/1.0\r\n\r\n", "OPTIONS / RTSP/1.0\r\n\r\n"), matched by
+ * exact length first so ordinary traffic costs one compare, and NSE's
+ * "GET /nmaplowercheck" request.
+ */
+static __always_inline int sv_probe(__u8 *pl, void *end, __u32 plen)
+{
+	if (plen == 4) {
+		if ((void *)(pl + 4) > end)
+			return 0;
+		return pl[0] == '\r' && pl[1] == '\n' && pl[2] == '\r' && pl[3] == '\n';
+	}
+	if (plen == 18) {
+		if ((void *)(pl + 18) > end)
+			return 0;
+		return load64(pl) == LE8('G', 'E', 'T', ' ', '/', ' ', 'H', 'T') &&
+		       load64(pl + 8) == LE8('T', 'P', '/', '1', '.', '0', '\r', '\n') &&
+		       pl[16] == '\r' && pl[17] == '\n';
+	}
+	if (plen == 22) {
+		if ((void *)(pl + 22) > end)
+			return 0;
+		__u64 w1 = load64(pl + 8);
+		return load64(pl) == LE8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' ') &&
+		       (w1 == LE8('/', ' ', 'H', 'T', 'T', 'P', '/', '1') ||
+			w1 == LE8('/', ' ', 'R', 'T', 'S', 'P', '/', '1')) &&
+		       load64(pl + 14) == LE8('P', '/', '1', '.', '0', '\r', '\n', '\r') && pl[21] == '\n';
+	}
+	if (plen < 24 || (void *)(pl + 16) > end)
+		return 0;
+	return load64(pl) == LE8('G', 'E', 'T', ' ', '/', 'n', 'm', 'a') &&
+	       load64(pl + 8) == LE8('p', 'l', 'o', 'w', 'e', 'r', 'c', 'h');
+}
+
 /* A TCP timestamp option with TSval 0xFFFFFFFF (nmap -O) within the options. */
 static __always_inline int tcp_ts_marker(struct tcphdr *th, void *end, __u32 optlen)
 {
@@ -559,23 +607,17 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		o->probe = 1;
 		o->mask = BIT(SW_C_FRAG) | BIT(SW_C_FRAG_TINY);
 		/*
-		 * The seq is there (-f sends 8 bytes): track it as a SYN, so the
-		 * answers (a SYN/ACK or RST/ACK acking seq + 1, the scanner's bare
-		 * RST) show what the reassembled probe was.
+		 * -f sends 8 bytes: the seq is there, and nmap's repeats across
+		 * ports like its unfragmented probes' (what the flags were only the
+		 * reassembled packet tells).
 		 */
 		if (p->l4_len >= 8 && (void *)(ports + 4) <= end) {
-			struct sw_flow nf = {};
 			__be32 seq;
 
 			__builtin_memcpy(&seq, ports + 2, 4);
-			flow_key(&k, p->saddr, p->daddr, ports[0], ports[1], IPPROTO_TCP_);
-			nf.syn_ns = now;
-			nf.isn = bpf_ntohl(seq);
-			nf.state = SW_FS_SYN;
-			if (bpf_map_update_elem(&sw_flows, &k, &nf, BPF_ANY))
-				stat_add(SW_S_FLOW_FULL, 1);
-			else
-				stat_add(SW_S_FLOWS_NEW, 1);
+			o->seqval = bpf_ntohl(seq);
+			o->sport = bpf_ntohs(ports[0]);
+			o->seq_track = 1;
 		}
 		return 1;
 	}
@@ -609,6 +651,10 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 			o->mask |= BIT(SW_C_ACK_PROBE);
 			o->seqval = bpf_ntohl(th->ack_seq);
 			o->probe = o->seq_track = 1;
+			return 1;
+		}
+		if (sv_probe((void *)th + (doff & 0x3c), end, plen)) {
+			o->mask |= BIT(SW_C_SV_PROBE);
 			return 1;
 		}
 		if (plen < 28)

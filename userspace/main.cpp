@@ -73,6 +73,13 @@ int main(int argc, char** argv) {
     rc->add_option("--state-file", run.state_file, "where blocks are kept across restarts")->default_val(run.state_file);
     add_detector_flags(rc, run.det);
 
+    ReplayOptions rep;
+    auto* pc = app.add_subcommand("replay", "analyse a pcap/pcapng capture through the real XDP program");
+    pc->add_option("file", rep.file, "capture file (pcap, pcapng, optionally gzip-compressed)")->required();
+    pc->add_option("--json", rep.json, "write JSON events to PATH, or - for stdout");
+    pc->add_flag("-q,--quiet", rep.quiet, "no human lines on stderr (the summary line stays)");
+    add_detector_flags(pc, rep.det);
+
     ClientOptions cli;
     auto add_socket = [&](CLI::App* c) {
         c->add_option("--socket", cli.socket, "control socket of the agent")->default_val(cli.socket);
@@ -91,6 +98,17 @@ int main(int argc, char** argv) {
     auto* sc = app.add_subcommand("status", "show the agent's state");
     sc->add_flag("--json", cli.json, "as JSON");
     add_socket(sc);
+    TopOptions top;
+    auto* tc = app.add_subcommand("top", "live view of who is scanning (q quits, h helps)");
+    tc->add_option("--socket", top.socket, "control socket of the agent")->default_val(top.socket);
+    tc->add_option("-d,--delay", top.delay_s, "seconds between samples")
+        ->check(CLI::Range(0.1, 3600.0))
+        ->default_val(top.delay_s);
+    tc->add_flag("--once", top.once, "print one snapshot and exit (also when stdout is not a terminal)");
+    tc->add_flag("--json", top.json, "print the snapshot as JSON (implies --once)");
+    tc->add_option("--sort", top.sort, "sort column (score, source, kinds, ports, probes/s, failed%, last, ...)");
+    tc->add_flag("-I,--invert", top.invert, "invert the sort order");
+    tc->add_option("--filter", top.filter, "show only sources whose address or kind contains TEXT");
 
     try {
         app.parse(argc, argv);
@@ -122,6 +140,8 @@ int main(int argc, char** argv) {
                 }
             return run_command(run);
         }
+        if (*pc)
+            return replay_command(rep);
         if (*bc)
             return block_command(cli, target, ttl);
         if (*uc)
@@ -130,6 +150,8 @@ int main(int argc, char** argv) {
             return blocks_command(cli);
         if (*sc)
             return status_command(cli);
+        if (*tc)
+            return top_command(top);
     } catch (const UsageError& e) {
         std::fprintf(stderr, "scanwatch: %s\n", e.what());
         return 2;

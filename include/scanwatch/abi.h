@@ -55,8 +55,8 @@
 #define SW_C_ZMAP_IPID 27    /* IP ID 54321 */
 #define SW_C_SAME_SEQ 28     /* probes repeating the previous probe's seq/ack value */
 #define SW_C_SAME_SPORT 29   /* probes repeating the previous probe's source port */
-#define SW_C_RST_IN 30       /* RSTs arriving from the source */
-#define SW_C_SYNACK_IN 31    /* SYN/ACKs arriving from the source (backscatter) */
+#define SW_C_SV_PROBE 30     /* a payload that is one of nmap -sV's probes or NSE's marker */
+#define SW_C_RESERVED 31
 #define SW_C_MAX 32
 
 /* sw_source.flags */

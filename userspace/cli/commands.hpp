@@ -38,6 +38,16 @@ struct RunOptions {
 
 int run_command(const RunOptions& o);
 
+struct ReplayOptions {
+    std::string file;
+    std::string json;
+    double sweep_ms = 250;
+    bool quiet = false;
+    DetectorConfig det;
+};
+
+int replay_command(const ReplayOptions& o);
+
 struct ClientOptions {
     std::string socket = "/run/scanwatch.sock";
     bool json = false;
@@ -46,5 +56,17 @@ int block_command(const ClientOptions& c, const std::string& target, const std::
 int unblock_command(const ClientOptions& c, const std::string& target);
 int blocks_command(const ClientOptions& c);
 int status_command(const ClientOptions& c);
+
+// `scanwatch top` (ui/top.cpp): live view; --once/--json or no terminal: one snapshot.
+struct TopOptions {
+    std::string socket = "/run/scanwatch.sock";
+    double delay_s = 1;            // seconds between samples
+    bool once = false;
+    bool json = false;
+    std::string sort;              // column name; empty: by score
+    bool invert = false;
+    std::string filter;            // address or kind substring
+};
+int top_command(const TopOptions& o);
 
 }  // namespace scanwatch

@@ -1,0 +1,163 @@
+#include "replay/capture.hpp"
+
+#include <pcap/pcap.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace scanwatch {
+
+namespace {
+
+// Linktype numbers that are not in every libpcap's headers.
+constexpr int kLinuxSll2 = 276;
+constexpr int kRawIpv4 = 228;
+constexpr int kRawIpv6 = 229;
+
+// A FILE* that reads through zlib, so libpcap can read a .gz capture as it is.
+std::FILE* open_gz(const std::string& path) {
+    gzFile gz = gzopen(path.c_str(), "rb");
+    if (!gz)
+        return nullptr;
+    cookie_io_functions_t io{};
+    io.read = [](void* c, char* buf, size_t n) -> ssize_t {
+        int r = gzread(static_cast<gzFile>(c), buf, static_cast<unsigned>(n));
+        return r < 0 ? -1 : r;
+    };
+    io.close = [](void* c) -> int { return gzclose(static_cast<gzFile>(c)) == Z_OK ? 0 : -1; };
+    std::FILE* f = fopencookie(gz, "rb", io);
+    if (!f)
+        gzclose(gz);
+    return f;
+}
+
+bool is_gzip(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f)
+        return false;
+    unsigned char m[2] = {};
+    size_t n = std::fread(m, 1, 2, f);
+    std::fclose(f);
+    return n == 2 && m[0] == 0x1f && m[1] == 0x8b;
+}
+
+}  // namespace
+
+CaptureReader::CaptureReader(const std::string& path) : path_(path) {
+    char err[PCAP_ERRBUF_SIZE] = {};
+    std::FILE* probe = std::fopen(path.c_str(), "rb");
+    if (!probe)
+        throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
+    std::fclose(probe);
+    if (is_gzip(path)) {
+        gz_ = open_gz(path);
+        if (!gz_)
+            throw std::runtime_error("cannot open '" + path + "' as gzip");
+        p_ = pcap_fopen_offline_with_tstamp_precision(gz_, PCAP_TSTAMP_PRECISION_NANO, err);
+        if (!p_)
+            std::fclose(gz_);
+        gz_ = nullptr;  // libpcap owns it now (or it is closed)
+    } else {
+        p_ = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+    }
+    if (!p_)
+        throw std::runtime_error("'" + path + "' is not a pcap or pcapng capture (" + err + ")");
+    dlt_ = pcap_datalink(p_);
+    const char* name = pcap_datalink_val_to_name(dlt_);
+    link_name_ = name ? name : std::to_string(dlt_);
+    switch (dlt_) {
+    case DLT_EN10MB:
+    case DLT_LINUX_SLL:
+    case kLinuxSll2:
+    case DLT_RAW:
+    case 101:  // LINKTYPE_RAW
+    case kRawIpv4:
+    case kRawIpv6:
+    case DLT_NULL:
+    case DLT_LOOP:
+        break;
+    default:
+        pcap_close(p_);
+        p_ = nullptr;
+        throw std::runtime_error("'" + path + "' has link type " + link_name_ +
+                                 ", which replay cannot read (Ethernet, Linux cooked, raw IP, loopback)");
+    }
+    buf_.resize(14 + 262144);
+}
+
+CaptureReader::~CaptureReader() {
+    if (p_)
+        pcap_close(p_);
+}
+
+bool CaptureReader::next(std::span<const uint8_t>& frame, uint64_t& ts_ns) {
+    for (;;) {
+        pcap_pkthdr* h = nullptr;
+        const u_char* d = nullptr;
+        int rc = pcap_next_ex(p_, &h, &d);
+        if (rc == PCAP_ERROR_BREAK)
+            return false;
+        if (rc == PCAP_ERROR) {
+            warning_ = std::string("capture damaged or cut off: ") + pcap_geterr(p_) + "; read up to the damage";
+            return false;
+        }
+        if (rc != 1)
+            continue;
+        ts_ns = static_cast<uint64_t>(h->ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(h->ts.tv_usec);
+        size_t len = h->caplen;
+        if (dlt_ == DLT_EN10MB) {
+            frame = {d, len};
+            return true;
+        }
+        // Everything else becomes Ethernet: zero MACs and the right ethertype.
+        uint16_t etype = 0;
+        const u_char* l3 = d;
+        size_t l3len = len;
+        auto by_version = [&](const u_char* p, size_t n) -> uint16_t {
+            if (n < 1)
+                return 0;
+            return (p[0] >> 4) == 4 ? 0x0800 : (p[0] >> 4) == 6 ? 0x86DD : 0;
+        };
+        switch (dlt_) {
+        case DLT_LINUX_SLL:
+            if (len < 16)
+                break;
+            etype = static_cast<uint16_t>(d[14] << 8 | d[15]);
+            l3 = d + 16;
+            l3len = len - 16;
+            break;
+        case kLinuxSll2:
+            if (len < 20)
+                break;
+            etype = static_cast<uint16_t>(d[0] << 8 | d[1]);
+            l3 = d + 20;
+            l3len = len - 20;
+            break;
+        case DLT_NULL:
+        case DLT_LOOP:
+            if (len < 4)
+                break;
+            l3 = d + 4;
+            l3len = len - 4;
+            etype = by_version(l3, l3len);
+            break;
+        default:  // raw IP
+            etype = by_version(l3, l3len);
+            break;
+        }
+        if (etype == 0 || l3len + 14 > buf_.size()) {
+            skipped_++;
+            continue;
+        }
+        std::memset(buf_.data(), 0, 12);
+        buf_[12] = static_cast<uint8_t>(etype >> 8);
+        buf_[13] = static_cast<uint8_t>(etype);
+        std::memcpy(buf_.data() + 14, l3, l3len);
+        frame = {buf_.data(), 14 + l3len};
+        return true;
+    }
+}
+
+}  // namespace scanwatch
