@@ -16,6 +16,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
 
 /* Load-time settings. */
 const volatile __u8 replay_mode = 0;  /* clock from sw_config.clock_ns */
@@ -64,18 +65,27 @@ struct {
 	__type(value, __u64);
 } sw_stats SEC(".maps");
 
-struct fast_scratch {
+/* Per-CPU room for keys and values: the call chain's 512-byte stack is full. */
+struct scratch {
 	struct sw_lpm_key k;
 	__u32 pad;
 	struct sw_block b;
+	struct sw_flow_key fk;
+	struct sw_flow fv;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct fast_scratch);
+	__type(value, struct scratch);
 } sw_scratch SEC(".maps");
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&sw_scratch, &zero);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -183,12 +193,28 @@ struct obs {
 	__u8 half_open;  /* bare RST completing a half-open probe: keep its TTL */
 	__u8 verified;   /* the source proved it receives our packets */
 	__u8 no_port;    /* a probe of the host, not of a port (ICMP echo/timestamp) */
+	__u8 syn_flow;   /* a SYN that opened a flow: mark it when it is a first contact */
 };
 
 /* Powers of two up to 1024: the crossings worth telling the agent about now. */
 static __always_inline int milestone(__u32 v)
 {
 	return v && v <= 1024 && (v & (v - 1)) == 0;
+}
+
+/*
+ * Counters whose first step is news: they need a real exchange with us (a
+ * half-open or connect probe completes only when the source receives our
+ * SYN/ACK) or are nmap's own markers. The others start telling at 4, so a
+ * flood of spoofed one-packet sources cannot fill the ring buffer.
+ */
+#define SW_URGENT_COUNTERS                                                              \
+	(BIT(SW_C_HALF_OPEN) | BIT(SW_C_CONNECT) | BIT(SW_C_SV_PROBE) | BIT(SW_C_OS_TS) |    \
+	 BIT(SW_C_OS_URG) | BIT(SW_C_OS_UDP))
+
+static __always_inline int counter_milestone(__u32 idx, __u32 v)
+{
+	return milestone(v) && (v >= 4 || (SW_URGENT_COUNTERS & BIT(idx)));
 }
 
 static __always_inline int sketch_set(__u64 *words, __u32 nwords, __u32 bit)
@@ -214,7 +240,7 @@ static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s
 	__u32 answered = s->cnt[SW_C_HALF_OPEN] + s->cnt[SW_C_FAIL_RST] + s->cnt[SW_C_FAIL_ICMP];
 	__u32 nmap = s->cnt[SW_C_SYN_NMAP];
 	__u32 zero = 0;
-	struct fast_scratch *sc;
+	struct scratch *sc;
 
 	if (!cfg->fast_block_half_open || nmap < cfg->fast_block_ports ||
 	    s->ports_new < cfg->fast_block_ports ||
@@ -240,6 +266,31 @@ static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s
 	__sync_fetch_and_add(&cfg->n_blocks, 1);
 	stat_add(SW_S_BLOCKS_FAST, 1);
 	return 1;
+}
+
+/*
+ * Marks the flow a SYN just opened as a first contact (a port or host this
+ * source had not tried before): its answer then counts in the sequential
+ * test, while repeated connections to the same service do not pile up
+ * benign credit. Key in per-CPU scratch: the call chain's stack is full.
+ */
+static __always_inline void mark_first_contact(const __u8 *saddr, const __u8 *daddr, struct obs *o)
+{
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&sw_scratch, &zero);
+	struct sw_flow *f;
+
+	if (!sc)
+		return;
+	__builtin_memcpy(sc->fk.saddr, saddr, 16);
+	__builtin_memcpy(sc->fk.daddr, daddr, 16);
+	sc->fk.sport = bpf_htons(o->sport);
+	sc->fk.dport = o->dport;
+	sc->fk.proto = IPPROTO_TCP_;
+	sc->fk.pad[0] = sc->fk.pad[1] = sc->fk.pad[2] = 0;
+	f = bpf_map_lookup_elem(&sw_flows, &sc->fk);
+	if (f)
+		f->first_contact = 1;
 }
 
 /* The arguments of sw_account(): scalars only, so it can be a global function. */
@@ -275,11 +326,13 @@ __noinline int sw_account(struct acct *a)
 		return 0;
 	s->last_ns = now;
 	if (o->probe) {
+		int first = 0;
 		mask |= BIT(SW_C_PROBES);
 		stat_add(SW_S_PROBES, 1);
 		if (!o->no_port && sketch_set(s->ports, SW_PORT_WORDS,
 			       hash32(o->port_key * 0x9e3779b1u + proto) % SW_PORT_BITS)) {
 			__u32 n = __sync_fetch_and_add(&s->ports_new, 1) + 1;
+			first = 1;
 			if (milestone(n) && n >= 4) {
 				ev = SW_EV_THRESHOLD;
 				ev_counter = SW_C_MAX;
@@ -288,12 +341,15 @@ __noinline int sw_account(struct acct *a)
 		}
 		if (sketch_set(s->hosts, SW_HOST_WORDS, addr_hash(daddr) % SW_HOST_BITS)) {
 			__u32 n = __sync_fetch_and_add(&s->hosts_new, 1) + 1;
+			first = 1;
 			if (milestone(n) && n >= 4) {
 				ev = SW_EV_THRESHOLD;
 				ev_counter = SW_C_MAX + 1;
 				ev_value = n;
 			}
 		}
+		if (first && o->syn_flow)
+			mark_first_contact(saddr, daddr, o);
 		if (!s->ttl_min || ttl < s->ttl_min)
 			s->ttl_min = ttl;
 		if (ttl > s->ttl_max)
@@ -324,7 +380,7 @@ __noinline int sw_account(struct acct *a)
 		if (!(mask & BIT(i)))
 			continue;
 		__u32 v = __sync_fetch_and_add(&s->cnt[i], 1) + 1;
-		if (i != SW_C_PROBES && milestone(v)) {
+		if (i != SW_C_PROBES && counter_milestone(i, v)) {
 			ev = SW_EV_THRESHOLD;
 			ev_counter = i;
 			ev_value = v;
@@ -474,7 +530,7 @@ static __always_inline int sv_probe(__u8 *pl, void *end, __u32 plen)
 		return load64(pl) == LE8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' ') &&
 		       (w1 == LE8('/', ' ', 'H', 'T', 'T', 'P', '/', '1') ||
 			w1 == LE8('/', ' ', 'R', 'T', 'S', 'P', '/', '1')) &&
-		       load64(pl + 14) == LE8('P', '/', '1', '.', '0', '\r', '\n', '\r') && pl[21] == '\n';
+		       load64(pl + 14) == LE8('/', '1', '.', '0', '\r', '\n', '\r', '\n');
 	}
 	if (plen < 24 || (void *)(pl + 16) > end)
 		return 0;
@@ -519,20 +575,24 @@ static __always_inline int tcp_ts_marker(struct tcphdr *th, void *end, __u32 opt
  */
 static __always_inline int tcp_answer(struct pkt *p, struct tcphdr *th, __u8 flags, __u64 now)
 {
-	struct sw_flow_key k;
+	struct scratch *sc = get_scratch();
+	struct sw_flow_key *k;
 	struct sw_flow *f;
 	struct obs o = { .dport = th->source };
 
-	flow_key(&k, p->daddr, p->saddr, th->dest, th->source, IPPROTO_TCP_);
-	f = bpf_map_lookup_elem(&sw_flows, &k);
+	if (!sc)
+		return 0;
+	k = &sc->fk;
+	flow_key(k, p->daddr, p->saddr, th->dest, th->source, IPPROTO_TCP_);
+	f = bpf_map_lookup_elem(&sw_flows, k);
 	if (!f || f->state != SW_FS_SYN || bpf_ntohl(th->ack_seq) != f->isn + 1)
 		return 0;
 	if (flags & TH_SYN) {
 		f->state = SW_FS_SYNACK;
 		f->our_isn = bpf_ntohl(th->seq);
-		o.mask = BIT(SW_C_ANSWERED);
+		o.mask = BIT(SW_C_ANSWERED) | (f->first_contact ? BIT(SW_C_FIRST_OK) : 0);
 	} else {
-		bpf_map_delete_elem(&sw_flows, &k); /* closed port */
+		bpf_map_delete_elem(&sw_flows, k); /* closed port */
 		o.mask = BIT(SW_C_FAIL_RST);
 	}
 	account(now, p->daddr, p->saddr, IPPROTO_TCP_, 0, &o, 0);
@@ -542,38 +602,44 @@ static __always_inline int tcp_answer(struct pkt *p, struct tcphdr *th, __u8 fla
 /* ICMP / ICMPv6 destination unreachable quoting a probe: a failed attempt. */
 static __always_inline void icmp_unreach(struct pkt *p, void *inner, void *end, __u64 now)
 {
-	struct sw_flow_key k = {};
+	struct scratch *sc = get_scratch();
 	struct obs o = { .mask = BIT(SW_C_FAIL_ICMP) };
+	struct sw_flow_key *k;
 	__be16 *ports;
+
+	if (!sc)
+		return;
+	k = &sc->fk;
+	__builtin_memset(k, 0, sizeof(*k));
 
 	if (!p->ipv6) {
 		struct iphdr *ip = inner;
 		if ((void *)(ip + 1) > end || ip->ihl < 5)
 			return;
-		sw_v4_mapped(k.saddr, ip->saddr);
-		sw_v4_mapped(k.daddr, ip->daddr);
-		k.proto = ip->protocol;
+		sw_v4_mapped(k->saddr, ip->saddr);
+		sw_v4_mapped(k->daddr, ip->daddr);
+		k->proto = ip->protocol;
 		ports = inner + ip->ihl * 4;
 	} else {
 		struct ipv6hdr *ip6 = inner;
 		if ((void *)(ip6 + 1) > end)
 			return;
-		__builtin_memcpy(k.saddr, &ip6->saddr, 16);
-		__builtin_memcpy(k.daddr, &ip6->daddr, 16);
-		k.proto = ip6->nexthdr;
+		__builtin_memcpy(k->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(k->daddr, &ip6->daddr, 16);
+		k->proto = ip6->nexthdr;
 		ports = (void *)(ip6 + 1);
 	}
 	if ((void *)(ports + 2) <= end) {
-		k.sport = ports[0];
-		k.dport = ports[1];
+		k->sport = ports[0];
+		k->dport = ports[1];
 	}
 	/* The quoted packet must be one the address we answer sent. */
-	if (!addr_eq(k.saddr, p->daddr))
+	if (!addr_eq(k->saddr, p->daddr))
 		return;
-	if (k.proto == IPPROTO_TCP_)
-		bpf_map_delete_elem(&sw_flows, &k);
-	o.dport = k.dport;
-	account(now, k.saddr, k.daddr, k.proto, 0, &o, 0);
+	if (k->proto == IPPROTO_TCP_)
+		bpf_map_delete_elem(&sw_flows, k);
+	o.dport = k->dport;
+	account(now, k->saddr, k->daddr, k->proto, 0, &o, 0);
 }
 
 /* ---------------- packets arriving from the wire --------------------- */
@@ -582,7 +648,8 @@ static __always_inline void icmp_unreach(struct pkt *p, void *inner, void *end, 
 static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now, struct obs *o)
 {
 	struct tcphdr *th = l4;
-	struct sw_flow_key k;
+	struct sw_flow_key *k;
+	struct scratch *sc;
 	struct sw_flow *f;
 	__u8 flags;
 	__u32 doff;
@@ -661,11 +728,15 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 			return 0;
 		if (!rpc_call((void *)th + (doff & 0x3c), end, plen, 1, o))
 			return 0;
-		flow_key(&k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
-		f = bpf_map_lookup_elem(&sw_flows, &k);
+		sc = get_scratch();
+		if (!sc)
+			return 0;
+		k = &sc->fk;
+		flow_key(k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
+		f = bpf_map_lookup_elem(&sw_flows, k);
 		if (f) {
 			o->rpc_first = bpf_ntohl(th->seq) == f->isn + 1;
-			bpf_map_delete_elem(&sw_flows, &k);
+			bpf_map_delete_elem(&sw_flows, k);
 		}
 		o->mask |= BIT(SW_C_RPC);
 		o->rpc = 1;
@@ -681,12 +752,16 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 	if (flags & TH_RST) {
 		if ((flags & TH_ACK) && tcp_answer(p, th, flags, now))
 			return 0;
-		flow_key(&k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
-		f = bpf_map_lookup_elem(&sw_flows, &k);
+		sc = get_scratch();
+		if (!sc)
+			return 0;
+		k = &sc->fk;
+		flow_key(k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
+		f = bpf_map_lookup_elem(&sw_flows, k);
 		if (!f)
 			return 0;
 		int hit = f->state == SW_FS_SYNACK && bpf_ntohl(th->seq) == f->isn + 1;
-		bpf_map_delete_elem(&sw_flows, &k);
+		bpf_map_delete_elem(&sw_flows, k);
 		if (!hit)
 			return 0;
 		o->verified = 1;
@@ -702,9 +777,10 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 	if (flags & TH_SYN) {
 		__u32 optlen = doff - 20;
 		__u8 *opt = (__u8 *)(th + 1);
-		struct sw_flow nf = {};
+		__u8 nmap_syn = 0;
+		struct sw_flow *nf;
 
-		o->probe = o->seq_track = 1;
+		o->probe = o->seq_track = o->syn_flow = 1;
 		o->mask |= BIT(SW_C_SYN);
 		if (flags & TH_FIN)
 			o->mask |= BIT(SW_C_ODD_FLAGS);
@@ -714,7 +790,7 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 			if ((void *)(opt + 4) <= end && th->window == bpf_htons(1024) &&
 			    opt[0] == 2 && opt[1] == 4 && opt[2] == 0x05 && opt[3] == 0xb4) {
 				o->mask |= BIT(SW_C_SYN_NMAP);
-				nf.syn_nmap = 1;
+				nmap_syn = 1;
 			}
 		} else if (tcp_ts_marker(th, end, optlen)) {
 			o->mask |= BIT(SW_C_OS_TS);
@@ -722,11 +798,18 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		if (th->urg_ptr && !(flags & TH_URG))
 			o->mask |= BIT(SW_C_OS_URG);
 
-		flow_key(&k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
-		nf.syn_ns = now;
-		nf.isn = bpf_ntohl(th->seq);
-		nf.state = SW_FS_SYN;
-		if (bpf_map_update_elem(&sw_flows, &k, &nf, BPF_ANY))
+		sc = get_scratch();
+		if (!sc)
+			return 0;
+		k = &sc->fk;
+		flow_key(k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
+		nf = &sc->fv;
+		__builtin_memset(nf, 0, sizeof(*nf));
+		nf->syn_ns = now;
+		nf->isn = bpf_ntohl(th->seq);
+		nf->state = SW_FS_SYN;
+		nf->syn_nmap = nmap_syn;
+		if (bpf_map_update_elem(&sw_flows, k, nf, BPF_ANY))
 			stat_add(SW_S_FLOW_FULL, 1);
 		else
 			stat_add(SW_S_FLOWS_NEW, 1);
@@ -742,8 +825,12 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 			return 1;
 		}
 		/* an ordinary close: forget the flow early */
-		flow_key(&k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
-		bpf_map_delete_elem(&sw_flows, &k);
+		sc = get_scratch();
+		if (!sc)
+			return 0;
+		k = &sc->fk;
+		flow_key(k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
+		bpf_map_delete_elem(&sw_flows, k);
 		return 0;
 	}
 	if (flags & TH_ACK)
@@ -857,14 +944,15 @@ static __always_inline int sctp_in(struct pkt *p, void *l4, void *end, struct ob
 
 /* ---------------- blocking ------------------------------------------- */
 
-static __always_inline int is_blocked(struct pkt *p, struct sw_config *cfg, __u64 now)
+/* Is addr (a source in, a destination out) under an active block? */
+static __always_inline int is_blocked(const __u8 *addr, struct sw_config *cfg, __u64 now)
 {
 	struct sw_lpm_key k = { .prefixlen = 128 };
 	struct sw_block *b;
 
 	if (!cfg || !(cfg->flags & SW_CFG_BLOCKING) || cfg->n_blocks == 0)
 		return 0;
-	__builtin_memcpy(k.addr, p->saddr, 16);
+	__builtin_memcpy(k.addr, addr, 16);
 	b = bpf_map_lookup_elem(&sw_blocks, &k);
 	if (!b || (b->expires_ns && b->expires_ns <= now))
 		return 0; /* none, or expired: the agent removes it */
@@ -962,7 +1050,7 @@ int scanwatch_xdp(struct xdp_md *ctx)
 		stat_add(SW_S_IPV6_EXT, 1);
 
 	p.now = sw_now(cfg);
-	if (is_blocked(&p, cfg, p.now)) {
+	if (is_blocked(p.saddr, cfg, p.now)) {
 		stat_add(SW_S_DROPPED, 1);
 		return XDP_DROP;
 	}
@@ -989,7 +1077,17 @@ int scanwatch_tc_egress(struct __sk_buff *skb)
 	stat_add(SW_S_EGRESS, 1);
 	if (sw_parse(data, data_end, &p) != SW_P_OK || !p.l4_ok)
 		return TC_ACT_OK;
-	p.now = sw_now(get_config());
+	struct sw_config *cfg = get_config();
+	p.now = sw_now(cfg);
+	/*
+	 * Nothing of ours reaches a blocked scanner either: the answers the
+	 * kernel gives to probes that got past XDP just before the block
+	 * would still tell it which ports are open.
+	 */
+	if (is_blocked(p.daddr, cfg, p.now)) {
+		stat_add(SW_S_DROPPED, 1);
+		return TC_ACT_SHOT;
+	}
 	sw_l4_tc(skb, &p);
 	return TC_ACT_OK;
 }

@@ -36,38 +36,64 @@ ip netns exec "$TGT" python3 tests/integration/services.py --http 80 --banner 22
 SVC=$!
 sleep 0.5
 
-say "scanwatch run -i tg0 --json - (inside the target namespace)"
-ip netns exec "$TGT" "$SCANWATCH" run -i tg0 --json "$WORK/events.json" --pin-dir "/sys/fs/bpf/$ID" \
-  2> >(sed 's/^/  [agent] /' >&2) &
-AGENT=$!
-for _ in $(seq 100); do grep -q started "$WORK/events.json" 2>/dev/null && break; sleep 0.1; done
+start_agent() {
+  ip netns exec "$TGT" "$SCANWATCH" run -i tg0 --json "$WORK/events.json" --pin-dir "/sys/fs/bpf/$ID" \
+    --socket "$WORK/sw.sock" --state-file "$WORK/blocks.json" "$@" 2> >(sed 's/^/  [agent] /' >&2) &
+  AGENT=$!
+  local n; n=$(grep -c '"event":"started"' "$WORK/events.json" 2>/dev/null || true)
+  for _ in $(seq 100); do
+    [ "$(grep -c '"event":"started"' "$WORK/events.json" 2>/dev/null || true)" -gt "${n:-0}" ] && return 0
+    sleep 0.1
+  done
+  echo "the agent did not start" >&2; exit 1
+}
+stop_agent() { kill -INT "$AGENT"; wait "$AGENT" || true; AGENT=""; }
 
+say "1. Detection: scanwatch run -i tg0 (inside the target namespace)"
+start_agent
 say "A normal client first: 20 HTTP requests (scanwatch stays quiet)"
 ip netns exec "$SCAN" curl -s -o /dev/null -H 'Connection: close' "http://198.18.0.1/?n=[1-20]"
 sleep 0.5
-
 say "nmap -sS -sV -T4 -p 1-1000,2222 198.18.0.1 (from the scanner namespace)"
 ip netns exec "$SCAN" nmap -n -Pn -sS -sV -T4 -p 1-1000,2222 198.18.0.1 | sed 's/^/  [nmap] /'
 sleep 1
-kill -INT "$AGENT"; wait "$AGENT" || true; AGENT=""
+stop_agent
+
+say "2. Blocking: scanwatch run -i tg0 --block, then the same nmap -sS -T4 of the top 1,000 ports"
+start_agent --block --block-ttl 10m
+ip netns exec "$SCAN" nmap -n -Pn -sS -T4 198.18.0.1 -oG "$WORK/nmap.gnmap" | sed 's/^/  [nmap] /'
+learned=$(grep -o '[0-9]*/\(open\|closed\)/' "$WORK/nmap.gnmap" | wc -l)
+say "scanwatch blocks (through the control socket)"
+ip netns exec "$TGT" "$SCANWATCH" blocks --socket "$WORK/sw.sock" | sed 's/^/  /'
+code=$(ip netns exec "$SCAN" curl -s -o /dev/null -w '%{http_code}' -m 2 http://198.18.0.1/ || true)
+echo "  the scanner's HTTP request now gets: ${code:-nothing (dropped in XDP)}"
+stop_agent
 
 say "What scanwatch wrote (JSON events, one per line)"
 cat "$WORK/events.json"
 
 say "What it means"
-python3 - "$WORK/events.json" <<'PY'
+python3 - "$WORK/events.json" "$learned" <<'PY'
 import json, sys
-scans = [json.loads(l) for l in open(sys.argv[1]) if '"event":"scan"' in l]
+events = [json.loads(l) for l in open(sys.argv[1])]
+learned = sys.argv[2]
+scans = [e for e in events if e["event"] == "scan"]
+blocks = [e for e in events if e["event"] == "block"]
 if not scans:
     print("No scan was reported: something is wrong."); sys.exit(1)
-first, last = scans[0], scans[-1]
+first = scans[0]
 kinds = sorted({k for s in scans for k in s["kinds"]})
-print(f"""scanwatch's XDP program saw every packet reaching tg0. It judged {first['src']} a scanner
-after {first['probes']} probes (score {first['score']}, tool {first['tool']}), naming {', '.join(first['kinds'])}.
-By the end it had named {', '.join(kinds)}: 'syn' because SYNs with nmap's raw fingerprint (window
-1024, MSS 1460 only) were answered by our SYN/ACK and then torn down by the scanner's kernel with a
-bare RST (half-open probes), and 'rpc' because nmap's version scan sent an ONC RPC CALL (its
-RPCCheck probe) to port 2222, which is no RPC service. The 20 web requests before it were never
-reported: one port, every connection answered and used.""")
+print(f"""scanwatch's XDP program saw every packet reaching tg0. In the first run it judged {first['src']}
+a scanner after {first['probes']} probes (score {first['score']}, tool {first['tool']}) and named
+{', '.join(kinds)} in all: 'syn' because SYNs with nmap's raw fingerprint (window 1024, MSS 1460
+only) were answered by our SYN/ACK and torn down by the scanner's kernel with a bare RST
+(half-open probes); 'rpc' and 'service-detect' because nmap's version scan sent an ONC RPC CALL
+(its RPCCheck probe) to port 2222, which is no RPC service. The 20 web requests before it were
+never reported: one port, every connection answered and used.""")
+if blocks:
+    print(f"""In the second run, with --block, the XDP program blocked {blocks[0]['src']} by itself
+({blocks[0]['reason']}) within the scan's first probes: nmap learned the state of only {learned}
+of 1,000 ports, the rest came back 'filtered', and the scanner's later packets were dropped before
+the kernel's network stack saw them. The block expires by itself (--block-ttl), also across restarts.""")
 PY
 say "Done: the lab is torn down."

@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
         ->default_val(run.max_new_blocks_per_sec);
     rc->add_flag("!--no-fast-block", run.fast_block, "leave every block to the agent (no XDP fast path)");
     rc->add_option("--state-file", run.state_file, "where blocks are kept across restarts")->default_val(run.state_file);
+    rc->add_option("--max-sources", run.max_sources, "size of the per-source map (default 65536)")
+        ->check(CLI::Range(1024u, 1u << 24));
     add_detector_flags(rc, run.det);
 
     ReplayOptions rep;

@@ -56,7 +56,7 @@
 #define SW_C_SAME_SEQ 28     /* probes repeating the previous probe's seq/ack value */
 #define SW_C_SAME_SPORT 29   /* probes repeating the previous probe's source port */
 #define SW_C_SV_PROBE 30     /* a payload that is one of nmap -sV's probes or NSE's marker */
-#define SW_C_RESERVED 31
+#define SW_C_FIRST_OK 31     /* first contacts (new port or host) we answered with SYN/ACK */
 #define SW_C_MAX 32
 
 /* sw_source.flags */
@@ -104,7 +104,8 @@ struct sw_flow {
 	__u32 our_isn;   /* our SYN/ACK's seq, host order */
 	__u8 state;      /* SW_FS_* */
 	__u8 syn_nmap;   /* the SYN carried the nmap raw fingerprint */
-	__u8 pad[6];
+	__u8 first_contact; /* the SYN was the source's first to this port or host */
+	__u8 pad[5];
 };
 
 /* ---- blocking ----------------------------------------------------------- */

@@ -67,6 +67,13 @@ public:
     // Forgets sources idle for longer than idle_forget_ns; returns how many.
     size_t expire(uint64_t now_ns);
 
+    // A full sweep of the kernel's sources map: observe() every record between
+    // these two calls, and end_sweep() forgets the sources whose kernel record
+    // is gone (evicted from the LRU map), so the detector's memory follows the
+    // map's size. Returns how many were forgotten.
+    void begin_sweep();
+    size_t end_sweep();
+
     size_t tracked() const;
     uint64_t scanners_reported() const;  // sources ever judged scanners
     const DetectorConfig& config() const;

@@ -31,7 +31,7 @@ constexpr const char* A6 = "2001:2::2";
 constexpr const char* T6 = "2001:2::1";
 constexpr uint64_t SEC = 1'000'000'000ull;
 constexpr uint64_t T0 = 1'700'000'000ull * SEC;  // a capture-like clock
-constexpr int kXdpPass = XDP_PASS, kXdpDrop = XDP_DROP, kTcOk = 0;
+constexpr int kXdpPass = XDP_PASS, kXdpDrop = XDP_DROP, kTcOk = 0, kTcShot = 2;
 
 const char* counter_name(unsigned c) {
     static const char* names[SW_C_MAX] = {
@@ -39,7 +39,7 @@ const char* counter_name(unsigned c) {
         "HALF_OPEN", "CONNECT", "RPC", "FIN", "NULL", "XMAS", "MAIMON", "ACK_PROBE",
         "ODD_FLAGS", "UDP", "UDP_EMPTY", "ICMP_ECHO", "ICMP_ODD", "OS_TS", "OS_URG",
         "OS_UDP", "BARE_IP", "SCTP_INIT", "FRAG", "FRAG_TINY", "ZMAP_IPID", "SAME_SEQ",
-        "SAME_SPORT", "RST_IN", "SYNACK_IN"};
+        "SAME_SPORT", "SV_PROBE", "FIRST_OK"};
     return c < SW_C_MAX ? names[c] : "?";
 }
 
@@ -338,7 +338,7 @@ TEST_P(FlowTest, HalfOpenHostMode) {
     EXPECT_EQ(cnt(a(), SW_C_ANSWERED), 1u);
 
     ASSERT_EQ(xdp(nmap::kernel_rst(a(), t(), 40000, 80, isn + 1)), kXdpPass);
-    expect_exactly(a(), {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_ANSWERED, SW_C_HALF_OPEN});
+    expect_exactly(a(), {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_ANSWERED, SW_C_FIRST_OK, SW_C_HALF_OPEN});
     auto s = src(a());
     ASSERT_TRUE(s);
     EXPECT_TRUE(s->flags & SW_SF_VERIFIED);
@@ -356,7 +356,7 @@ TEST_P(FlowTest, HalfOpenGatewayMode) {
     ASSERT_EQ(xdp(syn), kXdpPass);
     ASSERT_EQ(xdp(Packet::tcp(t(), a(), 80, 40000).syn().ack(isn + 1).seq(ours).ttl(64)), kXdpPass);
     ASSERT_EQ(xdp(nmap::kernel_rst(a(), t(), 40000, 80, isn + 1)), kXdpPass);
-    expect_exactly(a(), {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_ANSWERED, SW_C_HALF_OPEN});
+    expect_exactly(a(), {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_ANSWERED, SW_C_FIRST_OK, SW_C_HALF_OPEN});
     EXPECT_TRUE(src(a())->flags & SW_SF_VERIFIED);
     EXPECT_EQ(r().flow_count(), 0u);
     EXPECT_FALSE(src(t())) << "the answering host is not a prober";
@@ -386,9 +386,38 @@ TEST_P(FlowTest, ConnectProbe) {
     Packet syn = nmap::os_syn(a(), t(), 51000, 22, isn);
     handshake(syn, ours);
     ASSERT_EQ(xdp(Packet::tcp(a(), t(), 51000, 22).rst().ack(ours + 1).seq(isn + 1).df()), kXdpPass);
-    expect_exactly(a(), {SW_C_PROBES, SW_C_SYN, SW_C_ANSWERED, SW_C_CONNECT});
+    expect_exactly(a(), {SW_C_PROBES, SW_C_SYN, SW_C_ANSWERED, SW_C_FIRST_OK, SW_C_CONNECT});
     EXPECT_TRUE(src(a())->flags & SW_SF_VERIFIED);
     EXPECT_EQ(r().flow_count(), 0u);
+}
+
+// Only a source's first contact with a port (or host) counts as a success in
+// the sequential test: a client reconnecting to one service earns one.
+TEST_P(FlowTest, RepeatedConnectionsEarnOneFirstContactSuccess) {
+    for (uint32_t i = 0; i < 5; i++) {
+        Packet syn = nmap::os_syn(a(), t(), static_cast<uint16_t>(52000 + i), 443, 1000 * i);
+        handshake(syn, 7000 * i + 1);
+    }
+    EXPECT_EQ(cnt(a(), SW_C_ANSWERED), 5u);
+    EXPECT_EQ(cnt(a(), SW_C_FIRST_OK), 1u);
+    handshake(nmap::os_syn(a(), t(), 52100, 22, 42), 4242);  // a new port is a new first contact
+    EXPECT_EQ(cnt(a(), SW_C_FIRST_OK), 2u);
+}
+
+// nmap -sV's probe payloads (and NSE's marker) count; ordinary requests do not.
+TEST_P(FlowTest, ServiceProbePayloads) {
+    const std::string probes[] = {"\r\n\r\n", "GET / HTTP/1.0\r\n\r\n", "OPTIONS / HTTP/1.0\r\n\r\n",
+                                  "OPTIONS / RTSP/1.0\r\n\r\n",
+                                  "GET /nmaplowercheck1596348081 HTTP/1.1\r\nHost: x\r\n\r\n"};
+    const std::string ordinary[] = {"GET / HTTP/1.1\r\nHost: example\r\n\r\n", "ok\r\n",
+                                    "GET / HTTP/1.0\r\n\r\nX", "OPTIONS / HTTP/1.1\r\n\r\n"};
+    uint16_t sport = 53000;
+    for (const auto& body : ordinary)
+        ASSERT_EQ(xdp(Packet::tcp(a(), t(), sport++, 80).ack(5).psh().seq(77).payload(body)), kXdpPass);
+    EXPECT_EQ(cnt(a(), SW_C_SV_PROBE), 0u);
+    for (const auto& body : probes)
+        ASSERT_EQ(xdp(Packet::tcp(a(), t(), sport++, 80).ack(5).psh().seq(77).payload(body)), kXdpPass);
+    EXPECT_EQ(cnt(a(), SW_C_SV_PROBE), 5u);
 }
 
 TEST_P(FlowTest, ConnectionWithDataThenRstIsNotConnect) {
@@ -969,8 +998,9 @@ TEST_F(BpfTest, MilestoneEventsAtPowersOfTwo) {
         EXPECT_EQ(e.ts_ns, T0);
         values.push_back(e.value);
     }
-    EXPECT_EQ(values, (std::vector<uint32_t>{1, 2, 4, 8, 16, 32, 64}));
-    EXPECT_EQ(stat(SW_S_EVENTS), 7u);
+    // ordinary counters start telling at 4 (see SpoofedOnePacketSourcesMakeNoEvents)
+    EXPECT_EQ(values, (std::vector<uint32_t>{4, 8, 16, 32, 64}));
+    EXPECT_EQ(stat(SW_S_EVENTS), 5u);
     EXPECT_EQ(stat(SW_S_EVENTS_LIMITED), 0u);
     EXPECT_TRUE(r().drain_events().empty()) << "drained";
 }
@@ -978,19 +1008,37 @@ TEST_F(BpfTest, MilestoneEventsAtPowersOfTwo) {
 TEST_F(BpfTest, DistinctPortMilestoneEvent) {
     // One event per packet. The sketch's milestone shows when no counter crosses
     // one on the same packet: 5 SYNs, the first two to one port, so the 5th SYN
-    // (SYN=5, no milestone) is the 4th distinct port.
+    // (SYN=5, no milestone) is the 4th distinct port; the 4th SYN is SYN_NMAP=4.
     const uint16_t ports[5] = {80, 80, 443, 22, 25};
     for (uint32_t i = 0; i < 5; i++)
         ASSERT_EQ(xdp(nmap::syn(A, T, static_cast<uint16_t>(40000 + 2 * i), ports[i], 1000 + i)), kXdpPass);
     ASSERT_EQ(src(A)->ports_new, 4u) << "no sketch collision among these ports";
     auto ev = r().drain_events();
-    ASSERT_EQ(ev.size(), 4u);
-    EXPECT_EQ(ev[2].counter, static_cast<uint32_t>(SW_C_SYN_NMAP));
-    EXPECT_EQ(ev[2].value, 4u);
-    EXPECT_EQ(ev[3].type, static_cast<uint32_t>(SW_EV_THRESHOLD));
-    EXPECT_EQ(ev[3].counter, static_cast<uint32_t>(SW_C_MAX)) << "SW_C_MAX marks the distinct-port sketch";
-    EXPECT_EQ(ev[3].value, 4u);
-    EXPECT_EQ(ev[3].dport, htons(25));
+    ASSERT_EQ(ev.size(), 2u);
+    EXPECT_EQ(ev[0].counter, static_cast<uint32_t>(SW_C_SYN_NMAP));
+    EXPECT_EQ(ev[0].value, 4u);
+    EXPECT_EQ(ev[1].type, static_cast<uint32_t>(SW_EV_THRESHOLD));
+    EXPECT_EQ(ev[1].counter, static_cast<uint32_t>(SW_C_MAX)) << "SW_C_MAX marks the distinct-port sketch";
+    EXPECT_EQ(ev[1].value, 4u);
+    EXPECT_EQ(ev[1].dport, htons(25));
+}
+
+// A flood of one-packet sources (spoofed SYNs) tells the agent nothing through
+// the ring buffer, while a completed half-open probe is news at once.
+TEST_F(BpfTest, SpoofedOnePacketSourcesMakeNoEvents) {
+    for (uint32_t i = 0; i < 200; i++) {
+        std::string src = "198.19.1." + std::to_string(i);
+        ASSERT_EQ(xdp(nmap::syn(src.c_str(), T, 40000, 80, i)), kXdpPass);
+    }
+    EXPECT_TRUE(r().drain_events().empty());
+    const uint32_t isn = 5000;
+    ASSERT_EQ(xdp(nmap::syn(A, T, 41000, 80, isn)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 41000).syn().ack(isn + 1).seq(99)), kTcOk);
+    ASSERT_EQ(xdp(nmap::kernel_rst(A, T, 41000, 80, isn + 1)), kXdpPass);
+    auto ev = r().drain_events();
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].counter, static_cast<uint32_t>(SW_C_HALF_OPEN));
+    EXPECT_EQ(ev[0].value, 1u);
 }
 
 TEST_F(BpfTest, RateLimitPerSourcePerSecond) {
@@ -1031,7 +1079,8 @@ TEST_F(BpfTest, RateLimitOnSynFlood) {
 }
 
 TEST_F(BpfTest, EventsCarryIpv6Addresses) {
-    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 22)), kXdpPass);
+    for (uint16_t p = 19; p <= 22; p++)
+        ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, p)), kXdpPass);
     auto ev = r().drain_events();
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(Addr::from_bytes(ev[0].saddr), addr(A6));
@@ -1082,8 +1131,12 @@ TEST_F(BlockTest, BlockedHostIsDropped) {
     EXPECT_FALSE(src(A)) << "dropped before any accounting";
     EXPECT_EQ(xdp(nmap::syn("198.18.0.3", T, 40000, 80)), kXdpPass);
     EXPECT_EQ(stat(SW_S_DROPPED), 2u);
-    // our egress is never dropped
-    EXPECT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(1)), kTcOk);
+    // nothing of ours reaches the blocked source (answers to probes that got
+    // in before the block would still tell it which ports are open) ...
+    EXPECT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(1)), kTcShot);
+    EXPECT_EQ(stat(SW_S_DROPPED), 3u);
+    // ... while everybody else is answered as usual
+    EXPECT_EQ(tc(Packet::tcp(T, "198.18.0.3", 80, 40000).syn().ack(1)), kTcOk);
 }
 
 TEST_F(BlockTest, NeverExpiringBlock) {

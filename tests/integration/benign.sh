@@ -51,5 +51,5 @@ for line in open(sys.argv[1]):
         print(e["packets"], e["sources"])
 PY
 )
-[ "$packets" -ge 3000 ] || fail "the agent saw only $packets packets: the traffic did not flow"
+[ "$packets" -ge 2000 ] || fail "the agent saw only $packets packets: the traffic did not flow"
 echo "PASS benign ($packets packets, $sources sources judged, none a scanner)"

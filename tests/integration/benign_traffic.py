@@ -8,6 +8,10 @@ import struct
 import threading
 import time
 
+# What a real client sends (curl); a bare "GET / HTTP/1.0" is nmap -sV's probe.
+HTTP_GET = (b"GET / HTTP/1.1\r\nHost: 198.18.0.1\r\nUser-Agent: curl/7.88.1\r\n"
+            b"Accept: */*\r\nConnection: close\r\n\r\n")
+
 
 def dns_server(a):
     """A resolver: answers every query (A 198.18.0.99), plus a late duplicate
@@ -94,7 +98,7 @@ def nat(a):
     def worker(n):
         for i in range(n):
             if i % 3:
-                connect(a.dst, 80, a.bind, b"GET / HTTP/1.0\r\n\r\n")
+                connect(a.dst, 80, a.bind, HTTP_GET)
             else:
                 connect(a.dst, 2222, a.bind)
     ts = [threading.Thread(target=worker, args=(a.count // 10,)) for _ in range(10)]
@@ -115,7 +119,7 @@ def admin(a):
     """An administrator: ping, then a handful of services (one of them down), a few times each."""
     for _ in range(3):
         for port in a.ports:
-            connect(a.dst, port, a.bind, b"GET / HTTP/1.0\r\n\r\n" if port in (80, 443) else b"")
+            connect(a.dst, port, a.bind, HTTP_GET if port in (80, 443) else b"")
         time.sleep(0.1)
 
 

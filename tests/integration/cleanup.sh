@@ -12,11 +12,11 @@ check_clean() {
   [ ! -e "$PIN" ] || fail "$1: pins left in $PIN"
 }
 # 1. --duration ends it
-agent run -i tg0 --pin-dir "$PIN" --duration 1 --json "$WORK/d.json" 2>/dev/null
+agent run -i tg0 --pin-dir "$PIN" --state-file "$WORK/b.json" --duration 1 --json "$WORK/d.json" 2>/dev/null
 grep -q '"event":"stopped"' "$WORK/d.json" || fail "no stopped event after --duration"
 check_clean duration
 # 2. SIGTERM ends it; while it runs, XDP and TC are there
-nsenter --net="/run/netns/$NS_TGT" "$SCANWATCH" run -i tg0 --pin-dir "$PIN" --json "$WORK/t.json" 2>/dev/null &
+nsenter --net="/run/netns/$NS_TGT" "$SCANWATCH" run -i tg0 --pin-dir "$PIN" --state-file "$WORK/b.json" --json "$WORK/t.json" 2>/dev/null &
 pid=$!
 for _ in $(seq 50); do grep -q started "$WORK/t.json" 2>/dev/null && break; sleep 0.1; done
 ip -n "$NS_TGT" link show tg0 | grep -q xdp || fail "XDP not attached while running"

@@ -35,8 +35,23 @@ lab_down() {
 # lab_up [bystander]: scanner and target joined by a veth pair. With
 # "bystander", the target side of the link is a bridge in a switch namespace
 # so a third host (198.18.0.3) shares the same segment and interface tg0.
+# Namespaces of earlier runs whose test process is gone (killed by a timeout
+# before its trap could run) are removed first.
+sweep_stale_labs() {
+  local ns pid
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+    case "$ns" in sw[0-9]*-*|swb[0-9]*-*) ;; *) continue ;; esac
+    pid=${ns%%-*}; pid=${pid#swb}; pid=${pid#sw}
+    [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null || continue
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+  done
+}
+
 lab_up() {
   trap lab_down EXIT
+  trap 'exit 1' TERM INT HUP
+  sweep_stale_labs
   ip netns add "$NS_SCAN"
   ip netns add "$NS_TGT"
   if [ "${1:-}" = bystander ]; then
@@ -81,7 +96,7 @@ AGENT_IFACES="-i tg0"
 start_agent() {
   # shellcheck disable=SC2086
   ip netns exec "${AGENT_NS:-$NS_TGT}" "$SCANWATCH" run $AGENT_IFACES --json "$EVENTS" \
-    --socket "$WORK/sw.sock" --pin-dir "/sys/fs/bpf/$ID" "$@" 2>"$WORK/agent.err" &
+    --socket "$WORK/sw.sock" --pin-dir "/sys/fs/bpf/$ID" --state-file "$WORK/blocks.json" "$@" 2>"$WORK/agent.err" &
   AGENT_PID=$!
   for _ in $(seq 100); do
     grep -q '"event":"started"' "$EVENTS" 2>/dev/null && return 0
@@ -199,7 +214,8 @@ field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
 # run_cases < TABLE: one live scan per line "name | src | kinds | tools | nmap
 # arguments" (kinds: the exact union over the source's scan events, in
-# DESIGN.md's order; tools: accepted tools separated by /). A fresh agent per
+# DESIGN.md's order, "none" for a verdict without kinds; tools: accepted tools
+# separated by /). A fresh agent per
 # case (start_agent with $AGENT_NS/$AGENT_IFACES), nmap run in the scanner
 # namespace with -n -T5 --max-retries 1. SW_CASES="a b" runs only those cases,
 # SW_EXPLORE=1 reports without failing, SW_TABLE=FILE appends
@@ -211,6 +227,7 @@ run_cases() {
   while IFS='|' read -r name src want tool args; do
     name=$(echo $name) src=$(echo $src) want=$(echo $want) tool=$(echo $tool)
     [ -z "$name" ] && continue
+    [ "$want" = none ] && want=""
     if [ -n "${SW_CASES:-}" ] && [[ " $SW_CASES " != *" $name "* ]]; then continue; fi
     CASES_RUN=$((CASES_RUN + 1))
     EVENTS="$WORK/$name.json"

@@ -79,7 +79,7 @@ Rec nmap_syn(unsigned n) {
         .set(SW_C_SYN, n)
         .set(SW_C_SYN_NMAP, n)
         .set(SW_C_SAME_SEQ, n - 1)
-        .set(SW_C_ANSWERED, open)
+        .set(SW_C_ANSWERED, open).set(SW_C_FIRST_OK, open)
         .set(SW_C_HALF_OPEN, open)
         .set(SW_C_FAIL_RST, n - open)
         .ports(n)
@@ -187,7 +187,7 @@ TEST(Detector, ConnectScanIsConnect) {
     auto rec = Rec()
                    .set(SW_C_PROBES, 20)
                    .set(SW_C_SYN, 20)
-                   .set(SW_C_ANSWERED, 2)
+                   .set(SW_C_ANSWERED, 2).set(SW_C_FIRST_OK, 2)
                    .set(SW_C_CONNECT, 2)
                    .set(SW_C_FAIL_RST, 18)
                    .ports(20)
@@ -204,7 +204,7 @@ TEST(Detector, SynScanOfOpenPortsIsSynNotConnect) {
                    .set(SW_C_PROBES, 10)
                    .set(SW_C_SYN, 10)
                    .set(SW_C_SYN_NMAP, 10)
-                   .set(SW_C_ANSWERED, 10)
+                   .set(SW_C_ANSWERED, 10).set(SW_C_FIRST_OK, 10)
                    .set(SW_C_HALF_OPEN, 10)
                    .ports(10)
                    .hosts(1);
@@ -245,7 +245,7 @@ TEST(Detector, TimeoutsUseTheProbesOfThePast) {
 
 TEST(Detector, WebClientIsNotAScanner) {
     Detector d;
-    auto rec = Rec().set(SW_C_PROBES, 1000).set(SW_C_SYN, 1000).set(SW_C_ANSWERED, 1000).ports(1).hosts(1);
+    auto rec = Rec().set(SW_C_PROBES, 1000).set(SW_C_SYN, 1000).set(SW_C_ANSWERED, 1000).set(SW_C_FIRST_OK, 1).ports(1).hosts(1);
     EXPECT_FALSE(observe_twice(d, rec));
     auto a = d.assess(kSrc);
     ASSERT_TRUE(a);
@@ -267,7 +267,7 @@ TEST(Detector, ClientRetryingADeadServiceIsNotAScanner) {
 
 TEST(Detector, AdminUsingFiveServicesIsNotAScanner) {
     Detector d;
-    auto rec = Rec().set(SW_C_PROBES, 5).set(SW_C_SYN, 5).set(SW_C_ANSWERED, 5).ports(5).hosts(1);
+    auto rec = Rec().set(SW_C_PROBES, 5).set(SW_C_SYN, 5).set(SW_C_ANSWERED, 5).set(SW_C_FIRST_OK, 5).ports(5).hosts(1);
     EXPECT_FALSE(observe_twice(d, rec));
     EXPECT_FALSE(d.assess(kSrc)->scanner);
 }
@@ -283,13 +283,13 @@ TEST(Detector, DnsAndQuicClientIsNotASweep) {
 
 TEST(Detector, BenignSourceCanLaterBecomeAScanner) {
     Detector d;
-    auto benign = Rec().set(SW_C_PROBES, 5).set(SW_C_SYN, 5).set(SW_C_ANSWERED, 5).ports(5).hosts(1);
+    auto benign = Rec().set(SW_C_PROBES, 5).set(SW_C_SYN, 5).set(SW_C_ANSWERED, 5).set(SW_C_FIRST_OK, 5).ports(5).hosts(1);
     EXPECT_FALSE(d.observe(kSrc, benign, T0));
     EXPECT_FALSE(d.observe(kSrc, benign, T0 + 10 * kSec));
     auto scan = Rec()
                     .set(SW_C_PROBES, 170)
                     .set(SW_C_SYN, 170)
-                    .set(SW_C_ANSWERED, 10)
+                    .set(SW_C_ANSWERED, 10).set(SW_C_FIRST_OK, 10)
                     .set(SW_C_CONNECT, 5)
                     .set(SW_C_FAIL_RST, 160)
                     .ports(165)
@@ -402,7 +402,7 @@ TEST(Detector, OsDetectionIsNotCustomFlagsOrConnect) {
                    .set(SW_C_PROBES, 112)
                    .set(SW_C_SYN, 109)
                    .set(SW_C_SYN_NMAP, 100)
-                   .set(SW_C_ANSWERED, 10)
+                   .set(SW_C_ANSWERED, 10).set(SW_C_FIRST_OK, 10)
                    .set(SW_C_HALF_OPEN, 3)
                    .set(SW_C_FAIL_RST, 98)
                    .set(SW_C_OS_TS, 8)
@@ -469,7 +469,7 @@ TEST(Detector, RpcCheckIsRpcAndServiceDetect) {
     auto rec = Rec()
                    .set(SW_C_PROBES, 4)
                    .set(SW_C_SYN, 4)
-                   .set(SW_C_ANSWERED, 4)
+                   .set(SW_C_ANSWERED, 4).set(SW_C_FIRST_OK, 4)
                    .set(SW_C_CONNECT, 1)
                    .set(SW_C_RPC, 1)
                    .ports(1)
@@ -487,7 +487,7 @@ TEST(Detector, RpcCheckIsRpcAndServiceDetect) {
 TEST(Detector, RpcToAWebPortIsReportedAsRpc) {
     Detector d;
     d.on_event(rpc_event(100003, 3, 80));
-    auto rec = Rec().set(SW_C_PROBES, 1).set(SW_C_SYN, 1).set(SW_C_ANSWERED, 1).set(SW_C_RPC, 1).ports(1).hosts(1);
+    auto rec = Rec().set(SW_C_PROBES, 1).set(SW_C_SYN, 1).set(SW_C_ANSWERED, 1).set(SW_C_FIRST_OK, 1).set(SW_C_RPC, 1).ports(1).hosts(1);
     d.observe(kSrc, rec, T0);
     auto a = d.assess(kSrc);
     ASSERT_TRUE(a);
@@ -503,7 +503,7 @@ TEST(Detector, RpcGrinderIsRpc) {
                    .set(SW_C_SYN, 20)
                    .set(SW_C_SYN_NMAP, 10)
                    .set(SW_C_HALF_OPEN, 2)
-                   .set(SW_C_ANSWERED, 12)
+                   .set(SW_C_ANSWERED, 12).set(SW_C_FIRST_OK, 12)
                    .set(SW_C_FAIL_RST, 8)
                    .set(SW_C_RPC, 10)
                    .ports(10)
@@ -536,7 +536,7 @@ TEST(Detector, NfsClientIsNotAScanner) {
     auto rec = Rec()
                    .set(SW_C_PROBES, 4)
                    .set(SW_C_SYN, 4)
-                   .set(SW_C_ANSWERED, 4)
+                   .set(SW_C_ANSWERED, 4).set(SW_C_FIRST_OK, 4)
                    .set(SW_C_RPC, 400)
                    .ports(4)
                    .hosts(1);
@@ -654,7 +654,7 @@ TEST(Detector, Ipv6SourcesWork) {
 TEST(Detector, ManySourcesAreTrackedApart) {
     Detector d;
     for (uint32_t i = 0; i < 1000; i++) {
-        auto rec = Rec().set(SW_C_PROBES, 3).set(SW_C_SYN, 3).set(SW_C_ANSWERED, 3).ports(1).hosts(1);
+        auto rec = Rec().set(SW_C_PROBES, 3).set(SW_C_SYN, 3).set(SW_C_ANSWERED, 3).set(SW_C_FIRST_OK, 1).ports(1).hosts(1);
         EXPECT_FALSE(d.observe(Addr::v4(0xC6120000u + i), rec, T0));
     }
     EXPECT_TRUE(d.observe(Addr::v4(0xC6130000u), nmap_syn(20), T0));
@@ -671,5 +671,38 @@ TEST(Detector, ConfigIsKept) {
     EXPECT_TRUE(d.observe(kSrc, nmap_syn(60).last(T0 + kSec), T0 + kSec));
 }
 
+
+// Repeated connections to one service earn benign credit once (the kernel
+// counts first contacts), so a client that used a web server 1,000 times is
+// still named within a few dozen probes when it turns to scanning.
+TEST(Detector, ManySuccessesToOneServiceDoNotHideALaterScan) {
+    Detector d;
+    auto web = Rec().set(SW_C_PROBES, 1000).set(SW_C_SYN, 1000).set(SW_C_ANSWERED, 1000)
+                   .set(SW_C_FIRST_OK, 1).ports(1).hosts(1);
+    EXPECT_FALSE(d.observe(kSrc, web, T0));
+    auto scan = Rec().set(SW_C_PROBES, 1030).set(SW_C_SYN, 1030).set(SW_C_ANSWERED, 1000)
+                    .set(SW_C_FIRST_OK, 1).set(SW_C_FAIL_RST, 30).ports(31).hosts(1).last(T0 + kSec);
+    auto r = d.observe(kSrc, scan, T0 + kSec);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->scanner);
+}
+
+// The detector forgets what the kernel forgot: a source whose record left the
+// LRU map is dropped at the end of the next full sweep.
+TEST(Detector, SweepForgetsSourcesTheKernelEvicted) {
+    Detector d;
+    Addr other = *Addr::parse("198.18.0.77");
+    auto rec = Rec().set(SW_C_PROBES, 1).set(SW_C_SYN, 1).ports(1).hosts(1);
+    d.begin_sweep();
+    d.observe(kSrc, rec, T0);
+    d.observe(other, rec, T0);
+    EXPECT_EQ(d.end_sweep(), 0u);
+    EXPECT_EQ(d.tracked(), 2u);
+    d.begin_sweep();
+    d.observe(kSrc, rec, T0 + kSec);
+    EXPECT_EQ(d.end_sweep(), 1u);
+    EXPECT_EQ(d.tracked(), 1u);
+    EXPECT_FALSE(d.assess(other));
+}
 }  // namespace
 }  // namespace scanwatch

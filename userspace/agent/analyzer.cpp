@@ -23,7 +23,9 @@ void Analyzer::flush(const SourceLookup& lookup, uint64_t now_ns) {
 
 size_t Analyzer::sweep(const SourceScan& scan, uint64_t now_ns) {
     touched_.clear();  // the sweep re-judges them all anyway
+    det_.begin_sweep();
     size_t n = scan([&](const Addr& a, const sw_source& rec) { judge(a, rec, now_ns); });
+    det_.end_sweep();
     det_.expire(now_ns);
     return n;
 }

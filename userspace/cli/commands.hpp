@@ -34,6 +34,7 @@ struct RunOptions {
     uint32_t max_blocks = 65536;
     uint32_t max_new_blocks_per_sec = 100;
     std::string state_file = "/var/lib/scanwatch/blocks.json";
+    uint32_t max_sources = 0;      // sources map size; 0: SW_DEFAULT_MAX_SOURCES
 };
 
 int run_command(const RunOptions& o);

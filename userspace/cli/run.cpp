@@ -104,6 +104,8 @@ int run_command(const RunOptions& o) {
     ko.ifaces = o.ifaces;
     ko.mode = parse_mode(o.xdp_mode);
     ko.pin_dir = o.pin_dir;
+    if (o.max_sources)
+        ko.max_sources = o.max_sources;
 
     EventWriter out(o.json);
     UniqueFd sigfd = signal_fd();
@@ -125,6 +127,7 @@ int run_command(const RunOptions& o) {
     Clock clock = Clock::live();
     Analyzer an(o.det, out, clock, !o.quiet);
     uint64_t start = mono_now_ns();
+    double last_sweep_ms = 0;  // wall time of the latest full sweep (status "last_sweep_ms")
 
     BlockPolicy bp;
     bp.auto_block = o.block;
@@ -242,6 +245,7 @@ int run_command(const RunOptions& o) {
             j["blocks"] = blocker.list().size();
             j["blocks_created"] = blocker.created_total();
             j["block_enabled"] = o.block;
+            j["last_sweep_ms"] = std::round(last_sweep_ms * 100) / 100;
             return j;
         }
         if (cmd == "sources") {
@@ -315,7 +319,7 @@ int run_command(const RunOptions& o) {
 
     auto lookup = [&](const Addr& a) { return kernel.source(a); };
     auto scan = [&](const SourceVisitor& v) { return kernel.for_each_source(v); };
-    uint64_t sweeps = 0;
+    uint64_t sweeps = 0, next_sweep_ns = 0;
     const uint64_t deadline = o.duration_s > 0 ? start + static_cast<uint64_t>(o.duration_s * 1e9) : 0;
     bool stop = false;
     std::string stop_reason = "duration";
@@ -376,8 +380,16 @@ int run_command(const RunOptions& o) {
                 block_event("block", e, "", now);
             for (const auto& e : blocker.expire(now))
                 block_event("unblock", e, "expired", now);
-            an.sweep(scan, now);
-            sweeps++;
+            // A huge map makes a sweep slow: keep the agent responsive (events,
+            // control socket) by sweeping no more than a fifth of the time.
+            if (now >= next_sweep_ns) {
+                uint64_t t_sweep = mono_now_ns();
+                an.sweep(scan, now);
+                uint64_t took = mono_now_ns() - t_sweep;
+                last_sweep_ms = took / 1e6;
+                next_sweep_ns = t_sweep + 5 * took;
+                sweeps++;
+            }
         }
         if (deadline && now >= deadline)
             stop = true;

@@ -42,11 +42,14 @@ struct Weights {
     // Empty echo, all-zero timestamp, echo with code != 0: nmap's pings (ping
     // and monitoring tools send data), per distinct host.
     static inline const double icmp_odd = std::log(5.0);
+    // Payloads that are nmap -sV's own probes or NSE's marker: no client sends them.
+    static inline const double sv_probe = std::log(10.0);
 };
 
 constexpr unsigned kKindMin = 3;           // probes of one flag set before naming the kind
 constexpr uint64_t kFewPorts = 3;          // discovery / sweep: at most this many ports
 constexpr size_t kRpcStrongPrograms = 3;   // distinct programs that make the grinder
+constexpr size_t kRpcStrongHosts = 3;      // hosts called: an RPC sweep (portmapper probing)
 constexpr size_t kMaxRpcPrograms = 32;     // programs remembered per source
 constexpr unsigned kHistory = 8;           // samples for the probe timeouts
 constexpr uint64_t kMinSampleSpacingNs = 1'000'000'000ULL;
@@ -60,6 +63,17 @@ constexpr unsigned kTtlSpreadProbes = 6;
 // -O probes that look like other scans: T2 (no flags), T3 (SYN+FIN+PSH+URG),
 // T7 (FIN+PSH+URG), each retransmitted up to 3 times when unanswered.
 constexpr unsigned kOsProbeRepeats = 3;
+// nmap -D: the decoys' copies of a probe carry the real scanner's seq and
+// source port. A source that never proved it receives our answers and shares
+// its (seq, source port) with another source is reported as a decoy with
+// this score at most, which no block policy should act on.
+constexpr double kDecoyScore = 0.5;
+constexpr size_t kMaxSignatureSources = 8;
+constexpr uint64_t kSignatureKeepNs = 600'000'000'000ULL;  // 10 minutes
+// The agent judges sources one by one, so a decoy judged before any other
+// sharer of its signature is seen gets a plain first report; it is reported
+// again as a decoy at the next look. No block follows either way: a decoy
+// never proves it receives our answers (SW_SF_VERIFIED), which blocking needs.
 constexpr uint16_t kRpcPorts[] = {111, 2049, 4045, 20048};  // portmapper, nfs, lockd, mountd
 constexpr uint16_t kRpcDynamicPorts = 32768;                // RPC services register from here
 
@@ -88,7 +102,7 @@ constexpr const char* kCounterNames[SW_C_MAX] = {
     "half_open", "connect", "rpc", "fin", "null", "xmas", "maimon", "ack_probe",
     "odd_flags", "udp", "udp_empty", "icmp_echo", "icmp_odd", "os_ts", "os_urg", "os_udp",
     "bare_ip", "sctp_init", "frag", "frag_tiny", "zmap_ipid", "same_seq", "same_sport",
-    "rst_in", "synack_in"};
+    "sv_probe", "first_ok"};
 
 constexpr uint32_t bit(unsigned k) { return 1u << k; }
 
@@ -135,7 +149,13 @@ uint64_t distinct_hosts(const sw_source& rec) {
 
 namespace {
 
+// The kinds that name how a port scan probes ports.
+constexpr uint32_t kPortScanKinds = (1u << kSyn) | (1u << kConnect) | (1u << kFin) | (1u << kNull) |
+                                    (1u << kXmas) | (1u << kMaimon) | (1u << kAck) |
+                                    (1u << kCustomFlags) | (1u << kUdp);
+
 struct State {
+    uint64_t sweep = 0;  // the last full sweep that saw the source's kernel record
     // The last snapshot of the kernel record (what assess() judges).
     uint32_t cnt[SW_C_MAX] = {};
     uint64_t first_ns = 0, last_ns = 0;
@@ -157,9 +177,13 @@ struct State {
     bool rpc_check = false;     // nmap's RPCCheck (program 100000 version 104316)
     bool rpc_odd_port = false;  // an RPC CALL to a port no RPC service uses
     bool rpc_nmap_udp = false;  // nmap -sU's RPC payload (program 12345678)
+    std::vector<Addr> rpc_hosts;  // distinct hosts it made RPC calls to (first kRpcStrongHosts)
 
     // Emission.
     bool reported = false;  // judged a scanner at least once (sticky)
+    bool verified = false;  // SW_SF_VERIFIED: it receives our packets
+    bool decoy = false;     // shares its probes' signature with another source (sticky)
+    bool decoy_emitted = false;
     uint32_t kinds_emitted = 0;
     Tool tool_emitted = Tool::unknown;
     uint64_t emit_ns = 0, emit_ports = 0, emit_probes = 0;
@@ -171,6 +195,13 @@ struct Verdict {
     uint32_t kinds = 0;
     Tool tool = Tool::unknown;
     uint64_t timeouts = 0;
+    bool decoy = false;
+};
+
+// The sources that sent probes with one (seq, source port), for decoys.
+struct Signature {
+    std::vector<Addr> sources;  // at most kMaxSignatureSources
+    uint64_t first_ns = 0, last_ns = 0;
 };
 
 }  // namespace
@@ -180,7 +211,10 @@ struct Detector::Impl {
     double w_fail, w_success;
     uint64_t sample_spacing_ns;
     std::unordered_map<Addr, State> sources;
+    std::unordered_map<uint64_t, Signature> signatures;
+    uint64_t signatures_pruned_ns = 0;
     uint64_t scanners = 0;
+    uint64_t sweep_gen = 1;
 
     explicit Impl(DetectorConfig c)
         : cfg(c),
@@ -213,7 +247,8 @@ struct Detector::Impl {
     }
 
     bool rpc_strong(const State& s) const {
-        return s.rpc_check || s.rpc_odd_port || s.rpc_programs.size() >= kRpcStrongPrograms;
+        return s.rpc_check || s.rpc_odd_port || s.rpc_programs.size() >= kRpcStrongPrograms ||
+               s.rpc_hosts.size() >= kRpcStrongHosts;
     }
 
     Verdict judge(const State& s, uint64_t now) const {
@@ -226,8 +261,12 @@ struct Detector::Impl {
 
         v.timeouts = timeouts(s, now);
         const uint64_t failures = uint64_t{c[SW_C_FAIL_RST]} + c[SW_C_FAIL_ICMP] + v.timeouts;
+        // Successful first contacts only (the kernel counts an answered SYN to
+        // a port or host the source had not tried before): reconnecting to one
+        // service earns benign credit once, so a verdict of benign is never
+        // final. Half-open and connect probes answered are no successes.
         const uint64_t successes =
-            sub(c[SW_C_ANSWERED], uint64_t{c[SW_C_HALF_OPEN]} + c[SW_C_CONNECT]);
+            sub(c[SW_C_FIRST_OK], uint64_t{c[SW_C_HALF_OPEN]} + c[SW_C_CONNECT]);
         const uint64_t stealth = uint64_t{c[SW_C_FIN]} + c[SW_C_NULL] + c[SW_C_XMAS] +
                                  c[SW_C_MAIMON] + c[SW_C_ACK_PROBE] + c[SW_C_ODD_FLAGS] +
                                  c[SW_C_FRAG_TINY];
@@ -244,18 +283,30 @@ struct Detector::Impl {
                    capped(c[SW_C_SYN_NOOPT]) * Weights::syn_noopt +
                    capped(c[SW_C_ZMAP_IPID]) * Weights::zmap_ipid +
                    capped(c[SW_C_ICMP_ODD]) * Weights::icmp_odd;
-        if (s.rpc_check || s.rpc_odd_port)
+        if (s.rpc_check || s.rpc_odd_port || s.rpc_hosts.size() >= kRpcStrongHosts)
             L += capped(rpc) * Weights::rpc;
+        L += capped(c[SW_C_SV_PROBE]) * Weights::sv_probe;
+        // nmap -sV/-sC against one service: its probe payloads, seen twice, or
+        // once after nmap's connect probe (handshake, RST without data).
+        const bool version_probing =
+            c[SW_C_SV_PROBE] >= 2 || (c[SW_C_SV_PROBE] >= 1 && c[SW_C_CONNECT] >= 1) || s.rpc_check;
         if (s.rpc_check)
             L += Weights::rpc_check;
         v.score = 1.0 / (1.0 + std::exp(-L));
 
-        const bool broad = P >= cfg.min_ports || H >= cfg.min_hosts || strong_rpc;
+        const bool broad = P >= cfg.min_ports || H >= cfg.min_hosts || strong_rpc || version_probing;
         v.scanner = s.reported || (v.score >= cfg.alert_score && broad);
+        // A decoy scans only on paper: say so, with a score nobody blocks on.
+        v.decoy = s.decoy && !s.verified;
+        if (v.decoy)
+            v.score = std::min(v.score, kDecoyScore);
 
-        // Kinds: only for scanners, except rpc, which stands on its own.
+        // Kinds: only for scanners, except rpc and service-detect, which
+        // stand on their own.
         if (strong_rpc)
             v.kinds |= bit(kRpc);
+        if (version_probing)
+            v.kinds |= bit(kServiceDetect);
         const bool os_detect = os >= 2 || (c[SW_C_ICMP_ODD] >= 1 && c[SW_C_OS_TS] >= 1);
         // -O's own NULL, SYN+FIN+PSH+URG, FIN+PSH+URG and code-9 echo probes
         // (with their retransmissions; IE1 counted twice) are not scans of
@@ -275,13 +326,7 @@ struct Detector::Impl {
                                (P <= kFewPorts && c[SW_C_ICMP_ECHO] >= 1);
         // SYNs that are no SYN+FIN (custom flags) and no SYN to 443 paired
         // with a discovery ACK.
-        // -f: tiny first fragments carry no flags; the XDP program tracks
-        // their seq, and a SYN/ACK acking it shows they were SYNs.
-        const uint64_t frag_syns =
-            c[SW_C_ANSWERED] >= 1
-                ? std::min<uint64_t>(c[SW_C_FRAG_TINY], uint64_t{c[SW_C_ANSWERED]} + c[SW_C_FAIL_RST])
-                : 0;
-        const uint64_t syn_all = c[SW_C_SYN] + frag_syns;
+        const uint64_t syn_all = c[SW_C_SYN];
         const uint64_t syn_plain = sub(syn_all, c[SW_C_ODD_FLAGS]);
         const uint64_t syn = tcp_disc ? sub(syn_plain, acks) : syn_plain;
         const uint64_t ack = tcp_disc ? 0 : acks;
@@ -306,9 +351,17 @@ struct Detector::Impl {
             if (c[SW_C_BARE_IP] >= kKindMin) v.kinds |= bit(kIpProtocol);
             if (c[SW_C_SCTP_INIT] >= kKindMin) v.kinds |= bit(kSctp);
             if (os_detect) v.kinds |= bit(kOsDetect);
-            if (s.rpc_check) v.kinds |= bit(kServiceDetect);
             if (discovery) v.kinds |= bit(kDiscovery);
-            if (H >= cfg.min_hosts && P <= kFewPorts) v.kinds |= bit(kSweep);
+            // A sweep probes one or a few ports across many hosts: it is
+            // named a sweep, not a port scan of the technique it used (the
+            // evidence still shows the SYNs, ACKs ...).
+            if (H >= cfg.min_hosts && P <= kFewPorts) {
+                v.kinds |= bit(kSweep);
+                v.kinds &= ~kPortScanKinds;
+            }
+            // Nor is probing one or two services (nmap -sV -p80) a port scan.
+            if (P < cfg.min_ports)
+                v.kinds &= ~kPortScanKinds;
         }
 
         // Tool attribution.
@@ -345,8 +398,40 @@ struct Detector::Impl {
                 r.evidence[kCounterNames[i]] = s.cnt[i];
         if (v.timeouts)
             r.evidence["timeouts"] = v.timeouts;
+        if (v.decoy)
+            r.evidence["decoy"] = 1;
         r.rpc_programs = s.rpc_programs;
         return r;
+    }
+
+    // Records the source's current probe signature; marks it a decoy when
+    // another source sent the same one and this source is not verified.
+    void note_signature(const Addr& src, State& s, const sw_source& rec, uint64_t now) {
+        if (!rec.last_sport || !rec.last_seq)
+            return;
+        const uint64_t key = (uint64_t{rec.last_seq} << 16) | rec.last_sport;
+        Signature& sig = signatures[key];
+        if (!sig.first_ns)
+            sig.first_ns = now;
+        sig.last_ns = now;
+
+        if (std::find(sig.sources.begin(), sig.sources.end(), src) == sig.sources.end() &&
+            sig.sources.size() < kMaxSignatureSources)
+            sig.sources.push_back(src);
+        if (sig.sources.size() >= 2 && !s.verified)
+            s.decoy = true;
+        // the other sharers learn it at their next look; mark them now
+        if (sig.sources.size() >= 2)
+            for (const auto& a : sig.sources)
+                if (auto it = sources.find(a); it != sources.end() && !it->second.verified)
+                    it->second.decoy = true;
+    }
+
+    void prune_signatures(uint64_t now) {
+        if (now < signatures_pruned_ns + kSignatureKeepNs / 10)
+            return;
+        signatures_pruned_ns = now;
+        std::erase_if(signatures, [&](const auto& kv) { return now > kv.second.last_ns + kSignatureKeepNs; });
     }
 
     void add_sample(State& s, uint64_t t) {
@@ -378,6 +463,7 @@ struct Detector::Impl {
             it = sources.try_emplace(src).first;
         }
         State& s = it->second;
+        s.sweep = sweep_gen;
 
         const bool same = s.have_snapshot && rec.last_ns == s.last_ns &&
                           std::memcmp(rec.cnt, s.cnt, sizeof s.cnt) == 0;
@@ -396,11 +482,16 @@ struct Detector::Impl {
             std::memcpy(s.cnt, rec.cnt, sizeof s.cnt);
             s.first_ns = rec.first_ns;
             s.last_ns = rec.last_ns;
-            s.ports = distinct_ports(rec);
-            s.hosts = distinct_hosts(rec);
+            // A sketch estimate can overshoot at high fill; a source cannot
+            // have probed more ports or hosts than it sent probes.
+            const uint64_t probes = std::max<uint64_t>(rec.cnt[SW_C_PROBES], 1);
+            s.ports = std::min(distinct_ports(rec), probes);
+            s.hosts = std::min(distinct_hosts(rec), probes);
             s.ttl_min = rec.ttl_min;
             s.ttl_max = rec.ttl_max;
+            s.verified = (rec.flags & SW_SF_VERIFIED) != 0;
             s.have_snapshot = true;
+            note_signature(src, s, rec, now);
         }
         // Counts as of the record's last packet (the earliest time they held).
         add_sample(s, std::min<uint64_t>(now, rec.last_ns));
@@ -411,8 +502,10 @@ struct Detector::Impl {
         if (!v.scanner)
             return std::nullopt;
         const bool first = !s.reported;
+
         const bool new_kinds = (v.kinds & ~s.kinds_emitted) != 0 ||
-                               (s.tool_emitted == Tool::unknown && v.tool != Tool::unknown);
+                               (s.tool_emitted == Tool::unknown && v.tool != Tool::unknown) ||
+                               v.decoy != s.decoy_emitted;
         const bool update = now >= s.emit_ns + cfg.reemit_interval_ns && grew(s);
         if (!first && !new_kinds && !update)
             return std::nullopt;
@@ -424,6 +517,7 @@ struct Detector::Impl {
         s.kinds_emitted |= v.kinds;
         if (s.tool_emitted == Tool::unknown)
             s.tool_emitted = v.tool;
+        s.decoy_emitted = v.decoy;
         s.emit_ns = now;
         s.emit_ports = std::max<uint64_t>(s.ports, 1);
         s.emit_probes = std::max<uint64_t>(s.cnt[SW_C_PROBES], 1);
@@ -441,6 +535,10 @@ struct Detector::Impl {
         if (s.rpc_programs.size() < kMaxRpcPrograms &&
             std::find(s.rpc_programs.begin(), s.rpc_programs.end(), prog) == s.rpc_programs.end())
             s.rpc_programs.push_back(prog);
+        const Addr host = Addr::from_bytes(ev.daddr);
+        if (s.rpc_hosts.size() < kRpcStrongHosts &&
+            std::find(s.rpc_hosts.begin(), s.rpc_hosts.end(), host) == s.rpc_hosts.end())
+            s.rpc_hosts.push_back(host);
         const uint16_t dport = ntohs(ev.dport);
         const bool odd_port =
             dport < kRpcDynamicPorts &&
@@ -475,8 +573,16 @@ std::optional<ScanReport> Detector::assess(const Addr& src) const {
 }
 
 size_t Detector::expire(uint64_t now_ns) {
+    impl_->prune_signatures(now_ns);
     return std::erase_if(impl_->sources,
                          [&](const auto& kv) { return impl_->idle(kv.second, now_ns); });
+}
+
+void Detector::begin_sweep() { impl_->sweep_gen++; }
+
+size_t Detector::end_sweep() {
+    const uint64_t gen = impl_->sweep_gen;
+    return std::erase_if(impl_->sources, [gen](const auto& kv) { return kv.second.sweep != gen; });
 }
 
 size_t Detector::tracked() const { return impl_->sources.size(); }
