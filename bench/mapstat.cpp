@@ -8,6 +8,7 @@
 //
 // Prints one JSON line: entries, max_entries, sweep_ms (median), and for each
 // --addr whether it has a record and the record's probe count / first-seen age.
+#include "bpf/loader.hpp"
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -73,30 +74,15 @@ int find_sources_map(int pid) {
     return found;
 }
 
-// The agent's sweep, minus the detector: every record, in batches of 1024.
+// The agent's sweep, minus the detector: the same batch reader it uses.
 size_t sweep(int fd, uint64_t* probes_sum) {
-    constexpr uint32_t kBatch = 1024;
-    static std::vector<uint8_t> keys(kBatch * 16);
-    static std::vector<sw_source> values(kBatch);
-    uint8_t token[16] = {};
-    bool first = true;
-    size_t total = 0;
-    for (;;) {
-        uint32_t count = kBatch;
-        LIBBPF_OPTS(bpf_map_batch_opts, bo);
-        int err = bpf_map_lookup_batch(fd, first ? nullptr : token, token, keys.data(), values.data(), &count, &bo);
-        int saved = errno;
-        for (uint32_t i = 0; i < count; i++)
-            *probes_sum += values[i].cnt[SW_C_PROBES];
-        total += count;
-        if (err) {
-            if (saved == ENOENT)
-                break;
-            die(std::string("bpf_map_lookup_batch: ") + std::strerror(saved));
-        }
-        first = false;
+    try {
+        return scanwatch::for_each_source_in(
+            fd, [&](const scanwatch::Addr&, const sw_source& s) { *probes_sum += s.cnt[SW_C_PROBES]; });
+    } catch (const std::exception& e) {
+        die(e.what());
     }
-    return total;
+    return 0;
 }
 
 }  // namespace

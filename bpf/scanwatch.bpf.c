@@ -644,6 +644,16 @@ static __always_inline void icmp_unreach(struct pkt *p, void *inner, void *end, 
 
 /* ---------------- packets arriving from the wire --------------------- */
 
+/* Per-CPU scratch holding the flow key of a segment from the prober. */
+static __always_inline struct scratch *probe_flow(struct pkt *p, struct tcphdr *th)
+{
+	struct scratch *sc = get_scratch();
+
+	if (sc)
+		flow_key(&sc->fk, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
+	return sc;
+}
+
 /* Classifies a TCP segment. Returns 1 when o should be accounted to p->saddr. */
 static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now, struct obs *o)
 {
@@ -728,11 +738,10 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 			return 0;
 		if (!rpc_call((void *)th + (doff & 0x3c), end, plen, 1, o))
 			return 0;
-		sc = get_scratch();
+		sc = probe_flow(p, th);
 		if (!sc)
 			return 0;
 		k = &sc->fk;
-		flow_key(k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
 		f = bpf_map_lookup_elem(&sw_flows, k);
 		if (f) {
 			o->rpc_first = bpf_ntohl(th->seq) == f->isn + 1;
@@ -752,11 +761,10 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 	if (flags & TH_RST) {
 		if ((flags & TH_ACK) && tcp_answer(p, th, flags, now))
 			return 0;
-		sc = get_scratch();
+		sc = probe_flow(p, th);
 		if (!sc)
 			return 0;
 		k = &sc->fk;
-		flow_key(k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
 		f = bpf_map_lookup_elem(&sw_flows, k);
 		if (!f)
 			return 0;
@@ -798,11 +806,10 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		if (th->urg_ptr && !(flags & TH_URG))
 			o->mask |= BIT(SW_C_OS_URG);
 
-		sc = get_scratch();
+		sc = probe_flow(p, th);
 		if (!sc)
 			return 0;
 		k = &sc->fk;
-		flow_key(k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
 		nf = &sc->fv;
 		__builtin_memset(nf, 0, sizeof(*nf));
 		nf->syn_ns = now;
@@ -825,11 +832,10 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 			return 1;
 		}
 		/* an ordinary close: forget the flow early */
-		sc = get_scratch();
+		sc = probe_flow(p, th);
 		if (!sc)
 			return 0;
 		k = &sc->fk;
-		flow_key(k, p->saddr, p->daddr, th->source, th->dest, IPPROTO_TCP_);
 		bpf_map_delete_elem(&sw_flows, k);
 		return 0;
 	}

@@ -219,11 +219,10 @@ std::optional<sw_source> Kernel::source(const Addr& a) const {
     return s;
 }
 
-size_t Kernel::for_each_source(const std::function<void(const Addr&, const sw_source&)>& fn) const {
+size_t for_each_source_in(int fd, const std::function<void(const Addr&, const sw_source&)>& fn) {
     constexpr uint32_t kBatch = 1024;
     static thread_local std::vector<uint8_t> keys(kBatch * 16);
     static thread_local std::vector<sw_source> values(kBatch);
-    int fd = bpf_map__fd(skel_->maps.sw_sources);
     uint8_t token[16] = {};
     bool first = true;
     size_t total = 0;
@@ -233,10 +232,9 @@ size_t Kernel::for_each_source(const std::function<void(const Addr&, const sw_so
         int err = bpf_map_lookup_batch(fd, first ? nullptr : token, token, keys.data(), values.data(),
                                        &count, &bo);
         int saved = errno;
-        for (uint32_t i = 0; i < count; i++) {
+        for (uint32_t i = 0; i < count; i++)
             fn(Addr::from_bytes(&keys[i * 16]), values[i]);
-            total++;
-        }
+        total += count;
         if (err) {
             if (saved == ENOENT)
                 break;
@@ -245,6 +243,10 @@ size_t Kernel::for_each_source(const std::function<void(const Addr&, const sw_so
         first = false;
     }
     return total;
+}
+
+size_t Kernel::for_each_source(const std::function<void(const Addr&, const sw_source&)>& fn) const {
+    return for_each_source_in(bpf_map__fd(skel_->maps.sw_sources), fn);
 }
 
 uint64_t Kernel::stat(unsigned idx) const {

@@ -73,6 +73,10 @@ private:
     int ncpus_ = 1;
 };
 
+// Reads every record of a sources map (by fd) with batch lookups, 1024 at a
+// time; returns how many. Throws BpfError.
+size_t for_each_source_in(int map_fd, const std::function<void(const Addr&, const sw_source&)>& fn);
+
 // Mounts bpffs on /sys/fs/bpf when it is not there (e.g. under `ip netns exec`).
 void ensure_bpffs();
 // Seconds since boot on the clock bpf_ktime_get_ns() uses.
