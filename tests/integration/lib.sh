@@ -50,7 +50,7 @@ sweep_stale_labs() {
 
 lab_up() {
   trap lab_down EXIT
-  trap 'exit 1' TERM INT HUP
+  trap 'exit 1' TERM HUP
   sweep_stale_labs
   ip netns add "$NS_SCAN"
   ip netns add "$NS_TGT"

@@ -620,7 +620,7 @@ TEST(Detector, ExpireForgetsIdleSources) {
     Detector d(cfg);
     const Addr other = *Addr::parse("2001:2::7");
     EXPECT_TRUE(d.observe(kSrc, nmap_syn(20), T0));
-    d.observe(other, Rec().set(SW_C_PROBES, 1).set(SW_C_SYN, 1).ports(1).hosts(1).last(T0 + 50 * kSec),
+    d.observe(other, Rec().set(SW_C_PROBES, 2).set(SW_C_SYN, 2).ports(1).hosts(1).last(T0 + 50 * kSec),
               T0 + 50 * kSec);
     EXPECT_EQ(d.tracked(), 2u);
     EXPECT_EQ(d.expire(T0 + 30 * kSec), 0u);
@@ -687,12 +687,21 @@ TEST(Detector, ManySuccessesToOneServiceDoNotHideALaterScan) {
     EXPECT_TRUE(r->scanner);
 }
 
+// One packet is no scan: a flood of spoofed one-packet sources leaves no state.
+TEST(Detector, OnePacketSourcesAreNotTracked) {
+    Detector d;
+    for (uint32_t i = 0; i < 1000; i++)
+        EXPECT_FALSE(d.observe(Addr::v4(0xC6130000u + i), Rec().set(SW_C_PROBES, 1).set(SW_C_SYN, 1)
+                                                              .set(SW_C_SYN_NMAP, 1).ports(1).hosts(1), T0));
+    EXPECT_EQ(d.tracked(), 0u);
+}
+
 // The detector forgets what the kernel forgot: a source whose record left the
 // LRU map is dropped at the end of the next full sweep.
 TEST(Detector, SweepForgetsSourcesTheKernelEvicted) {
     Detector d;
     Addr other = *Addr::parse("198.18.0.77");
-    auto rec = Rec().set(SW_C_PROBES, 1).set(SW_C_SYN, 1).ports(1).hosts(1);
+    auto rec = Rec().set(SW_C_PROBES, 2).set(SW_C_SYN, 2).ports(1).hosts(1);
     d.begin_sweep();
     d.observe(kSrc, rec, T0);
     d.observe(other, rec, T0);

@@ -70,6 +70,8 @@ constexpr unsigned kOsProbeRepeats = 3;
 constexpr double kDecoyScore = 0.5;
 constexpr size_t kMaxSignatureSources = 8;
 constexpr uint64_t kSignatureKeepNs = 600'000'000'000ULL;  // 10 minutes
+constexpr size_t kMaxSignatures = 65536;                    // the table's bound ...
+constexpr uint64_t kSignatureFloodKeepNs = 5'000'000'000ULL;  // ... and its memory when full
 // The agent judges sources one by one, so a decoy judged before any other
 // sharer of its signature is seen gets a plain first report; it is reported
 // again as a decoy at the next look. No block follows either way: a decoy
@@ -213,6 +215,7 @@ struct Detector::Impl {
     std::unordered_map<Addr, State> sources;
     std::unordered_map<uint64_t, Signature> signatures;
     uint64_t signatures_pruned_ns = 0;
+    uint64_t signatures_full_pruned_ns = 0;
     uint64_t scanners = 0;
     uint64_t sweep_gen = 1;
 
@@ -410,7 +413,23 @@ struct Detector::Impl {
         if (!rec.last_sport || !rec.last_seq)
             return;
         const uint64_t key = (uint64_t{rec.last_seq} << 16) | rec.last_sport;
-        Signature& sig = signatures[key];
+        auto found = signatures.find(key);
+        if (found == signatures.end()) {
+            // A flood of spoofed sources, each with its own seq, must not grow
+            // this table without bound: forget quiet signatures early (decoy
+            // copies arrive back to back), and stop learning while it stays full.
+            if (signatures.size() >= kMaxSignatures) {
+                if (now < signatures_full_pruned_ns + kSignatureFloodKeepNs / 5)
+                    return;  // pruned a moment ago: no O(n) pass per new source
+                signatures_full_pruned_ns = now;
+                std::erase_if(signatures,
+                              [&](const auto& kv) { return now > kv.second.last_ns + kSignatureFloodKeepNs; });
+                if (signatures.size() >= kMaxSignatures)
+                    return;
+            }
+            found = signatures.emplace(key, Signature{}).first;
+        }
+        Signature& sig = found->second;
         if (!sig.first_ns)
             sig.first_ns = now;
         sig.last_ns = now;
@@ -459,6 +478,11 @@ struct Detector::Impl {
         if (it == sources.end()) {
             // A kernel record nobody touched for longer than we remember sources.
             if (now > rec.last_ns && now - rec.last_ns > cfg.idle_forget_ns)
+                return std::nullopt;
+            // One packet is no scan, whatever it was: no state until a second
+            // one (a flood of spoofed one-packet sources costs no memory here).
+            if (rec.cnt[SW_C_PROBES] < 2 && rec.cnt[SW_C_RPC] == 0 && rec.cnt[SW_C_HALF_OPEN] == 0 &&
+                rec.cnt[SW_C_CONNECT] == 0)
                 return std::nullopt;
             it = sources.try_emplace(src).first;
         }
