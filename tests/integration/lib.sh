@@ -46,6 +46,12 @@ sweep_stale_labs() {
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
     ip netns del "$ns" 2>/dev/null
   done
+  # and the bpffs pins of their agents (run with nsenter, in the root bpffs)
+  for ns in /sys/fs/bpf/sw[0-9]*; do
+    [ -d "$ns" ] || continue
+    pid=${ns##*/sw}
+    kill -0 "$pid" 2>/dev/null || rm -rf "$ns"
+  done
 }
 
 lab_up() {
