@@ -35,7 +35,7 @@ void Analyzer::judge(const Addr& a, const sw_source& rec, uint64_t now_ns) {
     if (!report)
         return;
     reports_++;
-    std::string action = on_report ? on_report(*report) : "alert";
+    std::string action = on_report ? on_report(*report, rec) : "alert";
     out_.write(scan_json(*report, clock_, now_ns, action));
     if (human_)
         std::fprintf(stderr, "scanwatch: %s%s\n", scan_line(*report).c_str(),

@@ -29,9 +29,9 @@ public:
     // Re-judges every source; returns how many records were read.
     size_t sweep(const SourceScan& scan, uint64_t now_ns);
 
-    // Called for each report before it is written (the blocker hooks in here);
-    // returns the action to record: "alert" or "block".
-    std::function<std::string(const ScanReport&)> on_report;
+    // Called for each report, with the record it was judged from, before it is
+    // written (the blocker hooks in here); returns the action: "alert" or "block".
+    std::function<std::string(const ScanReport&, const sw_source&)> on_report;
 
     Detector& detector() { return det_; }
     uint64_t events() const { return events_; }

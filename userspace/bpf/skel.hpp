@@ -17,11 +17,6 @@ struct SkelDeleter {
 };
 using SkelPtr = std::unique_ptr<scanwatch_bpf, SkelDeleter>;
 
-struct LinkDeleter {
-    void operator()(bpf_link* l) const noexcept { bpf_link__destroy(l); }
-};
-using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
-
 struct RingBufferDeleter {
     void operator()(ring_buffer* r) const noexcept { ring_buffer__free(r); }
 };

@@ -162,11 +162,10 @@ int run_command(const RunOptions& o) {
     };
 
     // A report becomes a block when the policy allows it.
-    an.on_report = [&](const ScanReport& r) -> std::string {
+    an.on_report = [&](const ScanReport& r, const sw_source& rec) -> std::string {
         if (blocker.find(r.src))
             return "block";
-        auto rec = kernel.source(r.src);
-        if (!rec || blocker.refuse(r, *rec))
+        if (blocker.refuse(r, rec))
             return "alert";
         std::string why;
         for (const auto& k : r.kinds)
