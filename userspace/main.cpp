@@ -4,25 +4,68 @@
 
 #include <cstdio>
 #include <exception>
+#include <filesystem>
+#include <functional>
 
 #include "bpf/skel.hpp"
 #include "cli/commands.hpp"
+#include "config/config.hpp"
 #include "scanwatch/parse.hpp"
 
 using namespace scanwatch;
 
 namespace {
 
-void add_detector_flags(CLI::App* c, DetectorConfig& d) {
-    c->add_option("--min-ports", d.min_ports, "distinct ports that make a port scan")
-        ->check(CLI::Range(1u, 65536u))
-        ->default_val(d.min_ports);
-    c->add_option("--min-hosts", d.min_hosts, "distinct hosts that make a sweep")
-        ->check(CLI::Range(1u, 1u << 24))
-        ->default_val(d.min_hosts);
-    c->add_option("--alert-score", d.alert_score, "score (0-1) needed to call a source a scanner")
-        ->check(CLI::Range(0.5, 1.0))
-        ->default_val(d.alert_score);
+// The flags of `run` that the user gave, remembered so they can be laid over
+// the config file again at every SIGHUP (flags override the file).
+class Overrides {
+public:
+    using Copy = std::function<void(RunOptions& dst, const RunOptions& flags)>;
+    CLI::Option* track(CLI::Option* opt, Copy copy) {
+        entries_.push_back({opt, std::move(copy)});
+        return opt;
+    }
+    void apply(RunOptions& dst, const RunOptions& flags) const {
+        for (const auto& e : entries_)
+            if (e.opt->count() > 0)
+                e.copy(dst, flags);
+    }
+
+private:
+    struct Entry {
+        CLI::Option* opt;
+        Copy copy;
+    };
+    std::vector<Entry> entries_;
+};
+
+#define SW_COPY(member) [](RunOptions& d, const RunOptions& s) { d.member = s.member; }
+
+void add_detector_flags(CLI::App* c, DetectorConfig& d, Overrides* ov = nullptr) {
+    auto track = [&](CLI::Option* opt, Overrides::Copy copy) {
+        if (ov)
+            ov->track(opt, std::move(copy));
+    };
+    track(c->add_option("--min-ports", d.min_ports, "distinct ports that make a port scan")
+              ->check(CLI::Range(1u, 65536u))
+              ->default_val(d.min_ports),
+          SW_COPY(det.min_ports));
+    track(c->add_option("--min-hosts", d.min_hosts, "distinct hosts that make a sweep")
+              ->check(CLI::Range(1u, 1u << 24))
+              ->default_val(d.min_hosts),
+          SW_COPY(det.min_hosts));
+    track(c->add_option("--alert-score", d.alert_score, "score (0-1) needed to call a source a scanner")
+              ->check(CLI::Range(0.5, 1.0))
+              ->default_val(d.alert_score),
+          SW_COPY(det.alert_score));
+}
+
+uint64_t duration_flag(const char* flag, const std::string& text) {
+    try {
+        return parse_duration_ns(text);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string(flag) + ": " + e.what());
+    }
 }
 
 int libbpf_quiet(enum libbpf_print_level level, const char* fmt, va_list args) {
@@ -40,40 +83,56 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_version_flag("--version", "scanwatch 0.1.0");
 
-    RunOptions run;
-    std::string probe_timeout;
+    RunOptions run;  // the flags as given; resolve_run() lays them over the config file
+    Overrides ov;
+    std::string probe_timeout, block_ttl, config_path;
     auto* rc = app.add_subcommand("run", "attach to interfaces and watch for scans");
-    rc->add_option("-i,--iface", run.ifaces, "interface to watch (repeat for gateway mode)")->required();
-    rc->add_option("--json", run.json, "write JSON events to PATH, or - for stdout");
-    rc->add_option("--duration", run.duration_s, "stop after SECONDS")->check(CLI::PositiveNumber);
-    rc->add_option("--xdp-mode", run.xdp_mode, "auto, native or generic")->default_val("auto");
-    rc->add_option("--socket", run.socket, "control socket path")->default_val(run.socket);
-    rc->add_option("--pin-dir", run.pin_dir, "bpffs directory for the pinned maps")->default_val(run.pin_dir);
-    rc->add_option("--sweep-ms", run.sweep_ms, "interval between full map sweeps")
-        ->check(CLI::Range(10.0, 10000.0))
-        ->default_val(run.sweep_ms);
-    rc->add_option("--probe-timeout", probe_timeout, "an unanswered probe counts as failed after this (e.g. 3s)");
-    rc->add_option("--allow", run.allow, "never block these addresses or CIDRs (repeatable)");
-    rc->add_flag("-q,--quiet", run.quiet, "no human lines on stderr");
-    std::string block_ttl;
-    rc->add_flag("--block", run.block, "block sources judged scanners (XDP drops their packets)");
-    rc->add_option("--block-ttl", block_ttl, "how long a block lasts (default 1h; e.g. 30m, 2h, 1d)");
-    rc->add_flag("--block-unverified", run.block_unverified,
-                 "also block sources that never proved they receive our packets (spoofable)");
-    rc->add_option("--block-score", run.block_score, "score (0-1) needed to block")
-        ->check(CLI::Range(0.5, 1.0))
-        ->default_val(run.block_score);
-    rc->add_option("--max-blocks", run.max_blocks, "cap on active blocks")
-        ->check(CLI::Range(1u, 65536u))
-        ->default_val(run.max_blocks);
-    rc->add_option("--max-new-blocks", run.max_new_blocks_per_sec, "cap on new automatic blocks per second")
-        ->check(CLI::Range(1u, 100000u))
-        ->default_val(run.max_new_blocks_per_sec);
-    rc->add_flag("!--no-fast-block", run.fast_block, "leave every block to the agent (no XDP fast path)");
-    rc->add_option("--state-file", run.state_file, "where blocks are kept across restarts")->default_val(run.state_file);
-    rc->add_option("--max-sources", run.max_sources, "size of the per-source map (default 65536)")
-        ->check(CLI::Range(1024u, 1u << 24));
-    add_detector_flags(rc, run.det);
+    rc->add_option("--config", config_path,
+                   std::string("TOML config file (default ") + kDefaultConfigPath + " if it exists)");
+    ov.track(rc->add_option("-i,--iface", run.ifaces, "interface to watch (repeat for gateway mode)"), SW_COPY(ifaces));
+    ov.track(rc->add_option("--json", run.json, "write JSON events to PATH, or - for stdout"), SW_COPY(json));
+    ov.track(rc->add_option("--duration", run.duration_s, "stop after SECONDS")->check(CLI::PositiveNumber),
+             SW_COPY(duration_s));
+    ov.track(rc->add_option("--xdp-mode", run.xdp_mode, "auto, native or generic")->default_val("auto"),
+             SW_COPY(xdp_mode));
+    ov.track(rc->add_option("--socket", run.socket, "control socket path")->default_val(run.socket), SW_COPY(socket));
+    ov.track(rc->add_option("--pin-dir", run.pin_dir, "bpffs directory for the pinned maps")->default_val(run.pin_dir),
+             SW_COPY(pin_dir));
+    ov.track(rc->add_option("--sweep-ms", run.sweep_ms, "interval between full map sweeps")
+                 ->check(CLI::Range(10.0, 10000.0))
+                 ->default_val(run.sweep_ms),
+             SW_COPY(sweep_ms));
+    ov.track(rc->add_option("--probe-timeout", probe_timeout, "an unanswered probe counts as failed after this (e.g. 3s)"),
+             SW_COPY(det.probe_timeout_ns));
+    ov.track(rc->add_option("--allow", run.allow, "never block these addresses or CIDRs (repeatable)"), SW_COPY(allow));
+    ov.track(rc->add_flag("-q,--quiet", run.quiet, "no human lines on stderr"), SW_COPY(quiet));
+    ov.track(rc->add_flag("--block", run.block, "block sources judged scanners (XDP drops their packets)"), SW_COPY(block));
+    ov.track(rc->add_option("--block-ttl", block_ttl, "how long a block lasts (default 1h; e.g. 30m, 2h, 1d)"),
+             SW_COPY(block_ttl_ns));
+    ov.track(rc->add_flag("--block-unverified", run.block_unverified,
+                          "also block sources that never proved they receive our packets (spoofable)"),
+             SW_COPY(block_unverified));
+    ov.track(rc->add_option("--block-score", run.block_score, "score (0-1) needed to block")
+                 ->check(CLI::Range(0.5, 1.0))
+                 ->default_val(run.block_score),
+             SW_COPY(block_score));
+    ov.track(rc->add_option("--max-blocks", run.max_blocks, "cap on active blocks")
+                 ->check(CLI::Range(1u, 65536u))
+                 ->default_val(run.max_blocks),
+             SW_COPY(max_blocks));
+    ov.track(rc->add_option("--max-new-blocks", run.max_new_blocks_per_sec, "cap on new automatic blocks per second")
+                 ->check(CLI::Range(1u, 100000u))
+                 ->default_val(run.max_new_blocks_per_sec),
+             SW_COPY(max_new_blocks_per_sec));
+    ov.track(rc->add_flag("!--no-fast-block", run.fast_block, "leave every block to the agent (no XDP fast path)"),
+             SW_COPY(fast_block));
+    ov.track(rc->add_option("--state-file", run.state_file, "where blocks are kept across restarts")
+                 ->default_val(run.state_file),
+             SW_COPY(state_file));
+    ov.track(rc->add_option("--max-sources", run.max_sources, "size of the per-source map (default 65536)")
+                 ->check(CLI::Range(1024u, 1u << 24)),
+             SW_COPY(max_sources));
+    add_detector_flags(rc, run.det, &ov);
 
     ReplayOptions rep;
     auto* pc = app.add_subcommand("replay", "analyse a pcap/pcapng capture through the real XDP program");
@@ -129,18 +188,21 @@ int main(int argc, char** argv) {
     try {
         if (*rc) {
             if (!probe_timeout.empty())
-                try {
-                    run.det.probe_timeout_ns = parse_duration_ns(probe_timeout);
-                } catch (const std::invalid_argument& e) {
-                    throw UsageError(std::string("--probe-timeout: ") + e.what());
-                }
+                run.det.probe_timeout_ns = duration_flag("--probe-timeout", probe_timeout);
             if (!block_ttl.empty())
-                try {
-                    run.block_ttl_ns = parse_duration_ns(block_ttl);
-                } catch (const std::invalid_argument& e) {
-                    throw UsageError(std::string("--block-ttl: ") + e.what());
-                }
-            return run_command(run);
+                run.block_ttl_ns = duration_flag("--block-ttl", block_ttl);
+            // Defaults, then the config file, then the flags given; again at SIGHUP.
+            const bool explicit_config = !config_path.empty();
+            const std::string path = explicit_config ? config_path : kDefaultConfigPath;
+            auto resolve_run = [&]() {
+                RunOptions o;
+                std::error_code ec;
+                if (explicit_config || std::filesystem::exists(path, ec))
+                    apply_config_file(path, o);
+                ov.apply(o, run);
+                return o;
+            };
+            return run_command(resolve_run(), resolve_run);
         }
         if (*pc)
             return replay_command(rep);
@@ -155,6 +217,9 @@ int main(int argc, char** argv) {
         if (*tc)
             return top_command(top);
     } catch (const UsageError& e) {
+        std::fprintf(stderr, "scanwatch: %s\n", e.what());
+        return 2;
+    } catch (const ConfigError& e) {
         std::fprintf(stderr, "scanwatch: %s\n", e.what());
         return 2;
     } catch (const std::invalid_argument& e) {

@@ -77,6 +77,8 @@ public:
     size_t tracked() const;
     uint64_t scanners_reported() const;  // sources ever judged scanners
     const DetectorConfig& config() const;
+    // New thresholds (SIGHUP); every source's evidence is kept.
+    void set_config(const DetectorConfig& cfg);
 
 private:
     struct Impl;

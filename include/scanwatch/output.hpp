@@ -42,6 +42,9 @@ public:
     EventWriter& operator=(const EventWriter&) = delete;
 
     void write(const nlohmann::ordered_json& obj);
+    // Switches to another path (or reopens the same one after logrotate moved
+    // it). On failure it throws and keeps writing where it did.
+    void reopen(const std::string& path);
     bool enabled() const { return f_ != nullptr; }
 
 private:

@@ -34,6 +34,7 @@ public:
     std::function<std::string(const ScanReport&, const sw_source&)> on_report;
 
     Detector& detector() { return det_; }
+    void set_human_lines(bool on) { human_ = on; }
     uint64_t events() const { return events_; }
     uint64_t reports() const { return reports_; }
 

@@ -65,6 +65,11 @@ void Blocker::set_protected(const std::vector<Cidr>& extra) {
     sync_config();
 }
 
+void Blocker::set_policy(const BlockPolicy& p, const std::vector<Cidr>& extra) {
+    policy_ = p;
+    set_protected(extra);  // rewrites the allow map and the config flags
+}
+
 bool Blocker::is_protected(const Addr& a) const {
     return std::any_of(protected_.begin(), protected_.end(), [&](const Cidr& c) { return c.contains(a); });
 }

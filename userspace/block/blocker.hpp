@@ -76,6 +76,9 @@ public:
     bool is_protected(const Addr& a) const;
 
     const BlockPolicy& policy() const { return policy_; }
+    // A new policy (SIGHUP): thresholds, caps and the allow list; blocks stay.
+    // `extra` is the protected set as for set_protected().
+    void set_policy(const BlockPolicy& p, const std::vector<Cidr>& extra);
     uint64_t created_total() const { return created_; }
     uint64_t refused_cap() const { return refused_cap_; }
 

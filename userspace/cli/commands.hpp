@@ -2,6 +2,7 @@
 // errors throw UsageError (exit 2), runtime failures other exceptions (exit 1).
 #pragma once
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,9 +36,13 @@ struct RunOptions {
     uint32_t max_new_blocks_per_sec = 100;
     std::string state_file = "/var/lib/scanwatch/blocks.json";
     uint32_t max_sources = 0;      // sources map size; 0: SW_DEFAULT_MAX_SOURCES
+    std::string metrics_listen;    // ADDR:PORT for Prometheus /metrics; empty: off
+    bool syslog = false;           // one line per detection and block to syslog
 };
 
-int run_command(const RunOptions& o);
+// `reload` (optional) re-reads the options for SIGHUP: config file, then the
+// command-line flags over it. It throws ConfigError/UsageError on bad input.
+int run_command(const RunOptions& o, const std::function<RunOptions()>& reload = {});
 
 struct ReplayOptions {
     std::string file;

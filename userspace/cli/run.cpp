@@ -19,6 +19,7 @@
 #include "bpf/loader.hpp"
 #include "control/control.hpp"
 #include "cli/commands.hpp"
+#include "config/config.hpp"
 #include "scanwatch/addr.hpp"
 #include "scanwatch/output.hpp"
 
@@ -86,13 +87,13 @@ void epoll_add(int ep, int fd, uint64_t tag) {
         throw std::runtime_error(std::string("epoll_ctl: ") + std::strerror(errno));
 }
 
-}  // namespace
-
-int run_command(const RunOptions& o) {
+// Checks what the flag parser and the config file could not check alone.
+void validate(const RunOptions& o) {
     if (o.ifaces.empty())
-        throw UsageError("run needs at least one interface: -i IFACE");
+        throw UsageError("run needs at least one interface: -i IFACE, or agent.interfaces in the config file");
     if (o.duration_s < 0 || !std::isfinite(o.duration_s))
         throw UsageError("--duration must be a positive number of seconds");
+    parse_mode(o.xdp_mode);
     for (const auto& c : o.allow) {
         try {
             Cidr::parse(c);
@@ -100,6 +101,34 @@ int run_command(const RunOptions& o) {
             throw UsageError(std::string("--allow: ") + e.what());
         }
     }
+}
+
+BlockPolicy block_policy(const RunOptions& o) {
+    BlockPolicy bp;
+    bp.auto_block = o.block;
+    bp.block_unverified = o.block_unverified;
+    bp.block_score = o.block_score;
+    bp.ttl_ns = o.block_ttl_ns;
+    bp.max_blocks = o.max_blocks;
+    bp.max_new_per_sec = o.max_new_blocks_per_sec;
+    bp.fast_path = o.fast_block;
+    for (const auto& c : o.allow)
+        bp.allow.push_back(Cidr::parse(c));
+    return bp;
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v)
+        s += (s.empty() ? "" : ", ") + x;
+    return s;
+}
+
+}  // namespace
+
+int run_command(const RunOptions& given, const std::function<RunOptions()>& reload) {
+    RunOptions o = given;  // SIGHUP replaces the reloadable parts
+    validate(o);
     KernelOptions ko;
     ko.ifaces = o.ifaces;
     ko.mode = parse_mode(o.xdp_mode);
@@ -129,21 +158,11 @@ int run_command(const RunOptions& o) {
     uint64_t start = mono_now_ns();
     double last_sweep_ms = 0;  // wall time of the latest full sweep (status "last_sweep_ms")
 
-    BlockPolicy bp;
-    bp.auto_block = o.block;
-    bp.block_unverified = o.block_unverified;
-    bp.block_score = o.block_score;
-    bp.ttl_ns = o.block_ttl_ns;
-    bp.max_blocks = o.max_blocks;
-    bp.max_new_per_sec = o.max_new_blocks_per_sec;
-    bp.fast_path = o.fast_block;
-    for (const auto& c : o.allow)
-        bp.allow.push_back(Cidr::parse(c));
     if (!o.state_file.empty()) {
         std::error_code ec;
         std::filesystem::create_directories(std::filesystem::path(o.state_file).parent_path(), ec);
     }
-    Blocker blocker({kernel.blocks_fd(), kernel.allow_fd(), kernel.config_fd()}, bp, o.state_file, clock);
+    Blocker blocker({kernel.blocks_fd(), kernel.allow_fd(), kernel.config_fd()}, block_policy(o), o.state_file, clock);
     blocker.set_protected(local_protected_addresses());
     blocker.restore(start);
 
@@ -174,7 +193,7 @@ int run_command(const RunOptions& o) {
         std::snprintf(score, sizeof score, " score %.3f", r.score);
         why += score;
         uint64_t now = mono_now_ns();
-        if (auto err = blocker.add(Cidr{r.src, 128}, bp.ttl_ns, SW_BR_DETECTOR, why, now)) {
+        if (auto err = blocker.add(Cidr{r.src, 128}, blocker.policy().ttl_ns, SW_BR_DETECTOR, why, now)) {
             if (!o.quiet)
                 std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", r.src.str().c_str(), err->c_str());
             nlohmann::ordered_json j{{"event", "block_refused"}, {"src", r.src.str()}, {"reason", *err},
@@ -279,7 +298,7 @@ int run_command(const RunOptions& o) {
                 block_event("unblock", gone, "manual", now);
                 return {{"ok", true}};
             }
-            uint64_t ttl = bp.ttl_ns;
+            uint64_t ttl = blocker.policy().ttl_ns;
             if (req.contains("ttl_s")) {
                 if (!req["ttl_s"].is_number() || req["ttl_s"].get<double>() < 0 || req["ttl_s"].get<double>() > 3.0e9)
                     return {{"ok", false}, {"error", "\"ttl_s\" must be a number of seconds (0 = never expires)"}};
@@ -316,6 +335,42 @@ int run_command(const RunOptions& o) {
         std::fprintf(stderr, "scanwatch: watching %s%s\n", names.c_str(), o.block ? ", blocking scanners" : "");
     }
 
+    // SIGHUP: read the config again. Thresholds, blocking policy, allow list
+    // and outputs change in place; every source and block is kept. Keys that
+    // need a restart keep their running value; a bad file changes nothing.
+    auto reload_config = [&]() {
+        nlohmann::ordered_json j;
+        j["event"] = "reload";
+        try {
+            if (!reload)
+                throw UsageError("no config to reload");
+            RunOptions next = reload();
+            validate(next);
+            ConfigDiff d = config_diff(o, next);
+            keep_restart_keys(o, next);
+            BlockPolicy policy = block_policy(next);
+            out.reopen(next.json);  // also after logrotate moved the file away
+            an.detector().set_config(next.det);
+            an.set_human_lines(!next.quiet);
+            blocker.set_policy(policy, local_protected_addresses());
+            o = std::move(next);
+            j["ok"] = true;
+            j["changed"] = d.reloaded;
+            j["restart_needed"] = d.restart;
+            if (!o.quiet)
+                std::fprintf(stderr, "scanwatch: config reloaded (%s)\n",
+                             d.reloaded.empty() ? "no change" : ("changed: " + join(d.reloaded)).c_str());
+            if (!d.restart.empty())
+                warn("changed in the config but needs a restart, keeping the running value: " + join(d.restart));
+        } catch (const std::exception& e) {
+            j["ok"] = false;
+            j["error"] = e.what();
+            warn(std::string("reload failed, keeping the running configuration: ") + e.what());
+        }
+        j["ts"] = rfc3339(clock.wall(mono_now_ns()));
+        out.write(j);
+    };
+
     auto lookup = [&](const Addr& a) { return kernel.source(a); };
     auto scan = [&](const SourceVisitor& v) { return kernel.for_each_source(v); };
     uint64_t sweeps = 0, next_sweep_ns = 0;
@@ -341,6 +396,8 @@ int run_command(const RunOptions& o) {
                     if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
                         stop = true;
                         stop_reason = si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
+                    } else if (si.ssi_signo == SIGHUP) {
+                        reload_config();
                     }
                 }
                 break;

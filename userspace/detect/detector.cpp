@@ -219,11 +219,14 @@ struct Detector::Impl {
     uint64_t scanners = 0;
     uint64_t sweep_gen = 1;
 
-    explicit Impl(DetectorConfig c)
-        : cfg(c),
-          w_fail(std::log((1 - c.theta1) / (1 - c.theta0))),
-          w_success(std::log(c.theta1 / c.theta0)),
-          sample_spacing_ns(std::max(kMinSampleSpacingNs, c.probe_timeout_ns / (kHistory / 2))) {}
+    explicit Impl(DetectorConfig c) { configure(c); }
+
+    void configure(const DetectorConfig& c) {
+        cfg = c;
+        w_fail = std::log((1 - c.theta1) / (1 - c.theta0));
+        w_success = std::log(c.theta1 / c.theta0);
+        sample_spacing_ns = std::max(kMinSampleSpacingNs, c.probe_timeout_ns / (kHistory / 2));
+    }
 
     // Probes older than the timeout that got no answer of any kind.
     uint64_t timeouts(const State& s, uint64_t now) const {
@@ -612,5 +615,7 @@ size_t Detector::end_sweep() {
 size_t Detector::tracked() const { return impl_->sources.size(); }
 uint64_t Detector::scanners_reported() const { return impl_->scanners; }
 const DetectorConfig& Detector::config() const { return impl_->cfg; }
+
+void Detector::set_config(const DetectorConfig& cfg) { impl_->configure(cfg); }
 
 }  // namespace scanwatch

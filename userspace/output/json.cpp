@@ -7,6 +7,8 @@
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
+#include <tuple>
+#include <utility>
 
 namespace scanwatch {
 
@@ -67,17 +69,30 @@ std::string scan_line(const ScanReport& r) {
     return o.str();
 }
 
-EventWriter::EventWriter(const std::string& path) {
+namespace {
+
+// (file, owned) for a path: "-" is stdout, empty is nothing.
+std::pair<std::FILE*, bool> open_events(const std::string& path) {
     if (path.empty())
-        return;
-    if (path == "-") {
-        f_ = stdout;
-        return;
-    }
-    f_ = std::fopen(path.c_str(), "a");
-    if (!f_)
+        return {nullptr, false};
+    if (path == "-")
+        return {stdout, false};
+    std::FILE* f = std::fopen(path.c_str(), "a");
+    if (!f)
         throw std::runtime_error("cannot open '" + path + "' for the JSON events: " + std::strerror(errno));
-    owned_ = true;
+    return {f, true};
+}
+
+}  // namespace
+
+EventWriter::EventWriter(const std::string& path) { std::tie(f_, owned_) = open_events(path); }
+
+void EventWriter::reopen(const std::string& path) {
+    auto [f, owned] = open_events(path);
+    if (owned_ && f_)
+        std::fclose(f_);
+    f_ = f;
+    owned_ = owned;
 }
 
 EventWriter::~EventWriter() {
