@@ -11,6 +11,9 @@ packages=(
   libgtest-dev
   # lab, tests and demo
   iproute2 nmap ncat curl tcpdump tmux procps python3
+  # packaging tests: cpack's dpkg-shlibdeps (dpkg-dev), systemd-analyze verify,
+  # the completion's helpers, man page lint
+  dpkg-dev systemd bash-completion groff-base
 )
 
 if [ "${SCANWATCH_SKIP_APT:-0}" = 1 ]; then
