@@ -216,3 +216,14 @@ TEST(Config, DiffSeparatesReloadableKeys) {
     EXPECT_TRUE(config_diff(a, a).reloaded.empty());
     EXPECT_TRUE(config_diff(a, a).restart.empty());
 }
+
+TEST(Config, TheShippedExampleLoadsAndStatesTheDefaults) {
+    RunOptions o;
+    apply_config_file(SW_SOURCE_DIR "/packaging/scanwatch.toml", o);
+    RunOptions defaults;
+    defaults.ifaces = {"eth0"};
+    defaults.max_sources = 65536;  // 0 in RunOptions means the same default map size
+    ConfigDiff d = config_diff(defaults, o);
+    EXPECT_TRUE(d.reloaded.empty()) << d.reloaded.front();
+    EXPECT_TRUE(d.restart.empty()) << d.restart.front();
+}
