@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 
+#include "block/blocker.hpp"
 #include "bpf/prog_runner.hpp"
 #include "packet.hpp"
 
@@ -1137,6 +1138,22 @@ TEST_F(BlockTest, BlockedHostIsDropped) {
     EXPECT_EQ(stat(SW_S_DROPPED), 3u);
     // ... while everybody else is answered as usual
     EXPECT_EQ(tc(Packet::tcp(T, "198.18.0.3", 80, 40000).syn().ack(1)), kTcOk);
+}
+
+TEST_F(BlockTest, StateFileFailureIsReportedOnceAndTheBlockStillDrops) {
+    BlockMaps maps{bpf_map__fd(r().skel()->maps.sw_blocks), bpf_map__fd(r().skel()->maps.sw_allow),
+                   bpf_map__fd(r().skel()->maps.sw_cfg)};
+    Blocker b(maps, BlockPolicy{}, "/proc/self/no-such-dir/blocks.json", Clock::identity());
+    ASSERT_FALSE(b.add(Cidr::parse("198.18.0.2"), 0, SW_BR_MANUAL, "manual", now_));
+    auto err = b.take_save_error();
+    ASSERT_TRUE(err);
+    EXPECT_NE(err->find("cannot save blocks to '/proc/self/no-such-dir/blocks.json'"), std::string::npos) << *err;
+    EXPECT_NE(err->find("will not survive a restart"), std::string::npos) << *err;
+    EXPECT_FALSE(b.take_save_error()) << "reported once, not per change";
+    ASSERT_FALSE(b.add(Cidr::parse("198.18.0.4"), 0, SW_BR_MANUAL, "manual", now_));
+    EXPECT_FALSE(b.take_save_error());
+    EXPECT_FALSE(b.save_error().empty());
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpDrop) << "the kernel map holds the block anyway";
 }
 
 TEST_F(BlockTest, NeverExpiringBlock) {

@@ -228,7 +228,7 @@ std::optional<std::string> Blocker::refuse(const ScanReport& r, const sw_source&
     return std::nullopt;
 }
 
-void Blocker::save() const {
+void Blocker::save() {
     if (state_path_.empty())
         return;
     nlohmann::ordered_json arr = nlohmann::ordered_json::array();
@@ -241,16 +241,36 @@ void Blocker::save() const {
         j["reason"] = e.reason;
         arr.push_back(j);
     }
+    // The kernel map holds the blocks whatever happens here; a failure only
+    // costs them across a restart, so it is reported once, not thrown.
+    auto failed = [&](const std::string& what) {
+        std::string msg = "cannot save blocks to '" + state_path_ + "' (" + what + ": " + std::strerror(errno) +
+                          "); they will not survive a restart";
+        if (msg != save_error_) {
+            save_error_ = msg;
+            save_error_new_ = true;
+        }
+    };
     std::string tmp = state_path_ + ".tmp";
     {
         std::ofstream f(tmp, std::ios::trunc);
         if (!f)
-            return;  // the kernel map still holds the blocks; say nothing per change
+            return failed("open " + tmp);
         f << arr.dump(1) << "\n";
+        f.flush();
         if (!f)
-            return;
+            return failed("write " + tmp);
     }
-    std::rename(tmp.c_str(), state_path_.c_str());
+    if (std::rename(tmp.c_str(), state_path_.c_str()) != 0)
+        return failed("rename");
+    save_error_.clear();
+}
+
+std::optional<std::string> Blocker::take_save_error() {
+    if (!save_error_new_)
+        return std::nullopt;
+    save_error_new_ = false;
+    return save_error_;
 }
 
 void Blocker::restore(uint64_t now_ns) {

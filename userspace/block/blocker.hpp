@@ -81,11 +81,15 @@ public:
     void set_policy(const BlockPolicy& p, const std::vector<Cidr>& extra);
     uint64_t created_total() const { return created_; }
     uint64_t refused_cap() const { return refused_cap_; }
+    // The state file could not be written: the message, once per new problem.
+    std::optional<std::string> take_save_error();
+    // The current problem with the state file, "" when the last save worked.
+    const std::string& save_error() const { return save_error_; }
 
 private:
     void write_kernel(const BlockEntry& e);
     void sync_config();
-    void save() const;
+    void save();
 
     BlockMaps maps_;
     BlockPolicy policy_;
@@ -97,6 +101,8 @@ private:
     uint64_t refused_cap_ = 0;
     uint64_t window_start_ns_ = 0;
     uint32_t window_count_ = 0;
+    std::string save_error_;
+    bool save_error_new_ = false;
 };
 
 // The host's own addresses (every interface in this network namespace), its

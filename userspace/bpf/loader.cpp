@@ -82,10 +82,13 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
         if (int err = bpf_map__set_pin_path(p.map, path.c_str()))
             throw BpfError("setting pin path " + path, -err);
     }
-    if (int err = scanwatch_bpf__load(skel_.get()))
+    if (int err = scanwatch_bpf__load(skel_.get())) {
+        if (err == -EPERM || err == -EACCES)
+            throw BpfError("loading the BPF programs needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (or root)", -err);
         throw BpfError("loading the BPF programs (pinned maps in " + opts_.pin_dir +
                            " from an incompatible version? remove them)",
                        -err);
+    }
     pinned_ = true;
 
     sw_config cfg = config();

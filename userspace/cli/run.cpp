@@ -263,6 +263,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             j["blocks"] = blocker.list().size();
             j["blocks_created"] = blocker.created_total();
             j["block_enabled"] = o.block;
+            j["state_file_error"] =
+                blocker.save_error().empty() ? nlohmann::json() : nlohmann::json(blocker.save_error());
             j["last_sweep_ms"] = std::round(last_sweep_ms * 100) / 100;
             return j;
         }
@@ -447,6 +449,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                 sweeps++;
             }
         }
+        if (auto err = blocker.take_save_error())
+            warn(*err);
         if (deadline && now >= deadline)
             stop = true;
     }
