@@ -21,6 +21,9 @@ std::FILE* open_gz(const std::string& path) {
     gzFile gz = gzopen(path.c_str(), "rb");
     if (!gz)
         return nullptr;
+    // Big buffers on both sides: libpcap reads each packet with two small
+    // fread()s, and small gzread()s cost more than inflating (replay speed).
+    gzbuffer(gz, 256 * 1024);
     cookie_io_functions_t io{};
     io.read = [](void* c, char* buf, size_t n) -> ssize_t {
         int r = gzread(static_cast<gzFile>(c), buf, static_cast<unsigned>(n));
@@ -28,8 +31,11 @@ std::FILE* open_gz(const std::string& path) {
     };
     io.close = [](void* c) -> int { return gzclose(static_cast<gzFile>(c)) == Z_OK ? 0 : -1; };
     std::FILE* f = fopencookie(gz, "rb", io);
-    if (!f)
+    if (!f) {
         gzclose(gz);
+        return nullptr;
+    }
+    setvbuf(f, nullptr, _IOFBF, 256 * 1024);
     return f;
 }
 
