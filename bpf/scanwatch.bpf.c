@@ -165,9 +165,31 @@ static __always_inline struct sw_source *get_source(const __u8 *addr, __u64 now)
 		stat_add(SW_S_SOURCE_FULL, 1);
 		return NULL;
 	}
-	if (!s->first_ns)
-		s->first_ns = now;
 	return s;
+}
+
+/*
+ * Several CPUs (RX queues, replay threads) may update one record at once,
+ * not necessarily in time order: first/last seen keep the extremes.
+ */
+static __always_inline void seen_at(struct sw_source *s, __u64 now)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u64 old = s->first_ns;
+		if (old && old <= now)
+			break;
+		if (__sync_val_compare_and_swap(&s->first_ns, old, now) == old)
+			break;
+	}
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u64 old = s->last_ns;
+		if (old >= now)
+			break;
+		if (__sync_val_compare_and_swap(&s->last_ns, old, now) == old)
+			break;
+	}
 }
 
 static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
@@ -339,7 +361,7 @@ __noinline int sw_account(struct acct *a)
 
 	if (!s)
 		return 0;
-	s->last_ns = now;
+	seen_at(s, now);
 	if (o->probe) {
 		int first = 0;
 		mask |= BIT(SW_C_PROBES);
