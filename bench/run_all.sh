@@ -19,6 +19,7 @@ if [ "${1:-}" = --quick ]; then
   "$BIN/sw_prog_bench" --repeat 2000 --new 200 --trials 1 || rc=1
   "$BENCH/flood.sh" --smoke || rc=1
   "$BENCH/cpu.sh" --smoke || rc=1
+  "$BENCH/replay.sh" --smoke || rc=1
   exit $rc
 fi
 echo "## 1. per-packet cost (BPF_PROG_TEST_RUN)"
@@ -29,5 +30,8 @@ echo "## 2b. flood: 1M sources + nmap -sS, --max-sources 1048576"
 "$BENCH/flood.sh" --label map-1M --max-sources 1048576 | tee "$OUT/flood_1m.json" || rc=1
 echo "## 3. agent CPU: idle 30 s, then 100,000 packets/s for 15 s"
 "$BENCH/cpu.sh" --idle 30 --load 15 --pps 100000 | tee "$OUT/cpu.json" || rc=1
+echo "## 4. replay speed (zeek/echo-connections)"
+"$BENCH/replay.sh" --runs 9 | tee "$OUT/replay.txt" || rc=1
+"$BIN/sw_replay_bench" "$BENCH/../../shared/pcaps/zeek/echo-connections.pcap.gz" --trials 7 | tee -a "$OUT/replay.txt" || rc=1
 echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg); results in $OUT"
 exit $rc

@@ -58,6 +58,18 @@ struct {
 	__type(value, struct sw_config);
 } sw_cfg SEC(".maps");
 
+/*
+ * Replay clock, one slot per CPU (index bpf_get_smp_processor_id()): each
+ * replay thread runs on its own CPU and sets its slot before each packet.
+ * Replay resizes it to the number of CPUs and maps it (BPF_F_MMAPABLE).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_clock);
+} sw_clock SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SW_S_MAX);
@@ -109,8 +121,11 @@ static __always_inline struct sw_config *get_config(void)
 
 static __always_inline __u64 sw_now(struct sw_config *cfg)
 {
-	if (replay_mode && cfg)
-		return cfg->clock_ns;
+	if (replay_mode) {
+		__u32 cpu = bpf_get_smp_processor_id();
+		struct sw_clock *c = bpf_map_lookup_elem(&sw_clock, &cpu);
+		return c ? c->ns : 0;
+	}
 	return bpf_ktime_get_ns();
 }
 
@@ -150,9 +165,31 @@ static __always_inline struct sw_source *get_source(const __u8 *addr, __u64 now)
 		stat_add(SW_S_SOURCE_FULL, 1);
 		return NULL;
 	}
-	if (!s->first_ns)
-		s->first_ns = now;
 	return s;
+}
+
+/*
+ * Several CPUs (RX queues, replay threads) may update one record at once,
+ * not necessarily in time order: first/last seen keep the extremes.
+ */
+static __always_inline void seen_at(struct sw_source *s, __u64 now)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u64 old = s->first_ns;
+		if (old && old <= now)
+			break;
+		if (__sync_val_compare_and_swap(&s->first_ns, old, now) == old)
+			break;
+	}
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u64 old = s->last_ns;
+		if (old >= now)
+			break;
+		if (__sync_val_compare_and_swap(&s->last_ns, old, now) == old)
+			break;
+	}
 }
 
 static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
@@ -224,8 +261,8 @@ static __always_inline int sketch_set(__u64 *words, __u32 nwords, __u32 bit)
 
 	if (words[w] & m)
 		return 0;
-	__sync_fetch_and_or(&words[w], m);
-	return 1;
+	/* the old value: when two CPUs set the same bit, only one counts it */
+	return !(__sync_fetch_and_or(&words[w], m) & m);
 }
 
 /*
@@ -324,7 +361,7 @@ __noinline int sw_account(struct acct *a)
 
 	if (!s)
 		return 0;
-	s->last_ns = now;
+	seen_at(s, now);
 	if (o->probe) {
 		int first = 0;
 		mask |= BIT(SW_C_PROBES);

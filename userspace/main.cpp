@@ -139,6 +139,11 @@ int main(int argc, char** argv) {
     pc->add_option("file", rep.file, "capture file (pcap, pcapng, optionally gzip-compressed)")->required();
     pc->add_option("--json", rep.json, "write JSON events to PATH, or - for stdout");
     pc->add_flag("-q,--quiet", rep.quiet, "no human lines on stderr (the summary line stays)");
+    pc->add_option("--threads", rep.threads,
+                   "packet threads, each pinned to a CPU, split by conversation (0: one per CPU); 1 gives exact, "
+                   "order-dependent evidence (same_seq, same_sport) and reads events every 64 packets")
+        ->default_val(rep.threads)
+        ->check(CLI::Range(0u, 256u));
     add_detector_flags(pc, rep.det);
 
     ClientOptions cli;

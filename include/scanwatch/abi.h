@@ -131,7 +131,7 @@ struct sw_block {
 #define SW_CFG_BLOCK_UNVERIFIED (1u << 2)
 
 struct sw_config {
-	__u64 clock_ns;         /* replay: the capture clock; live: unused */
+	__u64 clock_ns;         /* replay: the clock last set for every CPU (the program reads sw_clock); live: unused */
 	__u32 flags;            /* SW_CFG_* */
 	__u32 ev_per_sec;       /* ring-buffer events per source per second */
 	__u32 fast_block_half_open;  /* fast path: half-open/failed nmap probes */
@@ -139,6 +139,12 @@ struct sw_config {
 	__u64 fast_block_ttl_ns;
 	__u32 n_blocks;         /* entries in the block map (0 skips the lookup) */
 	__u32 n_allow;
+};
+
+/* ---- replay clock (array, one slot per CPU) ------------------------------ */
+struct sw_clock {
+	__u64 ns;               /* replay: the capture clock of the packet this CPU runs */
+	__u64 pad[7];           /* one cache line per CPU: replay threads write their own */
 };
 
 /* ---- global statistics (per-CPU array, index SW_S_*) ------------------- */

@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
 """Replays every capture of ../shared/pcaps (read in place, never copied) and
-checks the verdict its INDEX.md ground truth gives. Usage: check_pcaps.py SCANWATCH PCAP_DIR"""
+checks the verdict its INDEX.md ground truth gives.
+Usage: check_pcaps.py SCANWATCH PCAP_DIR [REPLAY_ARGS...] (e.g. --threads 2)"""
 import json
 import subprocess
 import sys
 
-SW, PCAPS = sys.argv[1], sys.argv[2]
+SW, PCAPS, EXTRA = sys.argv[1], sys.argv[2], sys.argv[3:]
 PORT_SCAN = {"syn", "connect", "fin", "null", "xmas", "maimon", "ack", "custom-flags", "udp"}
 
 
 def replay(name):
-    out = subprocess.run([SW, "replay", f"{PCAPS}/{name}", "--json", "-", "-q"],
+    out = subprocess.run([SW, "replay", f"{PCAPS}/{name}", "--json", "-", "-q", *EXTRA],
                          capture_output=True, text=True, timeout=120)
     if out.returncode != 0:
         raise AssertionError(f"{name}: exit {out.returncode}: {out.stderr.strip()}")

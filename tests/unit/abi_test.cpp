@@ -13,6 +13,7 @@ static_assert(sizeof(struct sw_flow) == 24);
 static_assert(sizeof(struct sw_config) == 40);
 static_assert(sizeof(struct sw_lpm_key) == 20);
 static_assert(sizeof(struct sw_block) == 24);
+static_assert(sizeof(struct sw_clock) == 64);
 
 TEST(Abi, StructSizes) {
     EXPECT_EQ(sizeof(sw_source), 288u);
@@ -22,6 +23,7 @@ TEST(Abi, StructSizes) {
     EXPECT_EQ(sizeof(sw_config), 40u);
     EXPECT_EQ(sizeof(sw_lpm_key), 20u);
     EXPECT_EQ(sizeof(sw_block), 24u);
+    EXPECT_EQ(sizeof(sw_clock), 64u);
 }
 
 TEST(Abi, Layout) {

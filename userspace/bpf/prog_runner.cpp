@@ -44,16 +44,34 @@ ProgRunner::ProgRunner() {
     if (rc)
         throw BpfError("configuring the sw_cfg map", rc);
 
+    // The replay clock: one slot per CPU, written with plain stores.
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0)
+        throw BpfError("counting possible CPUs", ncpu);
+    ncpu_ = static_cast<unsigned>(ncpu);
+    rc = bpf_map__set_max_entries(skel_->maps.sw_clock, ncpu_);
+    if (!rc)
+        rc = bpf_map__set_map_flags(skel_->maps.sw_clock,
+                                    bpf_map__map_flags(skel_->maps.sw_clock) | BPF_F_MMAPABLE);
+    if (rc)
+        throw BpfError("configuring the sw_clock map", rc);
+
     rc = scanwatch_bpf__load(skel_.get());
     if (rc)
         throw BpfError("loading the BPF programs (replay mode)", rc);
 
     long page = sysconf(_SC_PAGESIZE);
-    size_t len = (sizeof(sw_config) + page - 1) / page * page;
+    auto map_len = [&](size_t n) { return (n + page - 1) / page * page; };
+    size_t len = map_len(sizeof(sw_config));
     void* mm = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED,
                     bpf_map__fd(skel_->maps.sw_cfg), 0);
     if (mm != MAP_FAILED)
-        cfg_mm_ = std::unique_ptr<sw_config, CfgUnmap>(static_cast<sw_config*>(mm), CfgUnmap{len});
+        cfg_mm_ = std::unique_ptr<sw_config, Unmap>(static_cast<sw_config*>(mm), Unmap{len});
+    len = map_len(sizeof(sw_clock) * ncpu_);
+    mm = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel_->maps.sw_clock), 0);
+    if (mm == MAP_FAILED)
+        throw BpfError("mapping the replay clock", errno);
+    clock_mm_ = std::unique_ptr<sw_clock, Unmap>(static_cast<sw_clock*>(mm), Unmap{len});
 
     sw_config c{};
     c.ev_per_sec = 16;
@@ -64,14 +82,18 @@ ProgRunner::ProgRunner() {
         throw BpfError("creating the ring buffer reader", errno ? errno : EINVAL);
 }
 
-void ProgRunner::CfgUnmap::operator()(sw_config* p) const noexcept {
+void ProgRunner::Unmap::operator()(void* p) const noexcept {
     if (p)
         munmap(p, len);
 }
 
+// Every CPU's slot (the calling thread may run on any of them), and the
+// config's copy of the clock that config() reports.
 void ProgRunner::set_clock(uint64_t now_ns) {
     if (now_ns == clock_ns_)
         return;
+    for (unsigned c = 0; c < ncpu_; c++)
+        clock_mm_.get()[c].ns = now_ns;
     if (cfg_mm_) {
         cfg_mm_->clock_ns = now_ns;
     } else {
@@ -92,6 +114,18 @@ int ProgRunner::run(bpf_program* prog, std::span<const uint8_t> frame, uint64_t 
     int rc = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
     if (rc)
         throw BpfError(what, errno_or(rc));
+    return static_cast<int>(opts.retval);
+}
+
+int ProgRunner::run_xdp_on(unsigned cpu, std::span<const uint8_t> frame, uint64_t now_ns) {
+    if (cpu >= ncpu_)
+        throw BpfError("running the XDP program on CPU " + std::to_string(cpu), EINVAL);
+    clock_mm_.get()[cpu].ns = now_ns;
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
+                .data_size_in = static_cast<uint32_t>(frame.size()), .repeat = 1);
+    int rc = bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.scanwatch_xdp), &opts);
+    if (rc)
+        throw BpfError("running the XDP program", errno_or(rc));
     return static_cast<int>(opts.retval);
 }
 
@@ -177,6 +211,8 @@ void ProgRunner::set_config(const sw_config& c) {
         if (bpf_map_update_elem(bpf_map__fd(skel_->maps.sw_cfg), &zero, &c, BPF_ANY))
             throw BpfError("writing the configuration map", errno);
     }
+    for (unsigned i = 0; i < ncpu_; i++)
+        clock_mm_.get()[i].ns = c.clock_ns;
     clock_ns_ = c.clock_ns;
 }
 

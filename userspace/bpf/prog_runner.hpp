@@ -1,7 +1,10 @@
 // Runs the real XDP / TC programs on packets with BPF_PROG_TEST_RUN, without
 // attaching anything. The clock is the caller's: the program is loaded with
-// replay_mode set and reads "now" from sw_config.clock_ns, which run_*()
-// sets before each packet. Used by `scanwatch replay` and by tests/bpf.
+// replay_mode set and reads "now" from its CPU's slot of sw_clock, which
+// run_*() sets before each packet (every slot, or with run_xdp_on() only the
+// slot of the CPU the calling thread is pinned to, so that several threads
+// pinned to different CPUs can replay at once). Used by `scanwatch replay`
+// and by tests/bpf.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,10 @@ public:
 
     // Runs the XDP program on one Ethernet frame at time now_ns; returns the XDP action.
     int run_xdp(std::span<const uint8_t> frame, uint64_t now_ns);
+    // Thread-safe variant for a thread pinned to `cpu` (see cpus()): sets only
+    // that CPU's clock. Threads must use different CPUs. Throws BpfError.
+    int run_xdp_on(unsigned cpu, std::span<const uint8_t> frame, uint64_t now_ns);
+    unsigned cpus() const { return ncpu_; }  // clock slots (possible CPUs)
     // Runs the TC egress program (our own answers); returns the TC action.
     int run_tc(std::span<const uint8_t> frame, uint64_t now_ns);
 
@@ -39,9 +46,9 @@ public:
     scanwatch_bpf* skel() { return skel_.get(); }
 
 private:
-    struct CfgUnmap {
+    struct Unmap {
         size_t len;
-        void operator()(sw_config* p) const noexcept;
+        void operator()(void* p) const noexcept;
     };
     int run(bpf_program* prog, std::span<const uint8_t> frame, uint64_t now_ns, const char* what);
     void set_clock(uint64_t now_ns);
@@ -50,8 +57,10 @@ private:
     // Heap-held so the ring-buffer callback's context survives a move of the runner.
     std::unique_ptr<std::vector<sw_event>> pending_ = std::make_unique<std::vector<sw_event>>();
     RingBufferPtr rb_;
-    std::unique_ptr<sw_config, CfgUnmap> cfg_mm_;  // sw_cfg mapped (BPF_F_MMAPABLE), or null
-    uint64_t clock_ns_ = 0;                         // the clock last written to sw_cfg
+    std::unique_ptr<sw_config, Unmap> cfg_mm_;   // sw_cfg mapped (BPF_F_MMAPABLE), or null
+    std::unique_ptr<sw_clock, Unmap> clock_mm_;  // sw_clock mapped, one slot per CPU
+    unsigned ncpu_ = 1;
+    uint64_t clock_ns_ = 0;                       // the clock last written to every slot
 };
 
 }  // namespace scanwatch

@@ -49,6 +49,7 @@ struct ReplayOptions {
     std::string json;
     double sweep_ms = 250;
     bool quiet = false;
+    unsigned threads = 1;          // replay threads; 0: one per usable CPU (up to 8)
     DetectorConfig det;
 };
 

@@ -1,5 +1,7 @@
 #include "replay/capture.hpp"
 
+#include "replay/partition.hpp"
+
 #include <pcap/pcap.h>
 #include <zlib.h>
 
@@ -21,6 +23,9 @@ std::FILE* open_gz(const std::string& path) {
     gzFile gz = gzopen(path.c_str(), "rb");
     if (!gz)
         return nullptr;
+    // Big buffers on both sides: libpcap reads each packet with two small
+    // fread()s, and small gzread()s cost more than inflating (replay speed).
+    gzbuffer(gz, 256 * 1024);
     cookie_io_functions_t io{};
     io.read = [](void* c, char* buf, size_t n) -> ssize_t {
         int r = gzread(static_cast<gzFile>(c), buf, static_cast<unsigned>(n));
@@ -28,8 +33,11 @@ std::FILE* open_gz(const std::string& path) {
     };
     io.close = [](void* c) -> int { return gzclose(static_cast<gzFile>(c)) == Z_OK ? 0 : -1; };
     std::FILE* f = fopencookie(gz, "rb", io);
-    if (!f)
+    if (!f) {
         gzclose(gz);
+        return nullptr;
+    }
+    setvbuf(f, nullptr, _IOFBF, 256 * 1024);
     return f;
 }
 
@@ -158,6 +166,77 @@ bool CaptureReader::next(std::span<const uint8_t>& frame, uint64_t& ts_ns) {
         frame = {buf_.data(), 14 + l3len};
         return true;
     }
+}
+
+BlockReader::BlockReader(CaptureReader& cap, size_t block_packets)
+    : cap_(cap), block_packets_(block_packets), th_([this] { loop(); }) {}
+
+BlockReader::~BlockReader() {
+    {
+        std::lock_guard lk(m_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    th_.join();
+}
+
+void BlockReader::loop() noexcept {
+    constexpr size_t kQueued = 8;  // blocks read ahead
+    try {
+        for (;;) {
+            PacketBlock b;
+            {
+                std::unique_lock lk(m_);
+                cv_.wait(lk, [&] { return stop_ || full_.size() < kQueued; });
+                if (stop_)
+                    return;
+                if (!spare_.empty()) {
+                    b = std::move(spare_.back());
+                    spare_.pop_back();
+                }
+            }
+            b.bytes.clear();
+            b.items.clear();
+            std::span<const uint8_t> f;
+            uint64_t ts = 0;
+            bool more = true;
+            while (b.items.size() < block_packets_ && (more = cap_.next(f, ts))) {
+                b.items.push_back({static_cast<uint32_t>(b.bytes.size()), static_cast<uint32_t>(f.size()),
+                                   conversation_hash(f), ts});
+                b.bytes.insert(b.bytes.end(), f.begin(), f.end());
+            }
+            std::lock_guard lk(m_);
+            if (!b.items.empty())
+                full_.push_back(std::move(b));
+            if (!more) {
+                done_ = true;
+                cv_.notify_all();
+                return;
+            }
+            cv_.notify_all();
+        }
+    } catch (...) {
+        std::lock_guard lk(m_);
+        err_ = std::current_exception();
+        done_ = true;
+        cv_.notify_all();
+    }
+}
+
+bool BlockReader::next(PacketBlock& out) {
+    std::unique_lock lk(m_);
+    cv_.wait(lk, [&] { return done_ || !full_.empty(); });
+    if (full_.empty()) {
+        if (err_)
+            std::rethrow_exception(err_);
+        return false;
+    }
+    if (!out.bytes.empty() || out.bytes.capacity())
+        spare_.push_back(std::move(out));
+    out = std::move(full_.front());
+    full_.pop_front();
+    cv_.notify_all();
+    return true;
 }
 
 }  // namespace scanwatch

@@ -3,10 +3,15 @@
 // Linux cooked (SLL, SLL2), raw IP, BSD loopback.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 struct pcap;
@@ -36,6 +41,46 @@ private:
     std::string path_, link_name_, warning_;
     std::vector<uint8_t> buf_;
     uint64_t skipped_ = 0;
+};
+
+// Packets read ahead, a block at a time, with their conversation_hash().
+struct PacketBlock {
+    struct Item {
+        uint32_t off, len;  // the frame: bytes[off, off + len)
+        uint32_t conv;      // conversation_hash() of the frame
+        uint64_t ts_ns;
+    };
+    std::vector<uint8_t> bytes;
+    std::vector<Item> items;
+    std::span<const uint8_t> frame(const Item& i) const { return {bytes.data() + i.off, i.len}; }
+};
+
+// Reads a capture on a thread of its own, so that reading (and inflating a
+// .gz) overlaps with running packets. Order is kept. The reader's
+// warning()/skipped() are final once next() has returned false.
+class BlockReader {
+public:
+    BlockReader(CaptureReader& cap, size_t block_packets);
+    ~BlockReader();
+    BlockReader(const BlockReader&) = delete;
+    BlockReader& operator=(const BlockReader&) = delete;
+
+    // The next block (its previous contents are recycled); false at the end.
+    // Rethrows what the reading thread threw.
+    bool next(PacketBlock& out);
+
+private:
+    void loop() noexcept;
+
+    CaptureReader& cap_;
+    size_t block_packets_;
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::deque<PacketBlock> full_;
+    std::vector<PacketBlock> spare_;
+    bool done_ = false, stop_ = false;
+    std::exception_ptr err_;
+    std::thread th_;  // last: starts after everything above exists
 };
 
 }  // namespace scanwatch
