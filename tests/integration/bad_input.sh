@@ -15,5 +15,7 @@ expect 2 "not an IPv4 or IPv6" run -i lo --allow 300.1.2.3/8 --duration 1
 expect 2 "prefix length" run -i lo --allow 198.18.0.0/33 --duration 1
 expect 2 "duration" run -i lo --probe-timeout 5x
 expect 2 "" frobnicate
-expect 2 "iface" run
+expect 2 "at least one interface" run
+expect 2 "cannot read the config file" run --config /nonexistent/sw.toml
+expect 2 "unknown key" run --config <(printf "[detect]\nmin_prots = 5\n")
 echo "PASS bad_input"
