@@ -43,6 +43,7 @@ xdp_count() {  # XDP programs on tg0, by ip link and by bpftool
   [ "$a" = "$b" ] || fail "ip link counts $a XDP programs, bpftool $b"
   echo "$a"
 }
+tc_count() { tc -n "$NS_TGT" filter show dev tg0 egress | grep -c 'direct-action' || true; }
 dropped() {  # the XDP program's drop counter, from the pinned stats map (summed over CPUs)
   bpftool -j map lookup pinned "$PIN/stats" key 10 0 0 0 | python3 -c '
 import json, sys
@@ -145,10 +146,12 @@ kill -0 "$NMAP_PID" 2>/dev/null || log "note: nmap ended during the drop check"
 [ "$(in_scan curl -s -o /dev/null -w '%{http_code}' -m 2 "http://$TGT4/" || true)" != 200 ] ||
   fail "the scanner reaches the web server while the agent is down"
 [ "$(xdp_count)" = 1 ] || fail "XDP programs while the agent is down: $(xdp_count)"
+[ "$(tc_count)" = 1 ] || fail "TC egress filters while the agent is down: $(tc_count)"
 log "agent down: XDP dropped $((d2 - d1)) scanner packets in 1 s"
 agent_bg --block --max-sources 1024
 grep -q 'took over' "$WORK/agent.err" || fail "restart did not take over the pinned XDP link"
 [ "$(xdp_count)" = 1 ] || fail "XDP programs after restart: $(xdp_count)"
+[ "$(tc_count)" = 1 ] || fail "TC egress filters after restart: $(tc_count)"
 restored=$(grep '"event":"started"' "$EVENTS" | tail -1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["blocks_restored"])')
 [ "$restored" -ge 1 ] || fail "restart restored $restored blocks"
 sw blocks --json | grep -q "\"$SCAN4/32\"" || fail "the scanner's block is gone after restart"
@@ -158,6 +161,7 @@ d3=$(dropped); [ "$d3" -ge "$d2" ] || fail "drop counter went back ($d2 -> $d3):
 kill "$NMAP_PID" 2>/dev/null; wait "$NMAP_PID" 2>/dev/null || true  # blocked, it would crawl on for minutes
 stop_agent
 [ "$(xdp_count)" = 0 ] || fail "XDP left after a clean stop"
+[ "$(tc_count)" = 0 ] || fail "TC filter left after a clean stop"
 [ ! -e "$PIN" ] || fail "pins left after a clean stop"
 grep '"event":"stopped"' "$EVENTS" | head -1 | python3 -c '
 import json, sys
