@@ -2,6 +2,7 @@
 // codes: 0 success, 1 runtime failure, 2 usage error; one line on stderr.
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
@@ -91,7 +92,16 @@ int main(int argc, char** argv) {
                    std::string("TOML config file (default ") + kDefaultConfigPath + " if it exists)");
     ov.track(rc->add_option("-i,--iface", run.ifaces, "interface to watch (repeat for gateway mode)"), SW_COPY(ifaces));
     ov.track(rc->add_option("--json", run.json, "write JSON events to PATH, or - for stdout"), SW_COPY(json));
-    ov.track(rc->add_option("--duration", run.duration_s, "stop after SECONDS")->check(CLI::PositiveNumber),
+    ov.track(rc->add_option("--duration", run.duration_s, "stop after SECONDS")
+                 ->check(CLI::Validator(
+                     [](std::string& v) -> std::string {
+                         char* end = nullptr;
+                         double d = std::strtod(v.c_str(), &end);
+                         if (v.empty() || *end || !std::isfinite(d) || d <= 0)
+                             return "'" + v + "' is not a positive number of seconds";
+                         return {};
+                     },
+                     "SECONDS")),
              SW_COPY(duration_s));
     ov.track(rc->add_option("--xdp-mode", run.xdp_mode, "auto, native or generic")->default_val("auto"),
              SW_COPY(xdp_mode));
@@ -176,6 +186,19 @@ int main(int argc, char** argv) {
     tc->add_flag("-I,--invert", top.invert, "invert the sort order");
     tc->add_option("--filter", top.filter, "show only sources whose address or kind contains TEXT");
 
+    // A first word that is no command: say so (CLI11 would only say a subcommand is required).
+    if (argc > 1 && argv[1][0] != '-') {
+        bool known = false;
+        std::string names;
+        for (const auto* sub : app.get_subcommands({})) {
+            known |= sub->get_name() == argv[1];
+            names += (names.empty() ? "" : ", ") + sub->get_name();
+        }
+        if (!known) {
+            std::fprintf(stderr, "scanwatch: unknown command '%s' (commands: %s)\n", argv[1], names.c_str());
+            return 2;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Bad command lines: one clear line on stderr and exit 2.
+# Bad input: one clear line on stderr naming the problem, exit 2 for usage
+# errors and 1 for runtime ones (missing files, no agent). Runs without a lab;
+# interfaces that are down and a second agent are in cleanup.sh / faults.sh.
 set -u
 SCANWATCH=${SCANWATCH:?}
+T=$(mktemp -d /tmp/sw-bad.XXXX)
+trap 'rm -rf "$T"' EXIT
 expect() {
   local want=$1 pattern=$2; shift 2
   out=$("$SCANWATCH" "$@" 2>&1 >/dev/null); rc=$?
@@ -14,8 +18,38 @@ expect 2 "xdp-mode" run -i lo --xdp-mode turbo
 expect 2 "not an IPv4 or IPv6" run -i lo --allow 300.1.2.3/8 --duration 1
 expect 2 "prefix length" run -i lo --allow 198.18.0.0/33 --duration 1
 expect 2 "duration" run -i lo --probe-timeout 5x
-expect 2 "" frobnicate
+expect 2 "unknown command 'frobnicate'" frobnicate
 expect 2 "at least one interface" run
 expect 2 "cannot read the config file" run --config /nonexistent/sw.toml
 expect 2 "unknown key" run --config <(printf "[detect]\nmin_prots = 5\n")
+# addresses, CIDRs, TTLs, durations
+expect 2 "'300.1.2.3' is not an IPv4 or IPv6" block 300.1.2.3
+expect 2 "'2001:2::/129' has a bad prefix length" block 2001:2::/129
+expect 2 "'198.18.0.0/33' has a bad prefix length" unblock 198.18.0.0/33
+expect 2 "'nonsense' is not an IPv4 or IPv6" unblock nonsense
+expect 2 "target is required" block
+expect 2 "\-\-ttl: '5x' is not a duration" block 198.18.0.5 --ttl 5x
+expect 2 "\-\-ttl: '-1' is not a duration" block 198.18.0.5 --ttl -1
+expect 2 "\-\-block-ttl: '0x' is not a duration" run -i lo --block-ttl 0x
+expect 2 "\-\-duration: 'abc' is not a positive number of seconds" run -i lo --duration abc
+expect 2 "\-\-duration: '-1' is not a positive number of seconds" run -i lo --duration -1
+expect 2 "\-\-duration: '0' is not" run -i lo --duration 0
+expect 2 "\-\-max-sources" run -i lo --max-sources 12
+expect 2 "\-\-allow: 'nonsense'" run -i lo --allow nonsense
+expect 2 "does not exist" run -i lo -i nosuch0 --duration 1
+# capture files: missing, not a capture, an empty file
+expect 1 "cannot open '$T/none.pcap'" replay "$T/none.pcap"
+printf 'this is not a capture\n' > "$T/text.pcap"
+expect 1 "'$T/text.pcap' is not a pcap or pcapng capture" replay "$T/text.pcap"
+: > "$T/empty.pcap"
+expect 1 "$T/empty.pcap" replay "$T/empty.pcap"
+head -c 4096 /dev/urandom > "$T/random.pcapng"
+expect 1 "$T/random.pcapng" replay "$T/random.pcapng"
+# no agent on the socket, for every client command
+for cmd in status blocks "top --once" "block 198.18.0.5" "unblock 198.18.0.5"; do
+  # shellcheck disable=SC2086
+  expect 1 "no scanwatch agent is listening on $T/no.sock" $cmd --socket "$T/no.sock"
+done
+# a socket path that is something else
+expect 1 "no scanwatch agent is listening on $T" status --socket "$T"
 echo "PASS bad_input"

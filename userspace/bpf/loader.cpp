@@ -3,12 +3,17 @@
 #include <bpf/bpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -26,6 +31,16 @@ struct MapPin {
     bpf_map* map;
     const char* name;
 };
+
+// IFF_UP of an interface of this network namespace; true when it cannot tell.
+bool iface_up(const std::string& name) {
+    UniqueFd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    ifreq ifr{};
+    std::memcpy(ifr.ifr_name, name.c_str(), std::min(name.size(), sizeof ifr.ifr_name - 1));
+    if (!fd || ioctl(fd.get(), SIOCGIFFLAGS, &ifr) != 0)
+        return true;
+    return (ifr.ifr_flags & IFF_UP) != 0;
+}
 
 }  // namespace
 
@@ -54,6 +69,8 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
     for (const auto& name : opts_.ifaces) {
         if (name.empty() || name.size() >= IF_NAMESIZE || if_nametoindex(name.c_str()) == 0)
             throw std::invalid_argument("interface '" + name + "' does not exist");
+        if (!iface_up(name))
+            throw std::runtime_error("interface '" + name + "' is down (ip link set " + name + " up)");
     }
     ncpus_ = libbpf_num_possible_cpus();
     if (ncpus_ < 1)
@@ -70,6 +87,18 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
     std::filesystem::create_directories(opts_.pin_dir, ec);
     if (ec)
         throw std::runtime_error("cannot create pin directory '" + opts_.pin_dir + "': " + ec.message());
+    // One agent per pin directory: a second one would take over the first one's
+    // pinned XDP link and remove its pins when it exits. The lock goes with the
+    // process, so an agent killed with -9 does not hold it.
+    pin_lock_.reset(open(opts_.pin_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!pin_lock_)
+        throw std::runtime_error("cannot open pin directory '" + opts_.pin_dir + "': " + std::strerror(errno));
+    if (flock(pin_lock_.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            throw std::runtime_error("another scanwatch agent is running with pin directory " + opts_.pin_dir +
+                                     " (one agent per interface; use --pin-dir for another namespace)");
+        throw std::runtime_error("cannot lock pin directory '" + opts_.pin_dir + "': " + std::strerror(errno));
+    }
     const MapPin pins[] = {
         {skel_->maps.sw_sources, "sources"}, {skel_->maps.sw_flows, "flows"},
         {skel_->maps.sw_blocks, "blocks"},   {skel_->maps.sw_allow, "allow"},

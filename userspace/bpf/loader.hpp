@@ -67,6 +67,7 @@ private:
 
     KernelOptions opts_;
     std::function<void(const std::string&)> warn_;
+    UniqueFd pin_lock_;  // flock on the pin directory: one agent per directory
     SkelPtr skel_;
     std::vector<Attachment> att_;
     bool pinned_ = false;

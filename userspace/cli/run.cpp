@@ -241,6 +241,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         return j;
     };
 
+    size_t in_map = 0;     // records in the sources map at the latest sweep
+    bool map_full = false;  // in_map reached --max-sources
     auto handle = [&](const nlohmann::json& req) -> nlohmann::json {
         const std::string cmd = req["cmd"].get<std::string>();
         uint64_t now = mono_now_ns();
@@ -258,6 +260,9 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             j["malformed"] = kernel.stat(SW_S_MALFORMED);
             j["events"] = kernel.stat(SW_S_EVENTS);
             j["events_lost"] = kernel.stat(SW_S_EVENTS_LOST);
+            j["sources_in_map"] = in_map;
+            j["max_sources"] = ko.max_sources;
+            j["sources_map_full"] = map_full;
             j["sources"] = an.detector().tracked();
             j["scanners"] = an.detector().scanners_reported();
             j["blocks"] = blocker.list().size();
@@ -374,7 +379,32 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     };
 
     auto lookup = [&](const Addr& a) { return kernel.source(a); };
-    auto scan = [&](const SourceVisitor& v) { return kernel.for_each_source(v); };
+    auto scan = [&](const SourceVisitor& v) { return in_map = kernel.for_each_source(v); };
+    // Overload is reported, never fatal: a ring buffer that overflowed (the
+    // agent fell behind; the maps still hold the evidence) and a full sources
+    // map (the least recently seen records are evicted) each get a warning on
+    // stderr when they start, and figures in status and the stopped event.
+    uint64_t lost_warned = 0, lost_warn_ns = 0;
+    auto check_overload = [&](uint64_t now) {
+        uint64_t lost = kernel.stat(SW_S_EVENTS_LOST);
+        if (lost > lost_warned && now - lost_warn_ns >= 10'000'000'000ULL) {
+            std::fprintf(stderr,
+                         "scanwatch: warning: event ring buffer overflowed: %llu events lost so far (the agent "
+                         "fell behind; sweeps still read the evidence from the maps)\n",
+                         static_cast<unsigned long long>(lost));
+            lost_warned = lost;
+            lost_warn_ns = now;
+        }
+        // an LRU map never reports full: it evicts a batch ahead of the cap,
+        // so 90 % of the cap is where evictions have begun
+        bool full = in_map * 10 >= uint64_t(ko.max_sources) * 9;
+        if (full && !map_full)
+            std::fprintf(stderr,
+                         "scanwatch: warning: sources map full (%zu of --max-sources %u records): the least "
+                         "recently seen sources are evicted\n",
+                         in_map, ko.max_sources);
+        map_full = full;
+    };
     uint64_t sweeps = 0, next_sweep_ns = 0;
     const uint64_t deadline = o.duration_s > 0 ? start + static_cast<uint64_t>(o.duration_s * 1e9) : 0;
     bool stop = false;
@@ -448,6 +478,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                 next_sweep_ns = t_sweep + 5 * took;
                 sweeps++;
             }
+            check_overload(now);
         }
         if (auto err = blocker.take_save_error())
             warn(*err);
@@ -468,6 +499,9 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     stopped["reports"] = an.reports();
     stopped["events"] = an.events();
     stopped["events_lost"] = kernel.stat(SW_S_EVENTS_LOST);
+    stopped["sources_in_map"] = in_map;
+    stopped["max_sources"] = ko.max_sources;
+    stopped["sources_map_full"] = map_full;
     stopped["dropped"] = kernel.stat(SW_S_DROPPED);
     stopped["blocks_active"] = blocker.list().size();
     stopped["blocks_created"] = blocker.created_total();

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -69,9 +70,13 @@ void ControlServer::on_listen_ready() {
         int fd = accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             return;
-        if (clients_.size() >= 32) {  // a flood of idle clients: shed the new one
-            ::close(fd);
-            continue;
+        if (clients_.size() >= kMaxClients) {
+            // Clients that connect and stall (half a line, or nothing) must not
+            // lock everyone else out: the one idle longest makes room.
+            auto oldest = std::min_element(clients_.begin(), clients_.end(), [](const auto& a, const auto& b) {
+                return a.second.since < b.second.since;
+            });
+            close_client(oldest->first);
         }
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLRDHUP;
@@ -80,7 +85,7 @@ void ControlServer::on_listen_ready() {
             ::close(fd);
             continue;
         }
-        clients_[fd];
+        clients_[fd].since = ++accepted_;
     }
 }
 
@@ -118,8 +123,8 @@ void ControlServer::on_client_ready(int fd) {
     for (;;) {
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);
         if (n > 0) {
-            it->second.append(buf, static_cast<size_t>(n));
-            if (it->second.size() > kMaxRequestBytes) {
+            it->second.buf.append(buf, static_cast<size_t>(n));
+            if (it->second.buf.size() > kMaxRequestBytes) {
                 reply(fd, {{"ok", false}, {"error", "request too large (limit 64 KiB)"}});
                 close_client(fd);
                 return;
@@ -131,10 +136,10 @@ void ControlServer::on_client_ready(int fd) {
         close_client(fd);  // EOF or error before a full line
         return;
     }
-    auto nl = it->second.find('\n');
+    auto nl = it->second.buf.find('\n');
     if (nl == std::string::npos)
         return;  // wait for the rest
-    std::string line = it->second.substr(0, nl);
+    std::string line = it->second.buf.substr(0, nl);
     nlohmann::json resp;
     try {
         auto req = nlohmann::json::parse(line);

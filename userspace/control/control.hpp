@@ -16,6 +16,7 @@
 namespace scanwatch {
 
 constexpr size_t kMaxRequestBytes = 64 * 1024;
+constexpr size_t kMaxClients = 32;  // open at once; the longest-connected one makes room
 
 class ControlServer {
 public:
@@ -43,7 +44,12 @@ private:
     std::string path_;
     Handler handler_;
     UniqueFd listen_;
-    std::map<int, std::string> clients_;  // fd -> bytes received so far
+    struct Client {
+        std::string buf;   // bytes received so far
+        uint64_t since = 0;  // accept order
+    };
+    std::map<int, Client> clients_;
+    uint64_t accepted_ = 0;
     int ep_ = -1;
     uint64_t tag_base_ = 0;
 };

@@ -1,0 +1,1002 @@
+// Packet fuzzing of the real XDP and TC egress programs (BPF_PROG_TEST_RUN).
+//
+// Every fixture shape of tests/bpf (the nmap:: probes, the answers of the flow
+// tests, the malformed and truncated cases) is mutated: flipped bits,
+// truncations, bogus IP total and header lengths, IPv4 options, IPv6
+// extension chains deeper than the parser walks, 0-4 VLAN tags, fragments,
+// random garbage, link-level sizes from 0 to 9018 bytes (jumbo). Unmutated
+// scan exchanges (SYN in, our SYN/ACK or RST out, the scanner's RST in) are
+// mixed in so the fast-block path is really taken.
+//
+// Checked on every packet: the kernel accepts the run (frames shorter than an
+// Ethernet header are refused by BPF_PROG_TEST_RUN itself with EINVAL, before
+// the program runs: that is asserted too), the action is PASS/DROP (XDP) or
+// OK/SHOT (TC), and DROP/SHOT only for a frame carrying a blocked address.
+// Checked at every checkpoint (then the maps are emptied):
+//  - stats: packets == XDP runs, egress == TC runs, dropped == drops seen;
+//    every XDP packet counted once by the parse (ipv4 + ipv6 + non_ip +
+//    parse-truncated + parse-malformed), the L4 stage adding at most one
+//    truncated/malformed per parsed packet or TC run; vlan, ipv6_ext,
+//    fragments within their parents; probes == sum of the sources' probe
+//    counters; flows_new + flow_full == sum of the SYN counters;
+//    events == events drained, blocks_fast == fast-path blocks.
+//  - per source: the counters add up the way the program sets them (one probe
+//    class per probe, answers at most one per SYN, ...).
+//  - maps within their caps; sw_cfg.n_blocks == entries in the block map.
+//  - no block from non-scan traffic. "Non-scan", concretely: a source whose
+//    address appears in fewer than fast_block_ports XDP frames that carry
+//    nmap's raw-SYN signature (window 1024 followed, 6 bytes on, by the MSS
+//    1460 option 02 04 05 b4) has not sent the nmap SYNs the fast path needs
+//    and must never be blocked by it; an allow-listed scanner never is; every
+//    fast-path block is justified by its record (nmap SYNs, distinct ports,
+//    answered probes, verified).
+//  A second, small-map instance (sources/flows 64, blocks 4) takes part of the
+//  packets to check the caps and that full maps are counted, not fatal.
+//
+// SW_FUZZ_SEED=N picks the seed (default 1; "random" for a fresh one, printed
+// either way), SW_FUZZ_COUNT=N the number of packets (default 1,000,000).
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bpf/skel.hpp"
+#include "packet.hpp"
+#include "scanwatch/abi.h"
+
+using namespace scanwatch;
+using namespace swtest;
+
+namespace {
+
+constexpr uint64_t SEC = 1'000'000'000ull;
+constexpr uint64_t T0 = 1'700'000'000ull * SEC;
+constexpr size_t kJumbo = 9018;  // 9000-byte MTU + Ethernet + one VLAN tag
+constexpr uint32_t kFastPorts = 4, kFastHalfOpen = 2;  // the agent's defaults
+
+struct Failure : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            char m_[512];                                                      \
+            std::snprintf(m_, sizeof m_, __VA_ARGS__);                         \
+            throw Failure(std::string(#cond) + ": " + m_);                     \
+        }                                                                      \
+    } while (0)
+
+std::string hexdump(const Bytes& b, size_t max = 256) {
+    std::string s;
+    char t[4];
+    for (size_t i = 0; i < b.size() && i < max; i++) {
+        std::snprintf(t, sizeof t, "%02x", b[i]);
+        s += t;
+    }
+    if (b.size() > max)
+        s += "...";
+    return s;
+}
+
+// ---- one loaded instance of the programs ------------------------------------
+
+struct Caps {
+    uint32_t sources = SW_DEFAULT_MAX_SOURCES, flows = SW_DEFAULT_MAX_FLOWS, blocks = SW_DEFAULT_MAX_BLOCKS;
+};
+
+class Progs {
+public:
+    explicit Progs(Caps caps) : caps_(caps) {
+        skel_.reset(scanwatch_bpf__open());
+        if (!skel_)
+            throw std::runtime_error("opening the skeleton");
+        skel_->rodata->replay_mode = 1;  // the clock is ours
+        bpf_map__set_map_flags(skel_->maps.sw_cfg, bpf_map__map_flags(skel_->maps.sw_cfg) | BPF_F_MMAPABLE);
+        bpf_map__set_max_entries(skel_->maps.sw_sources, caps.sources);
+        bpf_map__set_max_entries(skel_->maps.sw_flows, caps.flows);
+        bpf_map__set_max_entries(skel_->maps.sw_blocks, caps.blocks);
+        // Lets BPF_PROG_TEST_RUN take frames beyond one page (jumbo, as a
+        // multi-buffer driver hands them over); the program and its verification
+        // are otherwise the same.
+        bpf_program__set_flags(skel_->progs.scanwatch_xdp,
+                               bpf_program__flags(skel_->progs.scanwatch_xdp) | BPF_F_XDP_HAS_FRAGS);
+        if (int rc = scanwatch_bpf__load(skel_.get()))
+            throw std::runtime_error("loading the programs: " + std::string(strerror(-rc)));
+        long page = sysconf(_SC_PAGESIZE);
+        void* mm = mmap(nullptr, static_cast<size_t>(page), PROT_READ | PROT_WRITE, MAP_SHARED,
+                        bpf_map__fd(skel_->maps.sw_cfg), 0);
+        if (mm == MAP_FAILED)
+            throw std::runtime_error("mapping sw_cfg");
+        cfg_ = static_cast<sw_config*>(mm);
+        rb_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.sw_events), on_event, &events_, nullptr));
+        if (!rb_)
+            throw std::runtime_error("ring buffer");
+        ncpu_ = libbpf_num_possible_cpus();
+        // The largest frame BPF_PROG_TEST_RUN takes for the TC program (one page
+        // less head- and tailroom); the maps are emptied before the campaign.
+        for (tc_max_ = 4096; tc_max_ > 1500; tc_max_ -= 16) {
+            Bytes f(tc_max_, 0);
+            int err = 0;
+            run(false, f, T0, &err);
+            if (!err)
+                break;
+        }
+    }
+    size_t tc_max() const { return tc_max_; }
+    ~Progs() { munmap(cfg_, static_cast<size_t>(sysconf(_SC_PAGESIZE))); }
+
+    // Returns -errno of the test run, or the action.
+    int run(bool xdp, const Bytes& f, uint64_t now, int* err) {
+        cfg_->clock_ns = now;
+        LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f.data(), .data_size_in = static_cast<uint32_t>(f.size()),
+                    .repeat = 1);
+        int rc = bpf_prog_test_run_opts(
+            bpf_program__fd(xdp ? skel_->progs.scanwatch_xdp : skel_->progs.scanwatch_tc_egress), &o);
+        *err = rc ? errno : 0;
+        return static_cast<int>(o.retval);
+    }
+
+    sw_config& cfg() { return *cfg_; }
+    const Caps& caps() const { return caps_; }
+
+    uint64_t stat(unsigned i) const {
+        std::vector<uint64_t> v(static_cast<size_t>(ncpu_));
+        uint32_t k = i;
+        if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_stats), &k, v.data()))
+            throw std::runtime_error("reading stats");
+        uint64_t s = 0;
+        for (auto x : v)
+            s += x;
+        return s;
+    }
+
+    template <class K, class V>
+    std::vector<std::pair<K, V>> dump(bpf_map* m) const {
+        std::vector<std::pair<K, V>> out;
+        int fd = bpf_map__fd(m);
+        K k{}, next{};
+        const void* prev = nullptr;
+        while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+            V v{};
+            if (bpf_map_lookup_elem(fd, &next, &v) == 0)
+                out.emplace_back(next, v);
+            k = next;
+            prev = &k;
+        }
+        return out;
+    }
+    std::vector<std::pair<in6_addr, sw_source>> sources() const {
+        return dump<in6_addr, sw_source>(skel_->maps.sw_sources);
+    }
+    std::vector<std::pair<sw_flow_key, sw_flow>> flows() const {
+        return dump<sw_flow_key, sw_flow>(skel_->maps.sw_flows);
+    }
+    std::vector<std::pair<sw_lpm_key, sw_block>> blocks() const {
+        return dump<sw_lpm_key, sw_block>(skel_->maps.sw_blocks);
+    }
+    std::vector<sw_event> drain() {
+        if (ring_buffer__consume(rb_.get()) < 0)
+            throw std::runtime_error("ring buffer consume");
+        std::vector<sw_event> e;
+        e.swap(events_);
+        return e;
+    }
+
+    void lpm_add(bpf_map* m, const sw_lpm_key& k, const void* v) {
+        if (bpf_map_update_elem(bpf_map__fd(m), &k, v, BPF_ANY))
+            throw std::runtime_error("lpm update");
+    }
+    scanwatch_bpf* skel() { return skel_.get(); }
+
+    // Empties every map and statistic.
+    void reset() {
+        for (bpf_map* m : {skel_->maps.sw_sources, skel_->maps.sw_flows, skel_->maps.sw_blocks,
+                           skel_->maps.sw_allow}) {
+            int fd = bpf_map__fd(m);
+            uint8_t k[64]{};
+            while (bpf_map_get_next_key(fd, nullptr, k) == 0)
+                if (bpf_map_delete_elem(fd, k))
+                    throw std::runtime_error("emptying a map");
+        }
+        std::vector<uint64_t> zeros(static_cast<size_t>(ncpu_), 0);
+        for (uint32_t i = 0; i < SW_S_MAX; i++)
+            bpf_map_update_elem(bpf_map__fd(skel_->maps.sw_stats), &i, zeros.data(), BPF_ANY);
+        drain();
+    }
+
+private:
+    static int on_event(void* ctx, void* data, size_t size) noexcept {
+        if (size >= sizeof(sw_event)) {
+            sw_event e;
+            std::memcpy(&e, data, sizeof e);
+            static_cast<std::vector<sw_event>*>(ctx)->push_back(e);
+        }
+        return 0;
+    }
+    Caps caps_;
+    SkelPtr skel_;
+    sw_config* cfg_ = nullptr;
+    RingBufferPtr rb_;
+    std::vector<sw_event> events_;
+    int ncpu_ = 1;
+    size_t tc_max_ = 0;
+};
+
+// ---- the corpus ----------------------------------------------------------------
+
+struct Frame {
+    Bytes b;
+    size_t l3 = 14;  // offset of the IP header (when there is one)
+    bool v6 = false;
+    bool ip = true;
+};
+
+Frame frame_of(const Packet& p) { return {p.build(), p.l3_offset(), p.v6(), true}; }
+
+// Scanner addresses, per family: the fuzzer replays scans from these. The last
+// one of each is allow-listed; BLOCKED is under a manual block from the start.
+const char* kScan4[] = {"198.18.0.2", "198.18.0.5", "198.18.0.6", "198.18.0.9"};
+const char* kScan6[] = {"2001:2::2", "2001:2::5", "2001:2::6", "2001:2::9"};
+const char* kTgt4 = "198.18.0.1";
+const char* kTgt6 = "2001:2::1";
+const char* kBlocked4 = "198.18.0.66";
+
+// Every fixture shape of tests/bpf/bpf_test.cpp, both families where it has one.
+std::vector<Frame> fixtures() {
+    std::vector<Frame> out;
+    auto add = [&](const Packet& p) { out.push_back(frame_of(p)); };
+    for (bool v6 : {false, true}) {
+        const char* A = v6 ? "2001:2::2" : "198.18.0.2";
+        const char* T = v6 ? kTgt6 : kTgt4;
+        add(nmap::syn(A, T, 40000, 80));
+        add(nmap::os_syn(A, T, 51000, 22));
+        add(Packet::tcp(A, T, 40000, 80).syn().win(1024).mss(1380));
+        add(Packet::tcp(A, T, 40000, 80).syn().win(1025).mss(1460));
+        add(nmap::masscan_syn(A, T, 61000, 443));
+        add(nmap::fin(A, T, 40000, 80));
+        add(nmap::null(A, T, 40000, 80));
+        add(nmap::xmas(A, T, 40000, 80));
+        add(nmap::maimon(A, T, 40000, 80));
+        add(nmap::ack_probe(A, T, 40000, 80));
+        add(nmap::syn(A, T, 40000, 80).fin());
+        for (int n = 0; n < 6; n++)
+            add(nmap::os_seq(A, T, 40000, 80, n));
+        add(nmap::os_ecn(A, T, 40000, 80));
+        add(nmap::os_u1(A, T, 45000, 40125));
+        add(nmap::os_ie1(A, T));
+        add(nmap::echo_empty(A, T));
+        add(nmap::timestamp_zero(A, T));
+        add(nmap::bare_ip(A, T, 2));
+        add(nmap::sctp_init(A, T, 40000, 80));
+        add(nmap::sctp_cookie_echo(A, T, 40000, 80));
+        add(Packet::udp(A, T, 45000, 111).payload(nmap::rpc_check_udp()));
+        add(Packet::udp(A, T, 600, 32771).payload(nmap::rpc_call(7, 100003, 3, false)));
+        add(Packet::tcp(A, T, 51000, 80).ack(1).psh().seq(2).payload(nmap::rpc_check_tcp()));
+        add(Packet::tcp(A, T, 51000, 80).ack(1).psh().seq(2).payload("GET / HTTP/1.0\r\n\r\n"));
+        add(Packet::tcp(A, T, 51000, 80).ack(1).psh().seq(2).payload("\r\n\r\n"));
+        add(Packet::tcp(A, T, 51000, 80).ack(1).psh().seq(2).payload("OPTIONS / RTSP/1.0\r\n\r\n"));
+        add(Packet::tcp(A, T, 51000, 80).ack(1).psh().seq(2).payload("GET /nmaplowercheck1 HTTP/1.1\r\n"));
+        add(nmap::kernel_rst(A, T, 40000, 80, 1001));
+        add(Packet::tcp(A, T, 51000, 22).rst().ack(5));
+        add(Packet::tcp(A, T, 51000, 22).fin().ack(5).seq(9));
+        add(Packet::tcp(A, T, 51000, 22).ack(5).seq(9).payload(100, 'x'));
+        add(Packet::udp(A, T, 53, 40000).payload(40, 1));      // a DNS reply
+        add(Packet::udp(A, T, 40000, 53).payload(30, 1));      // a DNS query
+        add(Packet::icmp(A, T, v6 ? 128 : 8).echo(1, 1).payload(56, 0));
+        // answers of the target (TC egress / gateway ingress)
+        add(Packet::tcp(T, A, 80, 40000).syn().ack(1001).seq(5000));
+        add(Packet::tcp(T, A, 81, 40000).rst().ack(1001));
+        add(Packet::icmp(T, A, v6 ? 1 : 3, v6 ? 4 : 3).quote(Packet::udp(A, T, 45000, 40125).payload(8, 0)));
+        add(Packet::icmp(T, A, v6 ? 1 : 3, v6 ? 4 : 3).quote(nmap::syn(A, T, 40000, 80, 77)));
+        // the malformed and odd-layout cases
+        add(nmap::syn(A, T, 40000, 80).vlan(100));
+        add(nmap::syn(A, T, 40000, 81).vlan(100, 0x88a8).vlan(200));
+        add(nmap::syn(A, T, 40000, 80).doff(4));
+        add(nmap::syn(A, T, 40000, 80).ip_version(5));
+        add(nmap::syn(A, T, 40000, 80).frag(0, true).l4_slice(0, 8));
+        add(nmap::syn(A, T, 40000, 80).frag(0, true).l4_slice(0, 8).pad_to(60));
+        add(nmap::syn(A, T, 40000, 80).frag(0, true).l4_slice(0, 16));
+        add(nmap::syn(A, T, 40000, 80).payload(40, 0).frag(0, true).l4_slice(0, 24));
+        add(nmap::syn(A, T, 40000, 80).frag(8, false).l4_slice(8, 16));
+        add(nmap::os_u1(A, T, 45000, 40125).frag(0, true).l4_slice(0, 200));
+        add(nmap::syn(A, T, 40000, 80).pad_to(60));
+        if (v6) {
+            add(nmap::syn(A, T, 40000, 80).hop_by_hop().dest_opts(16).routing(24));
+            add(nmap::syn(A, T, 40000, 80).hop_by_hop().dest_opts().routing().dest_opts().dest_opts());
+            add(nmap::syn(A, T, 40000, 80).hop_by_hop(16).ip_len(8));
+            add(Packet::ip(A, T, 59));
+        } else {
+            add(nmap::syn(A, T, 40000, 80).ip_options(Bytes(40, 1)));
+            add(nmap::syn(A, T, 40000, 80).ihl(4));
+            add(nmap::syn(A, T, 40000, 80).ip_len(19));
+            add(nmap::syn(A, T, 40000, 80).ip_options(Bytes(8, 1)).ip_len(24));
+            add(Packet::ip(A, T, 0).ethertype(0x0806).payload(28, 0));
+            add(nmap::syn(A, T, 40000, 80).id(54321));
+        }
+    }
+    for (auto& f : out)
+        if (f.b.size() >= 14) {
+            uint16_t et = uint16_t(f.b[f.l3 - 2] << 8 | f.b[f.l3 - 1]);
+            f.ip = et == 0x0800 || et == 0x86dd;
+        }
+    return out;
+}
+
+// ---- mutations -----------------------------------------------------------------
+
+class Mutator {
+public:
+    explicit Mutator(uint64_t seed) : rng_(seed) {}
+    std::mt19937_64& rng() { return rng_; }
+    uint64_t below(uint64_t n) { return n ? rng_() % n : 0; }
+    bool chance(unsigned pct) { return below(100) < pct; }
+    uint8_t byte() { return static_cast<uint8_t>(rng_()); }
+
+    // A link-level size from 0 to jumbo, most of them small.
+    size_t size() {
+        switch (below(4)) {
+        case 0: return below(64);
+        case 1: return 14 + below(100);
+        case 2: return below(1519);
+        default: return below(kJumbo + 1);
+        }
+    }
+
+    Bytes garbage() {
+        Bytes b(size());
+        for (auto& x : b)
+            x = byte();
+        if (b.size() >= 14 && chance(50)) {  // get past the EtherType check
+            static const uint16_t et[] = {0x0800, 0x86dd, 0x8100, 0x88a8};
+            uint16_t e = et[below(4)];
+            b[12] = uint8_t(e >> 8);
+            b[13] = uint8_t(e);
+            if (b.size() > 14 && chance(70))
+                b[14] = uint8_t((e == 0x86dd ? 0x60 : 0x40) | (b[14] & 0x0f));
+        }
+        return b;
+    }
+
+    void mutate(Frame& f) {
+        unsigned n = 1 + static_cast<unsigned>(below(4));
+        for (unsigned i = 0; i < n; i++)
+            one(f);
+    }
+
+private:
+    void one(Frame& f) {
+        Bytes& b = f.b;
+        bool l3ok = f.ip && f.l3 + (f.v6 ? 40 : 20) <= b.size();
+        switch (below(12)) {
+        case 0: {  // flip bits
+            unsigned k = 1 + static_cast<unsigned>(below(8));
+            for (unsigned i = 0; i < k && !b.empty(); i++)
+                b[below(b.size())] ^= uint8_t(1u << below(8));
+            break;
+        }
+        case 1:  // truncate
+            b.resize(below(b.size() + 1));
+            break;
+        case 2: {  // grow to a random link size (padding or junk)
+            size_t to = std::max(b.size(), size());
+            uint8_t fill = chance(50) ? 0 : byte();
+            while (b.size() < to)
+                b.push_back(chance(10) ? byte() : fill);
+            break;
+        }
+        case 3:  // bogus IP total length / payload length
+            if (l3ok) {
+                uint16_t cur = uint16_t(b[f.l3 + (f.v6 ? 4 : 2)] << 8 | b[f.l3 + (f.v6 ? 5 : 3)]);
+                static const int delta[] = {-1, 1, -20, 20, -8, 8};
+                uint16_t v;
+                switch (below(4)) {
+                case 0: v = static_cast<uint16_t>(rng_()); break;
+                case 1: v = static_cast<uint16_t>(cur + delta[below(6)]); break;
+                case 2: v = static_cast<uint16_t>(below(64)); break;
+                default: v = 0xffff; break;
+                }
+                b[f.l3 + (f.v6 ? 4 : 2)] = uint8_t(v >> 8);
+                b[f.l3 + (f.v6 ? 5 : 3)] = uint8_t(v);
+            }
+            break;
+        case 4:  // bogus IHL (IPv4) / version nibble
+            if (l3ok)
+                b[f.l3] = f.v6 ? uint8_t(below(16) << 4 | (b[f.l3] & 0x0f))
+                               : uint8_t((chance(80) ? 0x40 : below(16) << 4) | below(16));
+            break;
+        case 5:  // IPv4 options (header length fixed up, or not)
+            if (l3ok && !f.v6) {
+                size_t ihl = b[f.l3] & 0x0f;
+                if (ihl < 5 || f.l3 + ihl * 4 > b.size())
+                    break;
+                size_t add = 4 * (1 + below(15 - std::min<size_t>(ihl, 14)));
+                Bytes opt(add);
+                for (size_t i = 0; i < add; i++)
+                    opt[i] = chance(50) ? byte() : static_cast<uint8_t>(below(2));  // EOL/NOP or junk
+                b.insert(b.begin() + static_cast<long>(f.l3 + ihl * 4), opt.begin(), opt.end());
+                if (chance(85)) {
+                    b[f.l3] = uint8_t(0x40 | std::min<size_t>(15, ihl + add / 4));
+                    uint16_t tot = uint16_t((b[f.l3 + 2] << 8 | b[f.l3 + 3]) + add);
+                    b[f.l3 + 2] = uint8_t(tot >> 8);
+                    b[f.l3 + 3] = uint8_t(tot);
+                }
+            }
+            break;
+        case 6:  // IPv6 extension chain, often deeper than the parser's bound
+            if (l3ok && f.v6) {
+                unsigned depth = static_cast<unsigned>(below(13));
+                uint8_t nh = b[f.l3 + 6];
+                Bytes chain;
+                static const uint8_t types[] = {0, 43, 60, 51, 44};
+                std::vector<uint8_t> ts(depth);
+                for (auto& t : ts)
+                    t = types[below(5)];
+                for (unsigned i = 0; i < depth; i++) {
+                    uint8_t next = i + 1 < depth ? ts[i + 1] : nh;
+                    size_t len;
+                    Bytes h;
+                    if (ts[i] == 44) {
+                        len = 8;
+                        h = {next, 0, uint8_t(chance(30) ? below(256) : 0), uint8_t(chance(30) ? 1 : 0), 0, 0, 0, 1};
+                    } else if (ts[i] == 51) {
+                        uint8_t hl = static_cast<uint8_t>(1 + below(4));  // (hl + 2) * 4 bytes
+                        len = (hl + 2u) * 4u;
+                        h.assign(len, 0);
+                        h[0] = next;
+                        h[1] = hl;
+                    } else {
+                        uint8_t hl = static_cast<uint8_t>(below(3));
+                        len = (hl + 1u) * 8u;
+                        h.assign(len, 0);
+                        h[0] = next;
+                        h[1] = hl;
+                        h[2] = 1;  // PadN
+                        h[3] = static_cast<uint8_t>(len - 4);
+                    }
+                    chain.insert(chain.end(), h.begin(), h.end());
+                }
+                if (depth) {
+                    b[f.l3 + 6] = ts[0];
+                    b.insert(b.begin() + static_cast<long>(f.l3 + 40), chain.begin(), chain.end());
+                    if (chance(85)) {
+                        uint16_t pl = uint16_t((b[f.l3 + 4] << 8 | b[f.l3 + 5]) + chain.size());
+                        b[f.l3 + 4] = uint8_t(pl >> 8);
+                        b[f.l3 + 5] = uint8_t(pl);
+                    }
+                }
+            }
+            break;
+        case 7:  // a VLAN stack of 0-4 tags
+            if (f.l3 >= 14 && f.l3 <= b.size()) {
+                uint16_t et = uint16_t(b[f.l3 - 2] << 8 | b[f.l3 - 1]);
+                b.erase(b.begin() + 12, b.begin() + static_cast<long>(f.l3));
+                unsigned tags = static_cast<unsigned>(below(5));
+                Bytes st;
+                for (unsigned i = 0; i < tags; i++) {
+                    uint16_t tpid = chance(70) ? 0x8100 : 0x88a8;
+                    st.push_back(uint8_t(tpid >> 8));
+                    st.push_back(uint8_t(tpid));
+                    st.push_back(byte() & 0x0f);
+                    st.push_back(byte());
+                }
+                st.push_back(uint8_t(et >> 8));
+                st.push_back(uint8_t(et));
+                b.insert(b.begin() + 12, st.begin(), st.end());
+                f.l3 = 12 + st.size();
+            }
+            break;
+        case 8:  // fragment
+            if (l3ok && !f.v6) {
+                uint16_t fo = chance(50) ? uint16_t(0x2000) : uint16_t(below(0x10000));
+                b[f.l3 + 6] = uint8_t(fo >> 8);
+                b[f.l3 + 7] = uint8_t(fo);
+            } else if (l3ok) {
+                uint8_t nh = b[f.l3 + 6];
+                Bytes fh = {nh, 0, uint8_t(below(2) ? 0 : below(256)), uint8_t(chance(50) ? 1 : below(256)), 0, 0, 0, 9};
+                b[f.l3 + 6] = 44;
+                b.insert(b.begin() + static_cast<long>(f.l3 + 40), fh.begin(), fh.end());
+                uint16_t pl = uint16_t((b[f.l3 + 4] << 8 | b[f.l3 + 5]) + 8);
+                b[f.l3 + 4] = uint8_t(pl >> 8);
+                b[f.l3 + 5] = uint8_t(pl);
+            }
+            break;
+        case 9:  // the L4 header's interesting bytes (flags, data offset, ports)
+            if (l3ok) {
+                size_t l4 = f.l3 + (f.v6 ? 40 : size_t(b[f.l3] & 0x0f) * 4);
+                size_t at = l4 + below(20);
+                if (at < b.size())
+                    b[at] = chance(50) ? byte() : uint8_t(below(2) ? 0xff : 0);
+            }
+            break;
+        case 10:  // another protocol number
+            if (l3ok) {
+                static const uint8_t protos[] = {1, 6, 17, 58, 132, 0, 43, 44, 51, 59, 60, 2, 255};
+                b[f.l3 + (f.v6 ? 6 : 9)] = chance(80) ? protos[below(13)] : byte();
+            }
+            break;
+        default:  // overwrite a random run of bytes
+            if (!b.empty()) {
+                size_t at = below(b.size()), len = 1 + below(16);
+                for (size_t i = at; i < b.size() && i < at + len; i++)
+                    b[i] = byte();
+            }
+            break;
+        }
+    }
+
+    std::mt19937_64 rng_;
+};
+
+// ---- the oracle for "non-scan" -----------------------------------------------------
+
+// nmap's raw SYN: window 1024, then 6 bytes (checksum, urgent pointer) on, MSS 1460
+// as the first option. Any frame the program takes for an nmap SYN contains this.
+bool has_nmap_syn_signature(const Bytes& b) {
+    for (size_t i = 0; i + 10 <= b.size(); i++)
+        if (b[i] == 0x04 && b[i + 1] == 0x00 && b[i + 6] == 0x02 && b[i + 7] == 0x04 && b[i + 8] == 0x05 &&
+            b[i + 9] == 0xb4)
+            return true;
+    return false;
+}
+
+bool contains(const Bytes& b, const uint8_t* needle, size_t n) {
+    return std::search(b.begin(), b.end(), needle, needle + n) != b.end();
+}
+
+// The bytes of addr as they appear on the wire: 4 for IPv4 (mapped), 16 for IPv6.
+std::pair<const uint8_t*, size_t> wire(const uint8_t* a) {
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(a, mapped, 12) == 0)
+        return {a + 12, 4};
+    return {a, 16};
+}
+
+std::string addr_text(const uint8_t* a) {
+    char buf[INET6_ADDRSTRLEN];
+    auto [p, n] = wire(a);
+    inet_ntop(n == 4 ? AF_INET : AF_INET6, p, buf, sizeof buf);
+    return buf;
+}
+
+sw_lpm_key lpm(const char* text) {
+    sw_lpm_key k{};
+    k.prefixlen = 128;
+    uint8_t v4[4];
+    if (inet_pton(AF_INET, text, v4) == 1) {
+        k.addr[10] = k.addr[11] = 0xff;
+        std::memcpy(k.addr + 12, v4, 4);
+    } else if (inet_pton(AF_INET6, text, k.addr) != 1) {
+        throw std::invalid_argument(text);
+    }
+    return k;
+}
+
+// ---- the campaign ----------------------------------------------------------------------
+
+struct Totals {
+    uint64_t xdp = 0, tc = 0, refused = 0, refused_xdp = 0, refused_tc = 0, drops = 0, shots = 0, fast_blocks = 0, events = 0, checkpoints = 0;
+    uint64_t source_full = 0, flow_full = 0, events_lost = 0, truncated = 0, malformed = 0;
+    std::map<size_t, uint64_t> sizes;  // size class -> runs
+};
+
+class Campaign {
+public:
+    Campaign(Progs& p, Mutator& m, const std::vector<Frame>& corpus, Totals& tot, bool small)
+        : p_(p), m_(m), corpus_(corpus), tot_(tot), small_(small) {
+        start();
+    }
+
+    void packet() {
+        bool xdp = true;
+        Bytes f;
+        unsigned pick = static_cast<unsigned>(m_.below(100));
+        if (pick < 8) {
+            f = m_.garbage();
+        } else if (pick < 20) {
+            scan_step(f, xdp);
+        } else {
+            Frame fr = corpus_[m_.below(corpus_.size())];
+            retarget(fr);
+            if (m_.chance(95))
+                m_.mutate(fr);
+            f = std::move(fr.b);
+            xdp = m_.chance(85);
+        }
+        send(f, xdp);
+    }
+
+    void checkpoint();
+
+private:
+    void start() {
+        p_.reset();
+        sw_config c{};
+        c.flags = SW_CFG_BLOCKING | SW_CFG_FAST_BLOCK;
+        c.ev_per_sec = 16;
+        c.fast_block_half_open = kFastHalfOpen;
+        c.fast_block_ports = kFastPorts;
+        c.fast_block_ttl_ns = 30 * SEC;
+        p_.cfg() = c;
+        // a manual block (a source the fuzzer sends benign traffic from) and an allow-listed scanner
+        sw_block b{};
+        b.reason = SW_BR_MANUAL;
+        b.created_ns = now_;
+        p_.lpm_add(p_.skel()->maps.sw_blocks, lpm(kBlocked4), &b);
+        p_.cfg().n_blocks = 1;
+        uint32_t one = 1;
+        p_.lpm_add(p_.skel()->maps.sw_allow, lpm(kScan4[3]), &one);
+        p_.lpm_add(p_.skel()->maps.sw_allow, lpm(kScan6[3]), &one);
+        p_.cfg().n_allow = 2;
+        blocked_ = {lpm(kBlocked4)};
+        n_blocks_seen_ = 1;
+        xdp_ = tc_ = drops_ = shots_ = events_ = 0;
+        sig_frames_.clear();
+    }
+
+    // Points a fixture at one of the fuzzer's scanners (or the blocked source).
+    void retarget(Frame& fr) {
+        if (!fr.ip || fr.b.size() < fr.l3 + (fr.v6 ? 40 : 20))
+            return;
+        unsigned who = static_cast<unsigned>(m_.below(5));
+        const char* s = fr.v6 ? kScan6[who % 4] : (who == 4 ? kBlocked4 : kScan4[who]);
+        sw_lpm_key k = lpm(s);
+        auto [a, n] = wire(k.addr);
+        // the fixture's scanner is 198.18.0.2 / 2001:2::2 on whichever side it is
+        size_t so = fr.l3 + (fr.v6 ? 8 : 12), dof = fr.l3 + (fr.v6 ? 24 : 16);
+        uint8_t last = fr.v6 ? 15 : 3;
+        if (fr.b[so + last] == 2)
+            std::memcpy(&fr.b[so], a, n);
+        else if (fr.b[dof + last] == 2)
+            std::memcpy(&fr.b[dof], a, n);
+    }
+
+    // A whole unmutated scan exchange, one frame per call: nmap SYN in, our
+    // SYN/ACK (or RST) out on TC, the scanner's kernel RST in.
+    void scan_step(Bytes& f, bool& xdp) {
+        if (step_ == 0) {
+            scan_v6_ = m_.chance(30);
+            scanner_ = static_cast<unsigned>(m_.below(4));
+            port_ = static_cast<uint16_t>(1 + m_.below(20));
+            isn_ = static_cast<uint32_t>(m_.rng()());
+            open_ = m_.chance(50);
+        }
+        const char* A = scan_v6_ ? kScan6[scanner_] : kScan4[scanner_];
+        const char* T = scan_v6_ ? kTgt6 : kTgt4;
+        switch (step_) {
+        case 0:
+            f = nmap::syn(A, T, 40000, port_, isn_).build();
+            xdp = true;
+            step_ = 1;
+            break;
+        case 1:
+            if (open_)
+                f = Packet::tcp(T, A, port_, 40000).syn().ack(isn_ + 1).seq(777).build();
+            else
+                f = Packet::tcp(T, A, port_, 40000).rst().ack(isn_ + 1).build();
+            xdp = false;
+            step_ = open_ ? 2 : 0;
+            break;
+        default:
+            f = nmap::kernel_rst(A, T, 40000, port_, isn_ + 1).build();
+            xdp = true;
+            step_ = 0;
+            break;
+        }
+    }
+
+    bool carries_blocked(const Bytes& f) const {
+        for (auto& k : blocked_) {
+            auto [a, n] = wire(k.addr);
+            if (contains(f, a, n))
+                return true;
+        }
+        return false;
+    }
+
+    void refresh_blocks() {
+        if (p_.cfg().n_blocks == n_blocks_seen_)
+            return;
+        blocked_.clear();
+        for (auto& [k, b] : p_.blocks())
+            blocked_.push_back(k);
+        n_blocks_seen_ = p_.cfg().n_blocks;
+    }
+
+    void send(Bytes& f, bool xdp) {
+        if (!xdp && f.size() > p_.tc_max())
+            f.resize(p_.tc_max());  // an skb test run is one page at most
+        now_ += m_.below(3) ? m_.below(2'000'000) : m_.below(2 * SEC);
+        int err = 0;
+        int act = p_.run(xdp, f, now_, &err);
+        size_t cls = f.size() < 14 ? 0 : f.size() <= 1518 ? 1 : 2;
+        tot_.sizes[cls]++;
+        if (f.size() < 14) {
+            // BPF_PROG_TEST_RUN wants an Ethernet header; no such frame reaches a program
+            CHECK(err == EINVAL, "a %zu-byte frame: test run error %d, want EINVAL", f.size(), err);
+            tot_.refused++;
+            return;
+        }
+        if (err == EINVAL) {
+            // BPF_PROG_TEST_RUN checks the input before the program runs (newer
+            // kernels refuse skbs whose EtherType promises an IP header the
+            // frame does not hold): allowed, when the program indeed did not run
+            uint64_t runs = p_.stat(xdp ? SW_S_PACKETS : SW_S_EGRESS);
+            CHECK(runs == (xdp ? xdp_ : tc_), "%s run refused (EINVAL) after the program ran; frame %s",
+                  xdp ? "XDP" : "TC", hexdump(f).c_str());
+            tot_.refused++;
+            (xdp ? tot_.refused_xdp : tot_.refused_tc)++;
+            if (std::getenv("SW_FUZZ_VERBOSE"))
+                std::fprintf(stderr, "refused %s %zu bytes: %s\n", xdp ? "XDP" : "TC", f.size(), hexdump(f, 64).c_str());
+            return;
+        }
+        CHECK(err == 0, "%s run of a %zu-byte frame failed: %s; frame %s", xdp ? "XDP" : "TC", f.size(),
+              strerror(err), hexdump(f).c_str());
+        refresh_blocks();
+        if (xdp) {
+            xdp_++;
+            tot_.xdp++;
+            CHECK(act == XDP_PASS || act == XDP_DROP, "XDP action %d; frame %s", act, hexdump(f).c_str());
+            if (act == XDP_DROP) {
+                drops_++;
+                tot_.drops++;
+                CHECK(carries_blocked(f), "XDP_DROP of a frame without a blocked address: %s",
+                      hexdump(f).c_str());
+            }
+            if (has_nmap_syn_signature(f))
+                sig_frames_.push_back(f);
+        } else {
+            tc_++;
+            tot_.tc++;
+            CHECK(act == 0 || act == 2, "TC action %d; frame %s", act, hexdump(f).c_str());
+            if (act == 2) {
+                shots_++;
+                tot_.shots++;
+                CHECK(carries_blocked(f), "TC_ACT_SHOT of a frame without a blocked address: %s",
+                      hexdump(f).c_str());
+            }
+        }
+        if (++since_drain_ >= 512) {
+            since_drain_ = 0;
+            drain();
+        }
+    }
+
+    void drain() {
+        for (auto& e : p_.drain()) {
+            events_++;
+            CHECK(e.type >= SW_EV_THRESHOLD && e.type <= SW_EV_FAST_BLOCK, "event type %u", e.type);
+            if (e.type == SW_EV_THRESHOLD)
+                CHECK(e.counter < SW_C_MAX + 2 && e.value > 0, "threshold event counter %u value %u", e.counter,
+                      e.value);
+            if (e.type == SW_EV_FAST_BLOCK) {
+                sw_lpm_key k{};
+                k.prefixlen = 128;
+                std::memcpy(k.addr, e.saddr, 16);
+                sw_block b;
+                CHECK(bpf_map_lookup_elem(bpf_map__fd(p_.skel()->maps.sw_blocks), &k, &b) == 0,
+                      "fast-block event for %s without a block", addr_text(e.saddr).c_str());
+            }
+        }
+    }
+
+    Progs& p_;
+    Mutator& m_;
+    const std::vector<Frame>& corpus_;
+    Totals& tot_;
+    bool small_;
+    uint64_t now_ = T0;
+    uint64_t xdp_ = 0, tc_ = 0, drops_ = 0, shots_ = 0, events_ = 0;
+    unsigned since_drain_ = 0;
+    std::vector<sw_lpm_key> blocked_;
+    uint32_t n_blocks_seen_ = 0;
+    std::vector<Bytes> sig_frames_;
+    // the scan exchange in progress
+    unsigned step_ = 0, scanner_ = 0;
+    bool scan_v6_ = false, open_ = false;
+    uint16_t port_ = 0;
+    uint32_t isn_ = 0;
+};
+
+void Campaign::checkpoint() {
+    drain();
+    tot_.checkpoints++;
+    auto S = [&](unsigned i) { return p_.stat(i); };
+    const Caps& caps = p_.caps();
+
+    // -- statistics
+    CHECK(S(SW_S_PACKETS) == xdp_, "packets %" PRIu64 " != XDP runs %" PRIu64, S(SW_S_PACKETS), xdp_);
+    CHECK(S(SW_S_EGRESS) == tc_, "egress %" PRIu64 " != TC runs %" PRIu64, S(SW_S_EGRESS), tc_);
+    CHECK(S(SW_S_DROPPED) == drops_ + shots_, "dropped %" PRIu64 " != drops %" PRIu64 " + shots %" PRIu64,
+          S(SW_S_DROPPED), drops_, shots_);
+    uint64_t parsed = S(SW_S_IPV4) + S(SW_S_IPV6);
+    uint64_t classes = parsed + S(SW_S_NON_IP) + S(SW_S_TRUNCATED) + S(SW_S_MALFORMED);
+    CHECK(parsed + S(SW_S_NON_IP) <= xdp_, "ipv4+ipv6+non_ip %" PRIu64 " > packets %" PRIu64,
+          parsed + S(SW_S_NON_IP), xdp_);
+    CHECK(classes >= xdp_, "parse classes %" PRIu64 " < packets %" PRIu64 ": a packet not counted", classes, xdp_);
+    CHECK(classes <= xdp_ + (parsed - drops_) + tc_,
+          "parse classes %" PRIu64 ": more than one L4 truncated/malformed per packet", classes);
+    CHECK(S(SW_S_VLAN) <= parsed && S(SW_S_IPV6_EXT) <= S(SW_S_IPV6) && S(SW_S_FRAGMENTS) <= parsed - drops_,
+          "vlan %" PRIu64 " ext %" PRIu64 " frag %" PRIu64, S(SW_S_VLAN), S(SW_S_IPV6_EXT), S(SW_S_FRAGMENTS));
+    CHECK(S(SW_S_EVENTS) == events_, "events stat %" PRIu64 " != drained %" PRIu64, S(SW_S_EVENTS), events_);
+    tot_.events += events_;
+    tot_.source_full += S(SW_S_SOURCE_FULL);
+    tot_.flow_full += S(SW_S_FLOW_FULL);
+    tot_.events_lost += S(SW_S_EVENTS_LOST);
+    tot_.truncated += S(SW_S_TRUNCATED);
+    tot_.malformed += S(SW_S_MALFORMED);
+
+    // -- maps within their caps
+    auto sources = p_.sources();
+    auto flows = p_.flows();
+    auto blocks = p_.blocks();
+    CHECK(sources.size() <= caps.sources, "%zu sources > cap %u", sources.size(), caps.sources);
+    CHECK(flows.size() <= caps.flows, "%zu flows > cap %u", flows.size(), caps.flows);
+    CHECK(blocks.size() <= caps.blocks, "%zu blocks > cap %u", blocks.size(), caps.blocks);
+    CHECK(p_.cfg().n_blocks == blocks.size(), "n_blocks %u != %zu entries", p_.cfg().n_blocks, blocks.size());
+
+    // -- per source, and the sums over sources (exact while nothing was evicted)
+    bool evicted = sources.size() >= caps.sources / 2 || S(SW_S_SOURCE_FULL) > 0;
+    uint64_t probes = 0, syns = 0;
+    for (auto& [a, s] : sources) {
+        const uint8_t* ab = reinterpret_cast<const uint8_t*>(&a);
+        auto c = [&](unsigned i) { return uint64_t(s.cnt[i]); };
+        std::string who = addr_text(ab);
+        uint64_t classes_of_probes = c(SW_C_SYN) + c(SW_C_FIN) + c(SW_C_NULL) + c(SW_C_XMAS) + c(SW_C_MAIMON) +
+                                     c(SW_C_ACK_PROBE) + c(SW_C_UDP) + c(SW_C_ICMP_ECHO) + c(SW_C_BARE_IP) +
+                                     c(SW_C_FRAG_TINY);
+        CHECK(classes_of_probes <= c(SW_C_PROBES), "%s: probe classes %" PRIu64 " > probes %" PRIu64, who.c_str(),
+              classes_of_probes, c(SW_C_PROBES));
+        CHECK(c(SW_C_SYN_NMAP) + c(SW_C_SYN_NOOPT) <= c(SW_C_SYN), "%s: nmap/noopt SYNs > SYNs", who.c_str());
+        CHECK(c(SW_C_ANSWERED) + c(SW_C_FAIL_RST) <= c(SW_C_SYN) || evicted, "%s: answered %" PRIu64
+              " + refused %" PRIu64 " > SYNs %" PRIu64, who.c_str(), c(SW_C_ANSWERED), c(SW_C_FAIL_RST), c(SW_C_SYN));
+        CHECK(c(SW_C_HALF_OPEN) + c(SW_C_CONNECT) <= c(SW_C_ANSWERED) || evicted,
+              "%s: half-open + connect > answered", who.c_str());
+        CHECK(c(SW_C_FIRST_OK) <= c(SW_C_ANSWERED), "%s: first_ok > answered", who.c_str());
+        CHECK(c(SW_C_FRAG_TINY) <= c(SW_C_FRAG) && c(SW_C_ICMP_ODD) <= c(SW_C_ICMP_ECHO) &&
+                  c(SW_C_UDP_EMPTY) <= c(SW_C_UDP) && c(SW_C_OS_UDP) <= c(SW_C_UDP),
+              "%s: a sub-counter above its parent", who.c_str());
+        CHECK(c(SW_C_SAME_SEQ) < std::max<uint64_t>(c(SW_C_PROBES), 1) &&
+                  c(SW_C_SAME_SPORT) < std::max<uint64_t>(c(SW_C_PROBES), 1),
+              "%s: repeats without a previous probe", who.c_str());
+        CHECK(s.ports_new <= SW_PORT_BITS && s.hosts_new <= SW_HOST_BITS, "%s: sketch counts", who.c_str());
+        CHECK(!c(SW_C_PROBES) || (s.ttl_min <= s.ttl_max), "%s: ttl range", who.c_str());
+        CHECK(s.first_ns <= s.last_ns, "%s: first seen after last seen", who.c_str());
+        CHECK(!(s.flags & ~uint32_t(SW_SF_VERIFIED | SW_SF_FAST_BLOCKED)), "%s: flags %x", who.c_str(), s.flags);
+        probes += c(SW_C_PROBES);
+        syns += c(SW_C_SYN);
+    }
+    if (!evicted) {
+        CHECK(probes == S(SW_S_PROBES), "sum of probe counters %" PRIu64 " != probes stat %" PRIu64, probes,
+              S(SW_S_PROBES));
+        CHECK(syns == S(SW_S_FLOWS_NEW) + S(SW_S_FLOW_FULL), "SYNs %" PRIu64 " != flows_new + flow_full %" PRIu64,
+              syns, S(SW_S_FLOWS_NEW) + S(SW_S_FLOW_FULL));
+    }
+
+    // -- blocks: the manual one stays; every other one is the fast path's and justified
+    uint64_t fast = 0;
+    bool manual_seen = false;
+    for (auto& [k, b] : blocks) {
+        std::string who = addr_text(k.addr);
+        CHECK(k.prefixlen == 128, "%s: block prefix %u", who.c_str(), k.prefixlen);
+        if (b.reason == SW_BR_MANUAL) {
+            manual_seen = true;
+            continue;
+        }
+        CHECK(b.reason == SW_BR_FAST_PATH, "%s: block reason %u", who.c_str(), b.reason);
+        fast++;
+        CHECK(who != kScan4[3] && who != kScan6[3], "allow-listed %s was blocked", who.c_str());
+        CHECK(b.expires_ns == b.created_ns + 30 * SEC, "%s: fast-block expiry", who.c_str());
+        auto [a, n] = wire(k.addr);
+        size_t sig = 0;
+        for (auto& f : sig_frames_)
+            sig += contains(f, a, n);
+        CHECK(sig >= kFastPorts, "non-scan source %s blocked: only %zu frames with nmap's SYN signature carry it",
+              who.c_str(), sig);
+        auto it = std::find_if(sources.begin(), sources.end(),
+                               [&](auto& e) { return std::memcmp(&e.first, k.addr, 16) == 0; });
+        if (it != sources.end()) {
+            const sw_source& s = it->second;
+            uint32_t answered = s.cnt[SW_C_HALF_OPEN] + s.cnt[SW_C_FAIL_RST] + s.cnt[SW_C_FAIL_ICMP];
+            CHECK((s.flags & SW_SF_FAST_BLOCKED) && (s.flags & SW_SF_VERIFIED) &&
+                      s.cnt[SW_C_SYN_NMAP] >= kFastPorts && s.ports_new >= kFastPorts &&
+                      std::min(answered, s.cnt[SW_C_SYN_NMAP]) >= kFastHalfOpen,
+                  "%s: fast block not justified by its record (flags %x nmap %u ports %u answered %u)", who.c_str(),
+                  s.flags, s.cnt[SW_C_SYN_NMAP], s.ports_new, answered);
+        } else {
+            CHECK(evicted, "%s blocked by the fast path without a record", who.c_str());
+        }
+    }
+    CHECK(manual_seen, "the manual block disappeared");
+    if (!small_)
+        CHECK(fast == S(SW_S_BLOCKS_FAST), "%" PRIu64 " fast blocks in the map, stat says %" PRIu64, fast,
+              S(SW_S_BLOCKS_FAST));
+    tot_.fast_blocks += S(SW_S_BLOCKS_FAST);
+    start();
+}
+
+uint64_t env_u64(const char* name, uint64_t def, bool* random = nullptr) {
+    const char* v = std::getenv(name);
+    if (!v || !*v)
+        return def;
+    if (random && std::string(v) == "random") {
+        *random = true;
+        return std::random_device{}() ^ (uint64_t(std::random_device{}()) << 32);
+    }
+    char* end = nullptr;
+    errno = 0;
+    unsigned long long x = std::strtoull(v, &end, 0);
+    if (errno || *end)
+        throw std::invalid_argument(std::string(name) + " is not a number: " + v);
+    return x;
+}
+
+}  // namespace
+
+int main() {
+    uint64_t seed = 1, count = 1'000'000;
+    try {
+        bool random = false;
+        seed = env_u64("SW_FUZZ_SEED", 1, &random);
+        count = env_u64("SW_FUZZ_COUNT", 1'000'000);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bpf_fuzz: %s\n", e.what());
+        return 2;
+    }
+    std::printf("bpf_fuzz: seed %" PRIu64 " (SW_FUZZ_SEED=%" PRIu64 " SW_FUZZ_COUNT=%" PRIu64 " to repeat)\n",
+                seed, seed, count);
+    std::fflush(stdout);
+    auto t0 = std::chrono::steady_clock::now();
+    Totals tot;
+    uint64_t done = 0;
+    try {
+        Progs big(Caps{}), small(Caps{64, 64, 4});
+        Mutator m(seed);
+        std::vector<Frame> corpus = fixtures();
+        Campaign cb(big, m, corpus, tot, false), cs(small, m, corpus, tot, true);
+        constexpr uint64_t kCheckEvery = 20'000;
+        for (; done < count; done++) {
+            // one packet in ten goes to the small-map instance
+            (done % 10 == 9 ? cs : cb).packet();
+            if ((done + 1) % kCheckEvery == 0) {
+                cb.checkpoint();
+                cs.checkpoint();
+            }
+        }
+        cb.checkpoint();
+        cs.checkpoint();
+    } catch (const Failure& f) {
+        std::fprintf(stderr, "bpf_fuzz: FAIL at packet %" PRIu64 " (seed %" PRIu64 "): %s\n", done, seed, f.what());
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bpf_fuzz: error at packet %" PRIu64 " (seed %" PRIu64 "): %s\n", done, seed, e.what());
+        return 1;
+    }
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("bpf_fuzz: PASS %" PRIu64 " packets in %.1f s: %" PRIu64 " XDP + %" PRIu64
+                " TC runs, %" PRIu64 " refused by the test run (<14 B, and %" PRIu64 " XDP / %" PRIu64 " TC longer), sizes <14/<=1518/jumbo %" PRIu64 "/%" PRIu64 "/%" PRIu64
+                "; %" PRIu64 " XDP drops, %" PRIu64 " TC shots, %" PRIu64 " fast blocks, %" PRIu64
+                " events (%" PRIu64 " lost), truncated %" PRIu64 ", malformed %" PRIu64 ", source_full %" PRIu64
+                ", flow_full %" PRIu64 ", %" PRIu64 " checkpoints\n",
+                count, secs, tot.xdp, tot.tc, tot.refused, tot.refused_xdp, tot.refused_tc, tot.sizes[0], tot.sizes[1], tot.sizes[2], tot.drops,
+                tot.shots, tot.fast_blocks, tot.events, tot.events_lost, tot.truncated, tot.malformed,
+                tot.source_full, tot.flow_full, tot.checkpoints);
+    return 0;
+}
