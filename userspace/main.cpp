@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
     rc->add_option("--state-file", run.state_file, "where blocks are kept across restarts")->default_val(run.state_file);
     rc->add_option("--max-sources", run.max_sources, "size of the per-source map (default 65536)")
         ->check(CLI::Range(1024u, 1u << 24));
+    rc->add_option("--metrics-listen", run.metrics_listen,
+                   "serve Prometheus metrics at http://ADDR:PORT/metrics (IPv4 or [IPv6]:PORT)");
+    rc->add_flag("--syslog", run.syslog, "one line per detection and block/unblock to syslog (daemon facility)");
     add_detector_flags(rc, run.det);
 
     ReplayOptions rep;
