@@ -64,4 +64,12 @@ grep -q "^scanwatch_agent_info{version=\"0.1.0\",xdp_mode=\"\(native\|generic\)\
   || fail "no agent info line"
 log "scrapes during the scan: $during; $(grep '^scanwatch_scans_total' "$WORK/after.txt" | tr '\n' ' ')"
 stop_agent
+
+# [IPv6]:PORT
+: >"$EVENTS"
+start_agent --metrics-listen "[::1]:$PORT"
+ip netns exec "$NS_TGT" curl -fsS --max-time 3 -g "http://[::1]:$PORT/metrics" -o "$WORK/v6.txt" \
+  || fail "no /metrics on [::1]:$PORT"
+python3 "$HERE/check_metrics.py" "$WORK/v6.txt" 'scanwatch_agent_info==1' || fail "bad exposition over IPv6"
+stop_agent
 echo "PASS metrics ($during scrapes during the scan)"

@@ -1,6 +1,8 @@
 #include "metrics/server.hpp"
 
 #include <httplib.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <cerrno>
 #include <cstring>
@@ -29,7 +31,14 @@ MetricsServer::MetricsServer(const ListenAddress& at) : srv_(std::make_unique<ht
                                  (err ? std::string(": ") + std::strerror(err) : std::string()));
     }
     port_ = at.port;
-    thread_ = std::thread([this] { srv_->listen_after_bind(); });
+    thread_ = std::thread([this] {
+        // Signals are the main loop's (signalfd): this thread and the worker
+        // threads it starts must never take SIGINT/SIGTERM/SIGHUP.
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, nullptr);
+        srv_->listen_after_bind();
+    });
 }
 
 MetricsServer::~MetricsServer() {
