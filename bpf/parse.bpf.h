@@ -71,7 +71,8 @@ struct pkt {
 	__u8 ip_payload_empty;
 	__u8 vlan;
 	__u8 ext;            /* IPv6 extension headers walked */
-	__u8 pad[5];
+	__u8 slot;           /* statistics row of the interface (SW_IF_SLOT_OTHER if unknown) */
+	__u8 pad[4];
 };
 
 static __always_inline void sw_v4_mapped(__u8 *dst, __be32 a)

@@ -72,10 +72,18 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SW_S_MAX);
+	__uint(max_entries, SW_IF_SLOTS);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct sw_stat_row);
 } sw_stats SEC(".maps");
+
+/* ifindex -> statistics slot, written by the agent (abi.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_IF_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct sw_ifslot);
+} sw_ifslots SEC(".maps");
 
 /* Per-CPU room for keys and values: the call chain's 512-byte stack is full. */
 struct scratch {
@@ -106,11 +114,26 @@ struct {
 
 /* ------------------------------------------------------------------ */
 
-static __always_inline void stat_add(__u32 idx, __u64 v)
+/* Adds v to statistic idx (SW_S_*) in the row of interface slot `slot`. */
+static __always_inline void stat_add(__u32 slot, __u32 idx, __u64 v)
 {
-	__u64 *c = bpf_map_lookup_elem(&sw_stats, &idx);
-	if (c)
-		*c += v;
+	struct sw_stat_row *r = bpf_map_lookup_elem(&sw_stats, &slot);
+	if (r && idx < SW_S_MAX)
+		r->s[idx] += v;
+}
+
+/* The statistics slot the agent gave this interface; SW_IF_SLOT_OTHER if none. */
+static __always_inline __u8 if_slot(__u32 ifindex)
+{
+	__u32 bucket = ifindex % SW_IF_BUCKETS;
+	struct sw_ifslot *b = bpf_map_lookup_elem(&sw_ifslots, &bucket);
+	if (!b || !ifindex)
+		return SW_IF_SLOT_OTHER;
+	if (b->ifindex[0] == ifindex)
+		return b->slot[0];
+	if (b->ifindex[1] == ifindex)
+		return b->slot[1];
+	return SW_IF_SLOT_OTHER;
 }
 
 static __always_inline struct sw_config *get_config(void)
@@ -153,7 +176,7 @@ static __always_inline __u32 addr_hash(const __u8 *a)
 /* All-zero template for new source records (lives in .rodata, not on the stack). */
 static const struct sw_source sw_zero_source;
 
-static __always_inline struct sw_source *get_source(const __u8 *addr, __u64 now)
+static __always_inline struct sw_source *get_source(const __u8 *addr, __u64 now, __u32 slot)
 {
 	struct sw_source *s = bpf_map_lookup_elem(&sw_sources, addr);
 	if (s)
@@ -162,7 +185,7 @@ static __always_inline struct sw_source *get_source(const __u8 *addr, __u64 now)
 	bpf_map_update_elem(&sw_sources, addr, &sw_zero_source, BPF_NOEXIST);
 	s = bpf_map_lookup_elem(&sw_sources, addr);
 	if (!s) {
-		stat_add(SW_S_SOURCE_FULL, 1);
+		stat_add(slot, SW_S_SOURCE_FULL, 1);
 		return NULL;
 	}
 	return s;
@@ -272,7 +295,7 @@ static __always_inline int sketch_set(__u64 *words, __u32 nwords, __u32 bit)
  * The agent adopts the block, reports it and owns its expiry.
  */
 static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s, const __u8 *saddr,
-				      __u64 now)
+				      __u64 now, __u32 slot)
 {
 	__u32 answered = s->cnt[SW_C_HALF_OPEN] + s->cnt[SW_C_FAIL_RST] + s->cnt[SW_C_FAIL_ICMP];
 	__u32 nmap = s->cnt[SW_C_SYN_NMAP];
@@ -301,7 +324,7 @@ static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s
 		return 0; /* already blocked, or the map is full */
 	__sync_fetch_and_or(&s->flags, SW_SF_FAST_BLOCKED);
 	__sync_fetch_and_add(&cfg->n_blocks, 1);
-	stat_add(SW_S_BLOCKS_FAST, 1);
+	stat_add(slot, SW_S_BLOCKS_FAST, 1);
 	return 1;
 }
 
@@ -339,7 +362,8 @@ struct acct {
 	__u8 proto;
 	__u8 ttl;
 	__u8 create;  /* create the source record when missing */
-	__u8 pad[5];
+	__u8 slot;    /* statistics slot of the interface */
+	__u8 pad[4];
 };
 
 /*
@@ -355,7 +379,7 @@ __noinline int sw_account(struct acct *a)
 	const __u8 *saddr = a->saddr, *daddr = a->daddr;
 	__u64 now = a->now;
 	__u8 proto = a->proto, ttl = a->ttl;
-	struct sw_source *s = a->create ? get_source(saddr, now) : find_source(saddr);
+	struct sw_source *s = a->create ? get_source(saddr, now, a->slot) : find_source(saddr);
 	__u32 ev_counter = 0, ev_value = 0, ev = 0;
 	__u32 mask = o->mask;
 
@@ -365,7 +389,7 @@ __noinline int sw_account(struct acct *a)
 	if (o->probe) {
 		int first = 0;
 		mask |= BIT(SW_C_PROBES);
-		stat_add(SW_S_PROBES, 1);
+		stat_add(a->slot, SW_S_PROBES, 1);
 		if (!o->no_port && sketch_set(s->ports, SW_PORT_WORDS,
 			       hash32(o->port_key * 0x9e3779b1u + proto) % SW_PORT_BITS)) {
 			__u32 n = __sync_fetch_and_add(&s->ports_new, 1) + 1;
@@ -425,7 +449,7 @@ __noinline int sw_account(struct acct *a)
 	}
 
 	if (cfg && (cfg->flags & SW_CFG_FAST_BLOCK) && !(s->flags & SW_SF_FAST_BLOCKED) &&
-	    fast_block(cfg, s, saddr, now)) {
+	    fast_block(cfg, s, saddr, now, a->slot)) {
 		ev = SW_EV_FAST_BLOCK;
 		ev_counter = SW_C_SYN_NMAP;
 		ev_value = s->cnt[SW_C_SYN_NMAP];
@@ -449,14 +473,14 @@ __noinline int sw_account(struct acct *a)
 		s->ev_budget = cfg ? cfg->ev_per_sec : 16;
 	}
 	if (s->ev_budget == 0) {
-		stat_add(SW_S_EVENTS_LIMITED, 1);
+		stat_add(a->slot, SW_S_EVENTS_LIMITED, 1);
 		return 1;
 	}
 	s->ev_budget--;
 
 	struct sw_event *e = bpf_ringbuf_reserve(&sw_events, sizeof(*e), 0);
 	if (!e) {
-		stat_add(SW_S_EVENTS_LOST, 1);
+		stat_add(a->slot, SW_S_EVENTS_LOST, 1);
 		return 1;
 	}
 	e->ts_ns = now;
@@ -470,12 +494,12 @@ __noinline int sw_account(struct acct *a)
 	e->proto = proto;
 	__builtin_memset(e->pad, 0, sizeof(e->pad));
 	bpf_ringbuf_submit(e, 0);
-	stat_add(SW_S_EVENTS, 1);
+	stat_add(a->slot, SW_S_EVENTS, 1);
 	return 1;
 }
 
 static __always_inline void account(__u64 now, const __u8 *saddr, const __u8 *daddr,
-				    __u8 proto, __u8 ttl, struct obs *o, int create)
+				    __u8 proto, __u8 ttl, struct obs *o, int create, __u8 slot)
 {
 	struct acct a;
 
@@ -486,6 +510,7 @@ static __always_inline void account(__u64 now, const __u8 *saddr, const __u8 *da
 	a.proto = proto;
 	a.ttl = ttl;
 	a.create = create;
+	a.slot = slot;
 	sw_account(&a);
 }
 
@@ -632,7 +657,7 @@ static __always_inline int tcp_answer(struct pkt *p, struct tcphdr *th, __u8 fla
 		bpf_map_delete_elem(&sw_flows, k); /* closed port */
 		o.mask = BIT(SW_C_FAIL_RST);
 	}
-	account(now, p->daddr, p->saddr, IPPROTO_TCP_, 0, &o, 0);
+	account(now, p->daddr, p->saddr, IPPROTO_TCP_, 0, &o, 0, p->slot);
 	return 1;
 }
 
@@ -642,6 +667,7 @@ static __always_inline void icmp_unreach(struct pkt *p, void *inner, void *end, 
 	struct scratch *sc = get_scratch();
 	struct obs o = { .mask = BIT(SW_C_FAIL_ICMP) };
 	struct sw_flow_key *k;
+	__u8 slot = p->slot;
 	__be16 *ports;
 
 	if (!sc)
@@ -676,7 +702,7 @@ static __always_inline void icmp_unreach(struct pkt *p, void *inner, void *end, 
 	if (k->proto == IPPROTO_TCP_)
 		bpf_map_delete_elem(&sw_flows, k);
 	o.dport = k->dport;
-	account(now, k->saddr, k->daddr, k->proto, 0, &o, 0);
+	account(now, k->saddr, k->daddr, k->proto, 0, &o, 0, slot);
 }
 
 /* ---------------- packets arriving from the wire --------------------- */
@@ -703,7 +729,7 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 
 	__be16 *ports = l4;
 	if ((void *)(ports + 2) > end) {
-		stat_add(SW_S_TRUNCATED, 1);
+		stat_add(p->slot, SW_S_TRUNCATED, 1);
 		return 0;
 	}
 	/*
@@ -712,7 +738,7 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 	 */
 	if (p->l4_len < sizeof(*th)) {
 		if (!p->frag_first || p->l4_len < 4) {
-			stat_add(SW_S_MALFORMED, 1);
+			stat_add(p->slot, SW_S_MALFORMED, 1);
 			return 0;
 		}
 		/* -f: a first fragment with the ports but not the flags */
@@ -736,18 +762,18 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		return 1;
 	}
 	if ((void *)(th + 1) > end) {
-		stat_add(SW_S_TRUNCATED, 1);
+		stat_add(p->slot, SW_S_TRUNCATED, 1);
 		return 0;
 	}
 	flags = ((__u8 *)th)[13];
 	doff = th->doff * 4;
 	if (doff < 20 || doff > p->l4_len) {
-		stat_add(SW_S_MALFORMED, 1);
+		stat_add(p->slot, SW_S_MALFORMED, 1);
 		return 0;
 	}
 	/* options cut short (a truncated capture): not parsed into a probe */
 	if ((void *)th + doff > end) {
-		stat_add(SW_S_TRUNCATED, 1);
+		stat_add(p->slot, SW_S_TRUNCATED, 1);
 		return 0;
 	}
 	o->dport = th->dest;
@@ -854,9 +880,9 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		nf->state = SW_FS_SYN;
 		nf->syn_nmap = nmap_syn;
 		if (bpf_map_update_elem(&sw_flows, k, nf, BPF_ANY))
-			stat_add(SW_S_FLOW_FULL, 1);
+			stat_add(p->slot, SW_S_FLOW_FULL, 1);
 		else
-			stat_add(SW_S_FLOWS_NEW, 1);
+			stat_add(p->slot, SW_S_FLOWS_NEW, 1);
 		return 1;
 	}
 
@@ -897,11 +923,11 @@ static __always_inline int udp_in(struct pkt *p, void *l4, void *end, struct obs
 	struct udphdr *uh = l4;
 
 	if ((void *)(uh + 1) > end) {
-		stat_add(SW_S_TRUNCATED, 1);
+		stat_add(p->slot, SW_S_TRUNCATED, 1);
 		return 0;
 	}
 	if (p->l4_len < sizeof(*uh)) {
-		stat_add(SW_S_MALFORMED, 1);
+		stat_add(p->slot, SW_S_MALFORMED, 1);
 		return 0;
 	}
 	__u32 plen = p->l4_len - sizeof(*uh);
@@ -937,7 +963,7 @@ static __always_inline int icmp_in(struct pkt *p, void *l4, void *end, __u64 now
 	__u8 *h = l4;
 
 	if ((void *)(h + 8) > end) {
-		stat_add(SW_S_TRUNCATED, 1);
+		stat_add(p->slot, SW_S_TRUNCATED, 1);
 		return 0;
 	}
 	__u8 type = h[0], code = h[1];
@@ -973,7 +999,7 @@ static __always_inline int sctp_in(struct pkt *p, void *l4, void *end, struct ob
 	__u32 vtag;
 
 	if ((void *)(h + 16) > end) {
-		stat_add(SW_S_TRUNCATED, 1);
+		stat_add(p->slot, SW_S_TRUNCATED, 1);
 		return 0;
 	}
 	o->dport = ((__be16 *)h)[1];
@@ -1030,7 +1056,7 @@ static __always_inline void l4_in(void *data, void *end, struct pkt *p)
 	if (hit) {
 		if (!p->ipv6 && p->ip_id == 54321)
 			o.mask |= BIT(SW_C_ZMAP_IPID);
-		account(p->now, p->saddr, p->daddr, p->proto, p->ttl, &o, 1);
+		account(p->now, p->saddr, p->daddr, p->proto, p->ttl, &o, 1, p->slot);
 	}
 }
 
@@ -1077,28 +1103,30 @@ int scanwatch_xdp(struct xdp_md *ctx)
 	void *data_end = (void *)(long)ctx->data_end;
 	struct sw_config *cfg = get_config();
 	struct pkt p = {};
+	__u8 slot = if_slot(ctx->ingress_ifindex);
 	int rc;
 
-	stat_add(SW_S_PACKETS, 1);
+	stat_add(slot, SW_S_PACKETS, 1);
 	rc = sw_parse(data, data_end, &p);
 	if (rc != SW_P_OK) {
-		stat_add(rc == SW_P_NOT_IP ? SW_S_NON_IP :
+		stat_add(slot, rc == SW_P_NOT_IP ? SW_S_NON_IP :
 			 rc == SW_P_TRUNC ? SW_S_TRUNCATED : SW_S_MALFORMED, 1);
 		return XDP_PASS;
 	}
-	stat_add(p.ipv6 ? SW_S_IPV6 : SW_S_IPV4, 1);
+	p.slot = slot;
+	stat_add(slot, p.ipv6 ? SW_S_IPV6 : SW_S_IPV4, 1);
 	if (p.vlan)
-		stat_add(SW_S_VLAN, 1);
+		stat_add(slot, SW_S_VLAN, 1);
 	if (p.ext)
-		stat_add(SW_S_IPV6_EXT, 1);
+		stat_add(slot, SW_S_IPV6_EXT, 1);
 
 	p.now = sw_now(cfg);
 	if (is_blocked(p.saddr, cfg, p.now)) {
-		stat_add(SW_S_DROPPED, 1);
+		stat_add(slot, SW_S_DROPPED, 1);
 		return XDP_DROP;
 	}
 	if (p.frag)
-		stat_add(SW_S_FRAGMENTS, 1);
+		stat_add(slot, SW_S_FRAGMENTS, 1);
 	if (p.l4_ok)
 		sw_l4_xdp(ctx, &p);
 	return XDP_PASS;
@@ -1114,12 +1142,15 @@ int scanwatch_tc_egress(struct __sk_buff *skb)
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct pkt p = {};
+	__u8 slot;
 
 	if (skb->ingress_ifindex)
 		return TC_ACT_OK;
-	stat_add(SW_S_EGRESS, 1);
+	slot = if_slot(skb->ifindex);
+	stat_add(slot, SW_S_EGRESS, 1);
 	if (sw_parse(data, data_end, &p) != SW_P_OK || !p.l4_ok)
 		return TC_ACT_OK;
+	p.slot = slot;
 	struct sw_config *cfg = get_config();
 	p.now = sw_now(cfg);
 	/*
@@ -1128,7 +1159,8 @@ int scanwatch_tc_egress(struct __sk_buff *skb)
 	 * would still tell it which ports are open.
 	 */
 	if (is_blocked(p.daddr, cfg, p.now)) {
-		stat_add(SW_S_DROPPED, 1);
+		stat_add(slot, SW_S_DROPPED, 1);
+		stat_add(slot, SW_S_DROPPED_EGRESS, 1);
 		return TC_ACT_SHOT;
 	}
 	sw_l4_tc(skb, &p);

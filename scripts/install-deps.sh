@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang llvm
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libpcap-dev libncurses-dev
+  libcpp-httplib-dev
   libgtest-dev
   # lab, tests and demo
   iproute2 nmap ncat curl tcpdump tmux procps python3

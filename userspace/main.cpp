@@ -142,6 +142,11 @@ int main(int argc, char** argv) {
     ov.track(rc->add_option("--max-sources", run.max_sources, "size of the per-source map (default 65536)")
                  ->check(CLI::Range(1024u, 1u << 24)),
              SW_COPY(max_sources));
+    ov.track(rc->add_option("--metrics-listen", run.metrics_listen,
+                            "serve Prometheus metrics at http://ADDR:PORT/metrics (IPv4 or [IPv6]:PORT)"),
+             SW_COPY(metrics_listen));
+    ov.track(rc->add_flag("--syslog", run.syslog, "one line per detection and block/unblock to syslog (daemon facility)"),
+             SW_COPY(syslog));
     add_detector_flags(rc, run.det, &ov);
 
     ReplayOptions rep;

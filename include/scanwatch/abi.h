@@ -147,7 +147,29 @@ struct sw_clock {
 	__u64 pad[7];           /* one cache line per CPU: replay threads write their own */
 };
 
-/* ---- global statistics (per-CPU array, index SW_S_*) ------------------- */
+/* ---- statistics per interface ------------------------------------------
+ * sw_stats is a per-CPU array of rows (struct sw_stat_row), one row per
+ * interface slot, indexed row.s[SW_S_*]. The agent gives each interface it
+ * attaches to a slot 1..SW_IF_SLOTS-1 through sw_ifslots; packets on any
+ * other interface (or whose slot entry collided away) count in slot
+ * SW_IF_SLOT_OTHER. Totals are the sum over slots and CPUs.
+ *
+ * sw_ifslots is an array of SW_IF_BUCKETS buckets, bucket = ifindex %
+ * SW_IF_BUCKETS, each with SW_IF_WAYS (ifindex, slot) pairs; ifindex 0 marks
+ * a free way. A third interface in one bucket falls back to the other slot
+ * (the agent warns).
+ */
+#define SW_IF_SLOTS 32
+#define SW_IF_SLOT_OTHER 0
+#define SW_IF_BUCKETS 64
+#define SW_IF_WAYS 2
+
+struct sw_ifslot {
+	__u32 ifindex[SW_IF_WAYS];
+	__u32 slot[SW_IF_WAYS];
+};
+
+/* statistics indexes (sw_stat_row.s[SW_S_*]) */
 #define SW_S_PACKETS 0
 #define SW_S_BYTES 1
 #define SW_S_IPV4 2
@@ -158,7 +180,7 @@ struct sw_clock {
 #define SW_S_FRAGMENTS 7
 #define SW_S_VLAN 8
 #define SW_S_IPV6_EXT 9
-#define SW_S_DROPPED 10        /* dropped by the block map */
+#define SW_S_DROPPED 10        /* dropped by the block map (XDP and TC egress) */
 #define SW_S_PROBES 11
 #define SW_S_FLOWS_NEW 12
 #define SW_S_FLOW_FULL 13
@@ -168,7 +190,12 @@ struct sw_clock {
 #define SW_S_EVENTS_LIMITED 17 /* suppressed by the per-source rate limit */
 #define SW_S_EGRESS 18         /* packets seen by the TC egress program */
 #define SW_S_BLOCKS_FAST 19
+#define SW_S_DROPPED_EGRESS 20 /* of SW_S_DROPPED: our answers to blocked sources (TC) */
 #define SW_S_MAX 24
+
+struct sw_stat_row {
+	__u64 s[SW_S_MAX];
+};
 
 /* ---- ring-buffer events ----------------------------------------------- */
 #define SW_EV_THRESHOLD 1   /* a counter crossed a small threshold: counter, value */

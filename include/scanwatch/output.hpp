@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,13 +42,18 @@ public:
     EventWriter(const EventWriter&) = delete;
     EventWriter& operator=(const EventWriter&) = delete;
 
+    // Writes the event to the file (if any) and hands it to every sink.
     void write(const nlohmann::ordered_json& obj);
     // Switches to another path (or reopens the same one after logrotate moved
     // it). On failure it throws and keeps writing where it did.
     void reopen(const std::string& path);
     bool enabled() const { return f_ != nullptr; }
+    // Another consumer of every event (syslog, metrics); called in write()'s thread.
+    using Sink = std::function<void(const nlohmann::ordered_json&)>;
+    void add_sink(Sink s) { sinks_.push_back(std::move(s)); }
 
 private:
+    std::vector<Sink> sinks_;
     std::FILE* f_ = nullptr;
     bool owned_ = false;
 };

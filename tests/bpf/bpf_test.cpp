@@ -95,9 +95,12 @@ protected:
                 if (bpf_map_delete_elem(fd, k.data()) != 0)
                     FAIL() << "cannot empty map " << bpf_map__name(m);
         }
-        static std::vector<uint64_t> zeros(static_cast<size_t>(libbpf_num_possible_cpus()), 0);
-        for (uint32_t i = 0; i < SW_S_MAX; i++)
+        static std::vector<sw_stat_row> zeros(static_cast<size_t>(libbpf_num_possible_cpus()));
+        for (uint32_t i = 0; i < SW_IF_SLOTS; i++)
             ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(s->maps.sw_stats), &i, zeros.data(), BPF_ANY), 0);
+        sw_ifslot none{};
+        for (uint32_t i = 0; i < SW_IF_BUCKETS; i++)
+            ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(s->maps.sw_ifslots), &i, &none, BPF_ANY), 0);
         sw_config c{};
         c.ev_per_sec = 16;
         r().set_config(c);
@@ -1136,6 +1139,7 @@ TEST_F(BlockTest, BlockedHostIsDropped) {
     // in before the block would still tell it which ports are open) ...
     EXPECT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(1)), kTcShot);
     EXPECT_EQ(stat(SW_S_DROPPED), 3u);
+    EXPECT_EQ(stat(SW_S_DROPPED_EGRESS), 1u);
     // ... while everybody else is answered as usual
     EXPECT_EQ(tc(Packet::tcp(T, "198.18.0.3", 80, 40000).syn().ack(1)), kTcOk);
 }
@@ -1268,6 +1272,63 @@ TEST_F(BpfTest, SourcesListsEveryRecord) {
         names.insert(a.str());
     EXPECT_EQ(names, (std::set<std::string>{"198.18.0.2", "198.18.0.9", "2001:2::2"}));
     EXPECT_EQ(r().flow_count(), 2u);
+}
+
+// ======================================================================
+// Statistics per interface (abi.h: sw_ifslots -> sw_stats rows)
+// ======================================================================
+
+// BPF_PROG_TEST_RUN runs both programs on the loopback device: ifindex 1.
+constexpr uint32_t kLo = 1;
+
+TEST_F(BpfTest, UnregisteredInterfaceCountsUnderOther) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).rst().ack(1)), kTcOk);
+    EXPECT_EQ(r().stat(SW_IF_SLOT_OTHER, SW_S_PACKETS), 1u);
+    EXPECT_EQ(r().stat(SW_IF_SLOT_OTHER, SW_S_PROBES), 1u);
+    EXPECT_EQ(r().stat(SW_IF_SLOT_OTHER, SW_S_EGRESS), 1u);
+    EXPECT_EQ(stat(SW_S_PACKETS), 1u);
+}
+
+TEST_F(BpfTest, RegisteredInterfaceHasItsOwnRow) {
+    ASSERT_TRUE(r().set_if_slot(kLo, 7));
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81)), kXdpPass);
+    Bytes cut(14, 0);  // an Ethernet header announcing IPv4, and nothing after it
+    cut[12] = 0x08;
+    ASSERT_EQ(xdp(cut), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).rst().ack(1)), kTcOk);
+    EXPECT_EQ(r().stat(7, SW_S_PACKETS), 3u);
+    EXPECT_EQ(r().stat(7, SW_S_PROBES), 2u);
+    EXPECT_EQ(r().stat(7, SW_S_FLOWS_NEW), 2u);
+    EXPECT_EQ(r().stat(7, SW_S_EGRESS), 1u);
+    EXPECT_EQ(r().stat(7, SW_S_TRUNCATED), 1u);
+    EXPECT_EQ(r().stat(SW_IF_SLOT_OTHER, SW_S_PACKETS), 0u);
+    EXPECT_EQ(r().stat(6, SW_S_PACKETS), 0u);
+    // totals are the sum over interfaces
+    EXPECT_EQ(stat(SW_S_PACKETS), 3u);
+}
+
+TEST_F(BpfTest, SecondWayOfABucketIsFound) {
+    // 1 + SW_IF_BUCKETS shares loopback's bucket and takes its first way.
+    ASSERT_TRUE(r().set_if_slot(kLo + SW_IF_BUCKETS, 3));
+    ASSERT_TRUE(r().set_if_slot(kLo, 4));
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);
+    EXPECT_EQ(r().stat(4, SW_S_PACKETS), 1u);
+    EXPECT_EQ(r().stat(3, SW_S_PACKETS), 0u);
+    // re-pointing a registered ifindex keeps its way
+    ASSERT_TRUE(r().set_if_slot(kLo, 5));
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81)), kXdpPass);
+    EXPECT_EQ(r().stat(5, SW_S_PACKETS), 1u);
+}
+
+TEST_F(BpfTest, FullBucketFallsBackToOther) {
+    ASSERT_TRUE(r().set_if_slot(kLo + SW_IF_BUCKETS, 3));
+    ASSERT_TRUE(r().set_if_slot(kLo + 2 * SW_IF_BUCKETS, 4));
+    EXPECT_FALSE(r().set_if_slot(kLo, 5)) << "a third interface in one bucket is refused";
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);
+    EXPECT_EQ(r().stat(SW_IF_SLOT_OTHER, SW_S_PACKETS), 1u);
+    EXPECT_EQ(r().stat(3, SW_S_PACKETS) + r().stat(4, SW_S_PACKETS) + r().stat(5, SW_S_PACKETS), 0u);
 }
 
 // Not a test: a rough figure for run_xdp's cost (bench/ holds the real benchmarks).

@@ -57,6 +57,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/stats.hpp"
 #include "bpf/skel.hpp"
 #include "packet.hpp"
 #include "scanwatch/abi.h"
@@ -157,15 +158,8 @@ public:
     sw_config& cfg() { return *cfg_; }
     const Caps& caps() const { return caps_; }
 
-    uint64_t stat(unsigned i) const {
-        std::vector<uint64_t> v(static_cast<size_t>(ncpu_));
-        uint32_t k = i;
-        if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_stats), &k, v.data()))
-            throw std::runtime_error("reading stats");
-        uint64_t s = 0;
-        for (auto x : v)
-            s += x;
-        return s;
+    uint64_t stat(unsigned i) const {  // summed over CPUs and interface slots
+        return scanwatch::stat_total(scanwatch::read_stat_rows(bpf_map__fd(skel_->maps.sw_stats)), i);
     }
 
     template <class K, class V>
@@ -216,9 +210,9 @@ public:
                 if (bpf_map_delete_elem(fd, k))
                     throw std::runtime_error("emptying a map");
         }
-        std::vector<uint64_t> zeros(static_cast<size_t>(ncpu_), 0);
-        for (uint32_t i = 0; i < SW_S_MAX; i++)
-            bpf_map_update_elem(bpf_map__fd(skel_->maps.sw_stats), &i, zeros.data(), BPF_ANY);
+        std::vector<sw_stat_row> zeros(static_cast<size_t>(ncpu_));
+        for (uint32_t slot = 0; slot < SW_IF_SLOTS; slot++)
+            bpf_map_update_elem(bpf_map__fd(skel_->maps.sw_stats), &slot, zeros.data(), BPF_ANY);
         drain();
     }
 

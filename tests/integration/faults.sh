@@ -44,11 +44,20 @@ xdp_count() {  # XDP programs on tg0, by ip link and by bpftool
   echo "$a"
 }
 tc_count() { tc -n "$NS_TGT" filter show dev tg0 egress | grep -c 'direct-action' || true; }
-dropped() {  # the XDP program's drop counter, from the pinned stats map (summed over CPUs)
-  bpftool -j map lookup pinned "$PIN/stats" key 10 0 0 0 | python3 -c '
+dropped() {  # the XDP program's drop counter, from the pinned stats map (every interface row, every CPU)
+  bpftool -j map dump pinned "$PIN/ifstats" | python3 -c '
 import json, sys
-v = json.load(sys.stdin)
-print(sum(int(c["value"]) if not isinstance(c["value"], list) else int.from_bytes(bytes(int(x, 16) for x in c["value"]), "little") for c in v["values"]))'
+DROPPED = 10  # SW_S_DROPPED in include/scanwatch/abi.h
+def counter(value):
+    if isinstance(value, dict):  # formatted with BTF: {"s": [...]}
+        return int(value["s"][DROPPED])
+    raw = bytes(int(x, 16) for x in value)
+    return int.from_bytes(raw[DROPPED * 8:DROPPED * 8 + 8], "little")
+total = 0
+for entry in json.load(sys.stdin):
+    entry = entry.get("formatted", entry)
+    total += sum(counter(c["value"]) for c in entry["values"])
+print(total)'
 }
 answers() { [[ "$(status packets)" =~ ^[0-9]+$ ]]; }
 agent_alive() { kill -0 "$AGENT_PID" 2>/dev/null || { cat "$WORK/agent.err" >&2; fail "agent died: $1"; }; }

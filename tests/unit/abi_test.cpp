@@ -14,6 +14,8 @@ static_assert(sizeof(struct sw_config) == 40);
 static_assert(sizeof(struct sw_lpm_key) == 20);
 static_assert(sizeof(struct sw_block) == 24);
 static_assert(sizeof(struct sw_clock) == 64);
+static_assert(sizeof(struct sw_ifslot) == 16);
+static_assert(sizeof(struct sw_stat_row) == 192);
 
 TEST(Abi, StructSizes) {
     EXPECT_EQ(sizeof(sw_source), 288u);
@@ -24,6 +26,8 @@ TEST(Abi, StructSizes) {
     EXPECT_EQ(sizeof(sw_lpm_key), 20u);
     EXPECT_EQ(sizeof(sw_block), 24u);
     EXPECT_EQ(sizeof(sw_clock), 64u);
+    EXPECT_EQ(sizeof(sw_ifslot), 16u);
+    EXPECT_EQ(sizeof(sw_stat_row), 192u);
 }
 
 TEST(Abi, Layout) {
@@ -33,4 +37,8 @@ TEST(Abi, Layout) {
     EXPECT_EQ(offsetof(sw_event, saddr), 8u);
     EXPECT_EQ(offsetof(sw_lpm_key, addr), 4u);
     EXPECT_LE(SW_C_FIRST_OK, SW_C_MAX - 1);
+    EXPECT_LE(SW_S_DROPPED_EGRESS, SW_S_MAX - 1);
+    EXPECT_EQ(SW_IF_SLOT_OTHER, 0);
+    EXPECT_GT(SW_IF_SLOTS, 1);
+    EXPECT_LE(SW_IF_SLOTS, 256);  // struct pkt / struct acct carry the slot in a __u8
 }

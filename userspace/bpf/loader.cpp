@@ -1,5 +1,7 @@
 #include "bpf/loader.hpp"
 
+#include "bpf/stats.hpp"
+
 #include <bpf/bpf.h>
 #include <linux/if_link.h>
 #include <net/if.h>
@@ -102,7 +104,7 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
     const MapPin pins[] = {
         {skel_->maps.sw_sources, "sources"}, {skel_->maps.sw_flows, "flows"},
         {skel_->maps.sw_blocks, "blocks"},   {skel_->maps.sw_allow, "allow"},
-        {skel_->maps.sw_cfg, "config"},      {skel_->maps.sw_stats, "stats"},
+        {skel_->maps.sw_cfg, "config"},      {skel_->maps.sw_stats, "ifstats"},  // "stats": the old global layout
     };
     // Maps already pinned there (an agent that was killed) are reused with
     // their contents; missing ones are created and pinned at load.
@@ -124,6 +126,21 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
     if (cfg.ev_per_sec == 0) {
         cfg.ev_per_sec = 16;
         set_config(cfg);
+    }
+    // Statistics slots before attaching, so the first packets count per interface.
+    slot_names_.assign(1, "other");
+    for (const auto& name : opts_.ifaces) {
+        uint32_t ifindex = if_nametoindex(name.c_str());
+        if (std::find(slot_names_.begin(), slot_names_.end(), name) != slot_names_.end())
+            continue;
+        auto slot = static_cast<uint32_t>(slot_names_.size());
+        if (slot >= SW_IF_SLOTS)
+            throw std::invalid_argument("at most " + std::to_string(SW_IF_SLOTS - 1) + " interfaces can be watched");
+        if (!set_if_slot(bpf_map__fd(skel_->maps.sw_ifslots), ifindex, slot)) {
+            warn_("statistics of '" + name + "' count under interface \"other\" (slot table bucket full)");
+            continue;
+        }
+        slot_names_.push_back(name);
     }
     try {
         for (const auto& name : opts_.ifaces)
@@ -282,15 +299,14 @@ size_t Kernel::for_each_source(const std::function<void(const Addr&, const sw_so
 }
 
 uint64_t Kernel::stat(unsigned idx) const {
-    std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpus_));
-    uint32_t key = idx;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_stats), &key, per_cpu.data()) != 0)
+    try {
+        return stat_total(stat_rows(), idx);
+    } catch (const BpfError&) {
         return 0;
-    uint64_t sum = 0;
-    for (auto v : per_cpu)
-        sum += v;
-    return sum;
+    }
 }
+
+std::vector<sw_stat_row> Kernel::stat_rows() const { return read_stat_rows(bpf_map__fd(skel_->maps.sw_stats)); }
 
 sw_config Kernel::config() const {
     sw_config c{};
@@ -307,6 +323,7 @@ void Kernel::set_config(const sw_config& c) {
 
 int Kernel::ringbuf_fd() const { return bpf_map__fd(skel_->maps.sw_events); }
 int Kernel::sources_fd() const { return bpf_map__fd(skel_->maps.sw_sources); }
+int Kernel::flows_fd() const { return bpf_map__fd(skel_->maps.sw_flows); }
 int Kernel::blocks_fd() const { return bpf_map__fd(skel_->maps.sw_blocks); }
 int Kernel::allow_fd() const { return bpf_map__fd(skel_->maps.sw_allow); }
 int Kernel::config_fd() const { return bpf_map__fd(skel_->maps.sw_cfg); }

@@ -51,7 +51,13 @@ public:
     std::optional<sw_source> source(const Addr& a) const;
     // Reads every source record with batch lookups; returns how many.
     size_t for_each_source(const std::function<void(const Addr&, const sw_source&)>& fn) const;
-    uint64_t stat(unsigned idx) const;  // summed over CPUs
+    uint64_t stat(unsigned idx) const;  // summed over CPUs and interfaces
+    // Statistics rows by interface slot (summed over CPUs); slot_names()[slot]
+    // names the interface, slot SW_IF_SLOT_OTHER is "other" (unregistered).
+    std::vector<sw_stat_row> stat_rows() const;
+    const std::vector<std::string>& slot_names() const { return slot_names_; }
+    const KernelOptions& options() const { return opts_; }
+    int flows_fd() const;
     sw_config config() const;
     void set_config(const sw_config& c);
 
@@ -72,6 +78,7 @@ private:
     std::vector<Attachment> att_;
     bool pinned_ = false;
     int ncpus_ = 1;
+    std::vector<std::string> slot_names_;
 };
 
 // Reads every record of a sources map (by fd) with batch lookups, 1024 at a

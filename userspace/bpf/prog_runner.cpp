@@ -1,5 +1,7 @@
 #include "bpf/prog_runner.hpp"
 
+#include "bpf/stats.hpp"
+
 #include <bpf/bpf.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -180,17 +182,16 @@ size_t ProgRunner::flow_count() const {
 }
 
 uint64_t ProgRunner::stat(unsigned idx) const {
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0)
-        throw BpfError("counting possible CPUs", ncpu);
-    std::vector<uint64_t> v(static_cast<size_t>(ncpu));
-    uint32_t key = idx;
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_stats), &key, v.data()))
-        throw BpfError("reading statistic " + std::to_string(idx), errno);
-    uint64_t sum = 0;
-    for (uint64_t x : v)
-        sum += x;
-    return sum;
+    return stat_total(read_stat_rows(bpf_map__fd(skel_->maps.sw_stats)), idx);
+}
+
+uint64_t ProgRunner::stat(unsigned slot, unsigned idx) const {
+    auto rows = read_stat_rows(bpf_map__fd(skel_->maps.sw_stats));
+    return slot < rows.size() && idx < SW_S_MAX ? rows[slot].s[idx] : 0;
+}
+
+bool ProgRunner::set_if_slot(uint32_t ifindex, uint32_t slot) {
+    return scanwatch::set_if_slot(bpf_map__fd(skel_->maps.sw_ifslots), ifindex, slot);
 }
 
 sw_config ProgRunner::config() const {

@@ -37,7 +37,11 @@ public:
     std::vector<std::pair<Addr, sw_source>> sources() const;  // every record
     std::optional<sw_flow> flow(const sw_flow_key& k) const;
     size_t flow_count() const;
-    uint64_t stat(unsigned idx) const;  // summed over CPUs
+    uint64_t stat(unsigned idx) const;  // summed over CPUs and interface slots
+    uint64_t stat(unsigned slot, unsigned idx) const;  // one interface slot
+    // Registers ifindex's statistics slot (false: its bucket is full). Test runs
+    // see the loopback device (ifindex 1) unless told otherwise.
+    bool set_if_slot(uint32_t ifindex, uint32_t slot);
     sw_config config() const;
     void set_config(const sw_config& c);
     // Drains pending ring-buffer events.

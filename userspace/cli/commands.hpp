@@ -36,8 +36,9 @@ struct RunOptions {
     uint32_t max_new_blocks_per_sec = 100;
     std::string state_file = "/var/lib/scanwatch/blocks.json";
     uint32_t max_sources = 0;      // sources map size; 0: SW_DEFAULT_MAX_SOURCES
-    std::string metrics_listen;    // ADDR:PORT for Prometheus /metrics; empty: off
-    bool syslog = false;           // one line per detection and block to syslog
+    // outputs
+    std::string metrics_listen;    // "ADDR:PORT" or "[IPv6]:PORT": serve GET /metrics; empty: off
+    bool syslog = false;           // one line per detection and block/unblock to syslog (LOG_DAEMON)
 };
 
 // `reload` (optional) re-reads the options for SIGHUP: config file, then the

@@ -1,4 +1,5 @@
 // `scanwatch run`: attach, watch, report, detach.
+#include <bpf/bpf.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -9,6 +10,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include <filesystem>
@@ -18,6 +21,8 @@
 #include "block/blocker.hpp"
 #include "bpf/loader.hpp"
 #include "control/control.hpp"
+#include "metrics/server.hpp"
+#include "output/syslog.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "scanwatch/addr.hpp"
@@ -79,6 +84,15 @@ UniqueFd interval_timer(double ms) {
     return fd;
 }
 
+// Entries of a hash map, counted key by key (no batch of values needed).
+uint64_t count_keys(int fd, size_t key_size) {
+    std::vector<uint8_t> a(key_size), b(key_size);
+    uint64_t n = 0;
+    for (void* prev = nullptr; bpf_map_get_next_key(fd, prev, b.data()) == 0; prev = a.data(), n++)
+        a.swap(b);
+    return n;
+}
+
 void epoll_add(int ep, int fd, uint64_t tag) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -129,6 +143,14 @@ std::string join(const std::vector<std::string>& v) {
 int run_command(const RunOptions& given, const std::function<RunOptions()>& reload) {
     RunOptions o = given;  // SIGHUP replaces the reloadable parts
     validate(o);
+    std::optional<ListenAddress> metrics_at;
+    if (!o.metrics_listen.empty()) {
+        try {
+            metrics_at = parse_listen_address(o.metrics_listen);
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(std::string("--metrics-listen: ") + e.what());
+        }
+    }
     KernelOptions ko;
     ko.ifaces = o.ifaces;
     ko.mode = parse_mode(o.xdp_mode);
@@ -137,6 +159,20 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         ko.max_sources = o.max_sources;
 
     EventWriter out(o.json);
+    // Before the kernel is touched: a port in use costs nothing.
+    std::unique_ptr<MetricsServer> metrics = metrics_at ? std::make_unique<MetricsServer>(*metrics_at) : nullptr;
+    EventTally tally;
+    out.add_sink([&tally](const nlohmann::ordered_json& e) { tally.on_event(e); });
+    // output.syslog is reloadable: the sink follows the running options and
+    // opens the log the first time it is needed.
+    std::optional<Syslog> syslog;
+    out.add_sink([&](const nlohmann::ordered_json& e) {
+        if (!o.syslog)
+            return;
+        if (!syslog)
+            syslog.emplace();
+        syslog->on_event(e);
+    });
     UniqueFd sigfd = signal_fd();
     auto warn = [](const std::string& m) { std::fprintf(stderr, "scanwatch: warning: %s\n", m.c_str()); };
     Kernel kernel(ko, warn);
@@ -172,6 +208,9 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["src"] = e.target.prefix == 128 ? e.target.addr.str() : e.target.str();
         j["target"] = e.target.str();
         j["reason"] = why.empty() ? e.reason : why;
+        j["by"] = e.reason_code == SW_BR_MANUAL ? "manual" : e.reason_code == SW_BR_FAST_PATH ? "fast_path" : "detector";
+        j["ttl_s"] = e.expires_ns ? nlohmann::ordered_json((e.expires_ns - std::min(e.expires_ns, e.created_ns)) / 1'000'000'000ULL)
+                                  : nlohmann::ordered_json();
         j["expires"] = e.expires_ns ? nlohmann::ordered_json(rfc3339(clock.wall(e.expires_ns))) : nlohmann::ordered_json();
         j["ts"] = rfc3339(clock.wall(now));
         out.write(j);
@@ -378,6 +417,40 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         out.write(j);
     };
 
+    MetricsSnapshot ms;
+    ms.version = "0.1.0";
+    ms.xdp_mode = kernel.xdp_mode();
+    ms.start_time_s = static_cast<double>(clock.wall(start)) / 1e9;
+    ms.sweep = Histogram({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
+    ms.maps = {{"sources", 0, ko.max_sources}, {"flows", 0, ko.max_flows}, {"blocks", 0, SW_DEFAULT_MAX_BLOCKS}};
+    uint64_t flows_counted_ns = 0;
+    auto publish_metrics = [&](size_t sources_read, uint64_t now) {
+        auto rows = kernel.stat_rows();
+        ms.ifaces.clear();
+        for (size_t slot = 0; slot < kernel.slot_names().size(); slot++)
+            if (slot != SW_IF_SLOT_OTHER || rows[slot].s[SW_S_PACKETS] || rows[slot].s[SW_S_EGRESS])
+            {
+                MetricsSnapshot::Iface i{kernel.slot_names()[slot], {}};
+                std::copy(std::begin(rows[slot].s), std::end(rows[slot].s), i.stats.begin());
+                ms.ifaces.push_back(std::move(i));
+            }
+        ms.maps[0].entries = sources_read;
+        if (now - flows_counted_ns >= 5'000'000'000ULL) {  // ~65k syscalls at full size: not every sweep
+            ms.maps[1].entries = count_keys(kernel.flows_fd(), sizeof(sw_flow_key));
+            flows_counted_ns = now;
+        }
+        ms.maps[2].entries = blocker.list().size();
+        ms.sources_tracked = an.detector().tracked();
+        ms.scanners = an.detector().scanners_reported();
+        ms.blocks_active = blocker.list().size();
+        ms.ring_events_received = an.events();
+        ms.last_sweep_s = last_sweep_ms / 1e3;
+        tally.fill(ms);
+        metrics->publish(ms);
+    };
+    if (metrics)
+        publish_metrics(0, start);
+
     auto lookup = [&](const Addr& a) { return kernel.source(a); };
     auto scan = [&](const SourceVisitor& v) { return in_map = kernel.for_each_source(v); };
     // Overload is reported, never fatal: a ring buffer that overflowed (the
@@ -472,9 +545,12 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             // control socket) by sweeping no more than a fifth of the time.
             if (now >= next_sweep_ns) {
                 uint64_t t_sweep = mono_now_ns();
-                an.sweep(scan, now);
+                size_t read = an.sweep(scan, now);
                 uint64_t took = mono_now_ns() - t_sweep;
                 last_sweep_ms = took / 1e6;
+                ms.sweep.observe(took / 1e9);
+                if (metrics)
+                    publish_metrics(read, now);
                 next_sweep_ns = t_sweep + 5 * took;
                 sweeps++;
             }

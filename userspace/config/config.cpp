@@ -12,6 +12,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "metrics/metrics.hpp"
 #include "scanwatch/addr.hpp"
 #include "scanwatch/parse.hpp"
 
@@ -141,6 +142,11 @@ void check_iface(const std::string& s) {
         throw std::invalid_argument("'" + s + "' is not an interface name");
 }
 
+void check_listen(const std::string& s) {
+    if (!s.empty())
+        parse_listen_address(s);
+}
+
 void check_not_empty(const std::string& s) {
     if (s.empty())
         throw std::invalid_argument("must not be empty");
@@ -199,7 +205,7 @@ const std::vector<Key>& keys() {
         // [output]: where events go.
         key("output", "json", true, SW_FIELD(json), string()),
         key("output", "syslog", true, SW_FIELD(syslog), boolean()),
-        key("output", "metrics_listen", false, SW_FIELD(metrics_listen), string()),
+        key("output", "metrics_listen", false, SW_FIELD(metrics_listen), string(check_listen)),
         key("output", "quiet", true, SW_FIELD(quiet), boolean()),
     };
     return table;

@@ -101,6 +101,8 @@ EventWriter::~EventWriter() {
 }
 
 void EventWriter::write(const nlohmann::ordered_json& obj) {
+    for (const auto& sink : sinks_)
+        sink(obj);
     if (!f_)
         return;
     std::string line = obj.dump();
