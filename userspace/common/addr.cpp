@@ -1,4 +1,5 @@
 #include "scanwatch/addr.hpp"
+#include "scanwatch/parse.hpp"
 
 #include <arpa/inet.h>
 
@@ -58,7 +59,7 @@ Cidr Cidr::parse(std::string_view text) {
     auto host = text.substr(0, slash);
     auto a = Addr::parse(host);
     if (!a)
-        throw std::invalid_argument("'" + std::string(text) + "' is not an IPv4 or IPv6 address or CIDR");
+        throw std::invalid_argument(quote_input(text) + " is not an IPv4 or IPv6 address or CIDR");
     Cidr c{*a, 128};
     if (slash == std::string_view::npos)
         return c;
@@ -67,7 +68,7 @@ Cidr Cidr::parse(std::string_view text) {
     auto [ptr, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
     unsigned max = a->is_v4() ? 32 : 128;
     if (len_text.empty() || ec != std::errc() || ptr != len_text.data() + len_text.size() || len > max)
-        throw std::invalid_argument("'" + std::string(text) + "' has a bad prefix length (0-" +
+        throw std::invalid_argument(quote_input(text) + " has a bad prefix length (0-" +
                                     std::to_string(max) + ")");
     c.prefix = a->is_v4() ? 96 + len : len;
     // Clear host bits so equal networks compare equal.
