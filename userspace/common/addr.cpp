@@ -24,6 +24,10 @@ Addr Addr::v4(uint32_t host_order) {
 }
 
 std::optional<Addr> Addr::parse(std::string_view text) {
+    // inet_pton reads a C string: text with a NUL would be cut there, and
+    // "198.18.0.1\0junk" taken for 198.18.0.1.
+    if (text.find('\0') != std::string_view::npos)
+        return std::nullopt;
     std::string s(text);
     Addr a;
     in_addr v4{};
