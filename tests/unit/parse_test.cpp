@@ -51,3 +51,13 @@ TEST(QuoteInput, ErrorsNameTheWholeInputOnOneLine) {
     EXPECT_EQ(c.find('\n'), std::string::npos) << c;
     EXPECT_NE(c.find("is not an IPv4 or IPv6 address"), std::string::npos) << c;
 }
+
+TEST(Duration, ADotIsNotANumber) {
+    // std::stold used to reject it with the bare message "stold".
+    for (const char* bad : {".", ".s", "1h.m"}) {
+        std::string e = error_of([&] { parse_duration_ns(bad); });
+        EXPECT_NE(e.find("is not a duration (expected a number"), std::string::npos) << bad << ": " << e;
+    }
+    EXPECT_EQ(parse_duration_ns(".5s"), 500'000'000ULL);
+    EXPECT_EQ(parse_duration_ns("2.s"), 2'000'000'000ULL);
+}

@@ -43,7 +43,7 @@ uint64_t parse_duration_ns(std::string_view text) {
             dot |= text[i] == '.';
             i++;
         }
-        if (i == start)
+        if (i == start || (i == start + 1 && text[start] == '.'))
             throw bad("expected a number");
         long double v = std::stold(std::string(text.substr(start, i - start)));
         long double unit = 1e9L;  // bare number: seconds
