@@ -61,3 +61,10 @@ TEST(Duration, ADotIsNotANumber) {
     EXPECT_EQ(parse_duration_ns(".5s"), 500'000'000ULL);
     EXPECT_EQ(parse_duration_ns("2.s"), 2'000'000'000ULL);
 }
+
+TEST(Duration, HugeNumbersAreTooLongNotOutOfRange) {
+    // std::stold's std::out_of_range used to escape (exit 1, message "stold").
+    std::string e = error_of([] { parse_duration_ns(std::string(5000, '9')); });
+    EXPECT_NE(e.find("is not a duration (too long"), std::string::npos) << e;
+    EXPECT_THROW(parse_duration_ns("99999999999d"), std::invalid_argument);
+}

@@ -45,7 +45,12 @@ uint64_t parse_duration_ns(std::string_view text) {
         }
         if (i == start || (i == start + 1 && text[start] == '.'))
             throw bad("expected a number");
-        long double v = std::stold(std::string(text.substr(start, i - start)));
+        long double v;
+        try {
+            v = std::stold(std::string(text.substr(start, i - start)));
+        } catch (const std::out_of_range&) {
+            throw bad("too long");
+        }
         long double unit = 1e9L;  // bare number: seconds
         if (i < text.size()) {
             std::string u;
