@@ -68,3 +68,10 @@ TEST(Duration, HugeNumbersAreTooLongNotOutOfRange) {
     EXPECT_NE(e.find("is not a duration (too long"), std::string::npos) << e;
     EXPECT_THROW(parse_duration_ns("99999999999d"), std::invalid_argument);
 }
+
+TEST(Duration, BelowOneNanosecondIsRefused) {
+    // Used to return 0, which `block --ttl` sends as "never expires".
+    std::string e = error_of([] { parse_duration_ns("0.0000000001"); });
+    EXPECT_NE(e.find("shorter than 1 ns"), std::string::npos) << e;
+    EXPECT_EQ(parse_duration_ns("0.000000001"), 1u);
+}

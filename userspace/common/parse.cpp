@@ -78,7 +78,10 @@ uint64_t parse_duration_ns(std::string_view text) {
         throw bad("must be positive");
     if (total > 3.2e18L)
         throw bad("too long");
-    return static_cast<uint64_t>(total);
+    auto ns = static_cast<uint64_t>(total);
+    if (ns == 0)  // "0.0000000001": positive, but 0 ns would mean "never expires" as a TTL
+        throw bad("shorter than 1 ns");
+    return ns;
 }
 
 }  // namespace scanwatch
