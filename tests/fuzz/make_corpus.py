@@ -31,7 +31,9 @@ for i, t in enumerate(["198.18.0.2", "198.18.0.0/15", "2001:2::/48", "2001:2::1"
 for i, t in enumerate(["90", "30s", "10m", "1h30m", "2d", "1.5h", "250ms", "0", "1h30", "99999999999d"]):
     put("duration", f"seed-{i:02d}", t)
 
-# --- control requests (the fuzzer takes its chunk sizes from the tail) -------
+# --- control requests --------------------------------------------------------
+# FuzzedDataProvider reads its numbers from the tail: the last byte (odd)
+# picks the real 64 KiB limit, the ones before it the chunk sizes (33 bytes).
 reqs = [
     '{"cmd":"status"}\n',
     '{"cmd":"sources","limit":20}\n',
@@ -44,7 +46,7 @@ reqs = [
     '{"cmd":"status"',
 ]
 for i, t in enumerate(reqs):
-    put("control", f"seed-{i:02d}", t.encode() + b"\x01\x20\x20\x20")
+    put("control", f"seed-{i:02d}", t.encode() + b"\x20\x20\x20\x01")
 
 # --- captures ----------------------------------------------------------------
 ETH = bytes(6) + bytes([2, 0, 0, 0, 0, 1])
