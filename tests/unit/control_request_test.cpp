@@ -63,4 +63,11 @@ TEST(ControlRequest, BlockFields) {
 TEST(ControlRequest, SourcesLimit) {
     EXPECT_EQ(answer(R"({"cmd":"sources"})")["limit"], 500);
     EXPECT_EQ(answer(R"({"cmd":"sources","limit":20})")["limit"], 20);
+    // 1e300 used to be cast to int (undefined behaviour), "all" to be "not valid JSON".
+    for (const char* bad : {R"({"cmd":"sources","limit":1e300})", R"({"cmd":"sources","limit":-1})",
+                            R"({"cmd":"sources","limit":"all"})", R"({"cmd":"sources","limit":2.5})"}) {
+        auto r = answer(bad);
+        EXPECT_EQ(r["ok"], false) << bad;
+        EXPECT_EQ(r["error"], "\"limit\" must be a whole number of rows (0 or more)") << bad;
+    }
 }

@@ -22,7 +22,13 @@ ControlRequest parse_control_request(const nlohmann::json& req) {
     if (r.cmd == "status" || r.cmd == "blocks")
         return r;
     if (r.cmd == "sources") {
-        r.limit = req.value("limit", 500);
+        if (req.contains("limit")) {
+            // Checked, not req.value<int>(): a float beyond int's range made that cast undefined.
+            const auto& l = req["limit"];
+            if (!l.is_number_unsigned())
+                throw RequestError("\"limit\" must be a whole number of rows (0 or more)");
+            r.limit = static_cast<size_t>(l.get<uint64_t>());
+        }
         return r;
     }
     if (r.cmd == "block" || r.cmd == "unblock") {
