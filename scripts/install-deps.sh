@@ -10,6 +10,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libpcap-dev libncurses-dev
   libcpp-httplib-dev
   libgtest-dev
+  # libFuzzer and the ASan/UBSan runtimes for clang (only recommended by clang)
+  libclang-rt-dev
   # lab, tests and demo
   iproute2 nmap ncat curl tcpdump tmux procps python3
   # packaging tests: cpack's dpkg-shlibdeps (dpkg-dev), systemd-analyze verify,

@@ -2,11 +2,18 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace scanwatch {
 
 // Nanoseconds; throws std::invalid_argument with a one-line reason.
 uint64_t parse_duration_ns(std::string_view text);
+
+// User input quoted for an error message: 'text', with control characters,
+// quotes, backslashes and bytes >= 0x80 as \xNN and anything past 80 bytes cut
+// to "...", so the message stays one line of printable ASCII (and valid
+// UTF-8 in a JSON reply) whatever the input held.
+std::string quote_input(std::string_view text);
 
 }  // namespace scanwatch

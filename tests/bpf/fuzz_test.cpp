@@ -851,7 +851,7 @@ void Campaign::checkpoint() {
     uint64_t probes = 0, syns = 0;
     for (auto& [a, s] : sources) {
         const uint8_t* ab = reinterpret_cast<const uint8_t*>(&a);
-        auto c = [&](unsigned i) { return uint64_t(s.cnt[i]); };
+        auto c = [&s = s](unsigned i) { return uint64_t(s.cnt[i]); };  // clang 14: no bindings in [&]
         std::string who = addr_text(ab);
         uint64_t classes_of_probes = c(SW_C_SYN) + c(SW_C_FIN) + c(SW_C_NULL) + c(SW_C_XMAS) + c(SW_C_MAIMON) +
                                      c(SW_C_ACK_PROBE) + c(SW_C_UDP) + c(SW_C_ICMP_ECHO) + c(SW_C_BARE_IP) +
@@ -905,7 +905,7 @@ void Campaign::checkpoint() {
         CHECK(sig >= kFastPorts, "non-scan source %s blocked: only %zu frames with nmap's SYN signature carry it",
               who.c_str(), sig);
         auto it = std::find_if(sources.begin(), sources.end(),
-                               [&](auto& e) { return std::memcmp(&e.first, k.addr, 16) == 0; });
+                               [&k = k](auto& e) { return std::memcmp(&e.first, k.addr, 16) == 0; });
         if (it != sources.end()) {
             const sw_source& s = it->second;
             uint32_t answered = s.cnt[SW_C_HALF_OPEN] + s.cnt[SW_C_FAIL_RST] + s.cnt[SW_C_FAIL_ICMP];

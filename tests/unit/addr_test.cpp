@@ -40,6 +40,12 @@ TEST(Addr, RejectsGarbage) {
         EXPECT_FALSE(Addr::parse(bad)) << bad;
 }
 
+TEST(Addr, RejectsTextWithANul) {
+    EXPECT_FALSE(Addr::parse(std::string("198.18.0.1\0junk", 15)));
+    EXPECT_FALSE(Addr::parse(std::string("2001:2::\0", 9)));
+    EXPECT_THROW(Cidr::parse(std::string("198.18.0.0\0/15", 14)), std::invalid_argument);
+}
+
 TEST(Addr, FromBytesRoundTrip) {
     auto a = *Addr::parse("2001:2::42");
     EXPECT_EQ(Addr::from_bytes(a.b.data()), a);

@@ -282,8 +282,9 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
 
     size_t in_map = 0;     // records in the sources map at the latest sweep
     bool map_full = false;  // in_map reached --max-sources
-    auto handle = [&](const nlohmann::json& req) -> nlohmann::json {
-        const std::string cmd = req["cmd"].get<std::string>();
+    auto handle = [&](const nlohmann::json& json) -> nlohmann::json {
+        const ControlRequest req = parse_control_request(json);  // throws: an error reply
+        const std::string& cmd = req.cmd;
         uint64_t now = mono_now_ns();
         if (cmd == "status") {
             nlohmann::json j{{"ok", true}};
@@ -313,7 +314,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             return j;
         }
         if (cmd == "sources") {
-            size_t limit = req.value("limit", 500);
+            size_t limit = req.limit;
             std::vector<nlohmann::json> rows;
             kernel.for_each_source([&](const Addr& a, const sw_source& rec) { rows.push_back(source_json(a, rec, now)); });
             std::stable_sort(rows.begin(), rows.end(), [](const nlohmann::json& x, const nlohmann::json& y) {
@@ -332,9 +333,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             return {{"ok", true}, {"blocks", arr}};
         }
         if (cmd == "block" || cmd == "unblock") {
-            if (!req.contains("target") || !req["target"].is_string())
-                return {{"ok", false}, {"error", "missing \"target\""}};
-            Cidr c = Cidr::parse(req["target"].get<std::string>());
+            Cidr c = *req.target;
             if (cmd == "unblock") {
                 auto existing = blocker.find(c.addr);
                 BlockEntry gone = existing ? *existing : BlockEntry{c, 0, now, SW_BR_MANUAL, "manual"};
@@ -344,12 +343,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                 block_event("unblock", gone, "manual", now);
                 return {{"ok", true}};
             }
-            uint64_t ttl = blocker.policy().ttl_ns;
-            if (req.contains("ttl_s")) {
-                if (!req["ttl_s"].is_number() || req["ttl_s"].get<double>() < 0 || req["ttl_s"].get<double>() > 3.0e9)
-                    return {{"ok", false}, {"error", "\"ttl_s\" must be a number of seconds (0 = never expires)"}};
-                ttl = static_cast<uint64_t>(req["ttl_s"].get<double>() * 1e9);
-            }
+            uint64_t ttl = req.ttl_ns.value_or(blocker.policy().ttl_ns);
             if (auto err = blocker.add(c, ttl, SW_BR_MANUAL, "manual", now))
                 return {{"ok", false}, {"error", *err}};
             for (const auto& e : blocker.list())

@@ -1,4 +1,5 @@
 #include "scanwatch/addr.hpp"
+#include "scanwatch/parse.hpp"
 
 #include <arpa/inet.h>
 
@@ -23,6 +24,10 @@ Addr Addr::v4(uint32_t host_order) {
 }
 
 std::optional<Addr> Addr::parse(std::string_view text) {
+    // inet_pton reads a C string: text with a NUL would be cut there, and
+    // "198.18.0.1\0junk" taken for 198.18.0.1.
+    if (text.find('\0') != std::string_view::npos)
+        return std::nullopt;
     std::string s(text);
     Addr a;
     in_addr v4{};
@@ -58,7 +63,7 @@ Cidr Cidr::parse(std::string_view text) {
     auto host = text.substr(0, slash);
     auto a = Addr::parse(host);
     if (!a)
-        throw std::invalid_argument("'" + std::string(text) + "' is not an IPv4 or IPv6 address or CIDR");
+        throw std::invalid_argument(quote_input(text) + " is not an IPv4 or IPv6 address or CIDR");
     Cidr c{*a, 128};
     if (slash == std::string_view::npos)
         return c;
@@ -67,7 +72,7 @@ Cidr Cidr::parse(std::string_view text) {
     auto [ptr, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
     unsigned max = a->is_v4() ? 32 : 128;
     if (len_text.empty() || ec != std::errc() || ptr != len_text.data() + len_text.size() || len > max)
-        throw std::invalid_argument("'" + std::string(text) + "' has a bad prefix length (0-" +
+        throw std::invalid_argument(quote_input(text) + " has a bad prefix length (0-" +
                                     std::to_string(max) + ")");
     c.prefix = a->is_v4() ? 96 + len : len;
     // Clear host bits so equal networks compare equal.

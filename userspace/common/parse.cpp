@@ -6,9 +6,29 @@
 
 namespace scanwatch {
 
+std::string quote_input(std::string_view text) {
+    constexpr size_t kMax = 80;
+    std::string out = "'";
+    for (size_t i = 0; i < text.size() && i < kMax; i++) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            out += "\\x";
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+    if (text.size() > kMax)
+        out += "...";
+    out += "'";
+    return out;
+}
+
 uint64_t parse_duration_ns(std::string_view text) {
     auto bad = [&](const char* why) {
-        return std::invalid_argument("'" + std::string(text) + "' is not a duration (" + why +
+        return std::invalid_argument(quote_input(text) + " is not a duration (" + why +
                                      "; e.g. 90, 30s, 10m, 1h30m, 2d)");
     };
     if (text.empty())
@@ -23,9 +43,14 @@ uint64_t parse_duration_ns(std::string_view text) {
             dot |= text[i] == '.';
             i++;
         }
-        if (i == start)
+        if (i == start || (i == start + 1 && text[start] == '.'))
             throw bad("expected a number");
-        long double v = std::stold(std::string(text.substr(start, i - start)));
+        long double v;
+        try {
+            v = std::stold(std::string(text.substr(start, i - start)));
+        } catch (const std::out_of_range&) {
+            throw bad("too long");
+        }
         long double unit = 1e9L;  // bare number: seconds
         if (i < text.size()) {
             std::string u;
@@ -53,7 +78,10 @@ uint64_t parse_duration_ns(std::string_view text) {
         throw bad("must be positive");
     if (total > 3.2e18L)
         throw bad("too long");
-    return static_cast<uint64_t>(total);
+    auto ns = static_cast<uint64_t>(total);
+    if (ns == 0)  // "0.0000000001": positive, but 0 ns would mean "never expires" as a TTL
+        throw bad("shorter than 1 ns");
+    return ns;
 }
 
 }  // namespace scanwatch

@@ -123,8 +123,7 @@ void ControlServer::on_client_ready(int fd) {
     for (;;) {
         ssize_t n = ::recv(fd, buf, sizeof buf, 0);
         if (n > 0) {
-            it->second.buf.append(buf, static_cast<size_t>(n));
-            if (it->second.buf.size() > kMaxRequestBytes) {
+            if (!it->second.buf.feed({buf, static_cast<size_t>(n)})) {
                 reply(fd, {{"ok", false}, {"error", "request too large (limit 64 KiB)"}});
                 close_client(fd);
                 return;
@@ -136,22 +135,10 @@ void ControlServer::on_client_ready(int fd) {
         close_client(fd);  // EOF or error before a full line
         return;
     }
-    auto nl = it->second.buf.find('\n');
-    if (nl == std::string::npos)
+    auto line = it->second.buf.line();
+    if (!line)
         return;  // wait for the rest
-    std::string line = it->second.buf.substr(0, nl);
-    nlohmann::json resp;
-    try {
-        auto req = nlohmann::json::parse(line);
-        if (!req.is_object() || !req.contains("cmd") || !req["cmd"].is_string())
-            resp = {{"ok", false}, {"error", "request must be a JSON object with a string \"cmd\""}};
-        else
-            resp = handler_(req);
-    } catch (const nlohmann::json::exception&) {
-        resp = {{"ok", false}, {"error", "request is not valid JSON"}};
-    } catch (const std::exception& e) {
-        resp = {{"ok", false}, {"error", e.what()}};
-    }
+    nlohmann::json resp = answer_request_line(*line, handler_);
     reply(fd, resp);
     close_client(fd);
 }

@@ -12,10 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "bpf/skel.hpp"
+#include "control/request.hpp"
 
 namespace scanwatch {
 
-constexpr size_t kMaxRequestBytes = 64 * 1024;
 constexpr size_t kMaxClients = 32;  // open at once; the longest-connected one makes room
 
 class ControlServer {
@@ -45,7 +45,7 @@ private:
     Handler handler_;
     UniqueFd listen_;
     struct Client {
-        std::string buf;   // bytes received so far
+        RequestFramer buf;   // bytes received so far
         uint64_t since = 0;  // accept order
     };
     std::map<int, Client> clients_;
