@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -132,14 +133,14 @@ auto duration() {
 
 void check_mode(const std::string& m) {
     if (m != "auto" && m != "native" && m != "generic")
-        throw std::invalid_argument("must be \"auto\", \"native\" or \"generic\", not \"" + m + "\"");
+        throw std::invalid_argument("must be \"auto\", \"native\" or \"generic\", not " + quote_input(m));
 }
 
 void check_cidr(const std::string& s) { Cidr::parse(s); }
 
 void check_iface(const std::string& s) {
     if (s.empty() || s.size() >= 16 || s.find_first_of("/ \t") != std::string::npos)
-        throw std::invalid_argument("'" + s + "' is not an interface name");
+        throw std::invalid_argument(quote_input(s) + " is not an interface name");
 }
 
 void check_listen(const std::string& s) {
@@ -262,18 +263,35 @@ std::string suggestion(std::string_view section, std::string_view name) {
     return {};
 }
 
+// toml++ quotes the offending input as it is, line breaks included: keep the
+// message one line by escaping control characters.
+std::string one_line(std::string_view text) {
+    std::string out;
+    for (char ch : text) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c >= 0x20 && c != 0x7f) {
+            out.push_back(ch);
+        } else {
+            char esc[8];
+            std::snprintf(esc, sizeof esc, "\\x%02x", c);
+            out += esc;
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 void apply_config(std::string_view text, const std::string& name, RunOptions& o) {
     auto fail = [&](uint32_t line, const std::string& key, const std::string& msg) {
-        throw ConfigError(name + ":" + std::to_string(line) + ": " + (key.empty() ? "" : key + ": ") + msg);
+        throw ConfigError(one_line(name + ":" + std::to_string(line) + ": " + (key.empty() ? "" : key + ": ") + msg));
     };
     toml::table doc;
     try {
         doc = toml::parse(text, name);
     } catch (const toml::parse_error& e) {
         throw ConfigError(name + ":" + std::to_string(e.source().begin.line) + ":" +
-                          std::to_string(e.source().begin.column) + ": " + std::string(e.description()));
+                          std::to_string(e.source().begin.column) + ": " + one_line(e.description()));
     }
     // Check everything before changing anything: a bad file leaves `o` alone.
     RunOptions next = o;
