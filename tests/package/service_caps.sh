@@ -84,7 +84,7 @@ nnp=$(awk '/^NoNewPrivs:/{print $2}' "/proc/$AGENT_PID/status")
   fail "agent runs with CapEff $eff CapBnd $bnd NoNewPrivs $nnp, want $mask/$mask/1"
 started=$(grep '"event":"started"' "$EVENTS")
 log "started: $started"
-for m in sources flows blocks allow config stats xdp_link_tg0; do
+for m in sources flows blocks allow config ifstats xdp_link_tg0; do
   [ -e "$PIN/$m" ] || fail "nothing pinned at $PIN/$m"
 done
 status=$("$SCANWATCH" status --json --socket "$WORK/sw.sock") || fail "status over the socket"
