@@ -143,7 +143,12 @@ log "overload: events_lost=$lost, sources_in_map=$(status sources_in_map), agent
 # ---- 4. kill -9 during a live scan, restart -----------------------------------------
 in_scan nmap -n -Pn -sS -T4 --max-retries 1 -p 1-3000 "$TGT4" >"$WORK/nmap.out" 2>&1 &
 NMAP_PID=$!
-for _ in $(seq 100); do grep -q '"event":"block"' "$EVENTS" && break; sleep 0.1; done
+# the XDP fast path may block before the agent's next sweep names the scan: wait for both
+for _ in $(seq 100); do
+  grep -q "\"event\":\"block\".*\"src\":\"$SCAN4\"" "$EVENTS" &&
+    grep -q "\"event\":\"scan\".*\"src\":\"$SCAN4\"" "$EVENTS" && break
+  sleep 0.1
+done
 grep -q "\"event\":\"scan\".*\"src\":\"$SCAN4\"" "$EVENTS" || fail "the scan after the overload was not named"
 grep -q "\"event\":\"block\".*\"src\":\"$SCAN4\"" "$EVENTS" || fail "the scanner was not blocked"
 kill -0 "$NMAP_PID" 2>/dev/null || fail "nmap finished before the kill (make the scan longer)"

@@ -171,6 +171,21 @@ TEST(Detector, NmapSynScanIsFlaggedWithinTenProbes) {
     EXPECT_LE(flagged_at, 10u);
 }
 
+TEST(Detector, FastBlockedSourceIsNamedBelowMinPorts) {
+    // The XDP fast path blocks after 4 ports (and drops everything after):
+    // the record never reaches min_ports (5), yet the scan must be named.
+    Detector d;
+    Rec rec = nmap_syn(4);
+    EXPECT_FALSE(observe_twice(d, rec)) << "4 ports alone are not a port scan";
+    rec.r.flags |= SW_SF_VERIFIED | SW_SF_FAST_BLOCKED;
+    Detector d2;
+    auto r = observe_twice(d2, rec);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->scanner);
+    EXPECT_TRUE(has(*r, "syn"));
+    EXPECT_EQ(r->tool, "nmap");
+}
+
 TEST(Detector, NmapSynScanWithoutRepliesIsFlagged) {
     // Replay of a one-way capture: the SYNs and nothing else.
     Detector d;

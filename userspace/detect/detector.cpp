@@ -184,6 +184,7 @@ struct State {
     // Emission.
     bool reported = false;  // judged a scanner at least once (sticky)
     bool verified = false;  // SW_SF_VERIFIED: it receives our packets
+    bool fast_blocked = false;  // SW_SF_FAST_BLOCKED: the XDP fast path already judged it
     bool decoy = false;     // shares its probes' signature with another source (sticky)
     bool decoy_emitted = false;
     uint32_t kinds_emitted = 0;
@@ -300,7 +301,10 @@ struct Detector::Impl {
             L += Weights::rpc_check;
         v.score = 1.0 / (1.0 + std::exp(-L));
 
-        const bool broad = P >= cfg.min_ports || H >= cfg.min_hosts || strong_rpc || version_probing;
+        // The fast path blocks after fewer ports than min_ports may ask for, and
+        // a blocked source's record stops growing: its judgement counts as breadth.
+        const bool broad =
+            P >= cfg.min_ports || H >= cfg.min_hosts || strong_rpc || version_probing || s.fast_blocked;
         v.scanner = s.reported || (v.score >= cfg.alert_score && broad);
         // A decoy scans only on paper: say so, with a score nobody blocks on.
         v.decoy = s.decoy && !s.verified;
@@ -365,8 +369,9 @@ struct Detector::Impl {
                 v.kinds |= bit(kSweep);
                 v.kinds &= ~kPortScanKinds;
             }
-            // Nor is probing one or two services (nmap -sV -p80) a port scan.
-            if (P < cfg.min_ports)
+            // Nor is probing one or two services (nmap -sV -p80) a port scan
+            // (unless the fast path cut the scan short).
+            if (P < cfg.min_ports && !s.fast_blocked)
                 v.kinds &= ~kPortScanKinds;
         }
 
@@ -517,6 +522,7 @@ struct Detector::Impl {
             s.ttl_min = rec.ttl_min;
             s.ttl_max = rec.ttl_max;
             s.verified = (rec.flags & SW_SF_VERIFIED) != 0;
+            s.fast_blocked = (rec.flags & SW_SF_FAST_BLOCKED) != 0;
             s.have_snapshot = true;
             note_signature(src, s, rec, now);
         }
