@@ -15,17 +15,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "check.hpp"
 #include "replay/capture.hpp"
 
 using namespace scanwatch;
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            __builtin_fprintf(stderr, "invariant broken: %s (line %d)\n", #cond, __LINE__);    \
-            std::abort();                                                             \
-        }                                                                             \
-    } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     int fd = memfd_create("capture", MFD_CLOEXEC);

@@ -14,17 +14,10 @@
 #include <cstdlib>
 #include <string>
 
+#include "check.hpp"
 #include "control/request.hpp"
 
 using namespace scanwatch;
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            __builtin_fprintf(stderr, "invariant broken: %s (line %d)\n", #cond, __LINE__);    \
-            std::abort();                                                             \
-        }                                                                             \
-    } while (0)
 
 namespace {
 

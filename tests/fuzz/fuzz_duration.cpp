@@ -10,17 +10,10 @@
 #include <string>
 #include <string_view>
 
+#include "check.hpp"
 #include "scanwatch/parse.hpp"
 
 using namespace scanwatch;
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            __builtin_fprintf(stderr, "invariant broken: %s (line %d)\n", #cond, __LINE__);    \
-            std::abort();                                                             \
-        }                                                                             \
-    } while (0)
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string_view text(reinterpret_cast<const char*>(data), size);
