@@ -11,12 +11,7 @@ agent_bg() {
   nsenter --net="/run/netns/$NS_TGT" "$SCANWATCH" run -i tg0 --json "$WORK/events.json" --socket "$SOCK" \
     --pin-dir "$PIN" --state-file "$WORK/blocks.json" "$@" 2>>"$WORK/agent.err" &
   AGENT_PID=$!
-  for _ in $(seq 100); do
-    n=$(grep -c '"event":"started"' "$WORK/events.json" 2>/dev/null || true)
-    [ "${n:-0}" -ge "$STARTS" ] && return 0
-    sleep 0.1
-  done
-  cat "$WORK/agent.err" >&2; fail "agent did not start"
+  wait_started "$STARTS"
 }
 sw() { "$SCANWATCH" "$@" --socket "$SOCK"; }
 by_http() { ip netns exec "$NS_BY" curl -s -o /dev/null -w '%{http_code}' -m 2 "http://$TGT4/" || true; }

@@ -25,13 +25,7 @@ agent_bg() {
   nsenter --net="/run/netns/$NS_TGT" "$SCANWATCH" run -i tg0 --json "$EVENTS" --socket "$SOCK" \
     --pin-dir "$PIN" --state-file "$WORK/blocks.json" "$@" 2>>"$WORK/agent.err" &
   AGENT_PID=$!
-  for _ in $(seq 100); do
-    n=$(grep -c '"event":"started"' "$EVENTS" 2>/dev/null || true)
-    [ "${n:-0}" -ge "$STARTS" ] && return 0
-    kill -0 "$AGENT_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  cat "$WORK/agent.err" >&2; fail "agent did not start"
+  wait_started "$STARTS"
 }
 sw() { "$SCANWATCH" "$@" --socket "$SOCK"; }
 status() { sw status --json | python3 -c "import json,sys; print(json.load(sys.stdin).get('$1'))"; }

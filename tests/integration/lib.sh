@@ -104,13 +104,22 @@ start_agent() {
   ip netns exec "${AGENT_NS:-$NS_TGT}" "$SCANWATCH" run $AGENT_IFACES --json "$EVENTS" \
     --socket "$WORK/sw.sock" --pin-dir "/sys/fs/bpf/$ID" --state-file "$WORK/blocks.json" "$@" 2>"$WORK/agent.err" &
   AGENT_PID=$!
+  wait_started
+}
+
+# wait_started [COUNT] [WHAT]: waits until $EVENTS holds COUNT "started" events
+# (default 1: restarts append to the same file) from the agent $AGENT_PID;
+# fails with the agent's stderr if it exits first or takes over 10 s.
+wait_started() {
+  local want=${1:-1} what=${2:-agent} n
   for _ in $(seq 100); do
-    grep -q '"event":"started"' "$EVENTS" 2>/dev/null && return 0
-    kill -0 "$AGENT_PID" 2>/dev/null || { cat "$WORK/agent.err" >&2; fail "agent exited at start"; }
+    n=$(grep -c '"event":"started"' "$EVENTS" 2>/dev/null || true)
+    [ "${n:-0}" -ge "$want" ] && return 0
+    kill -0 "$AGENT_PID" 2>/dev/null || { cat "$WORK/agent.err" >&2; fail "$what exited at start"; }
     sleep 0.1
   done
   cat "$WORK/agent.err" >&2
-  fail "agent did not start"
+  fail "$what did not start"
 }
 
 stop_agent() {

@@ -51,13 +51,7 @@ start_capped() {
   nsenter --net="/run/netns/$NS_TGT" setpriv --bounding-set="$CAPS" --inh-caps="$CAPS" --ambient-caps="$CAPS" \
     --no-new-privs "$SCANWATCH" "${AGENT_ARGS[@]}" 2>"$WORK/agent.err" &
   AGENT_PID=$!
-  for _ in $(seq 100); do
-    grep -q '"event":"started"' "$EVENTS" 2>/dev/null && return 0
-    kill -0 "$AGENT_PID" 2>/dev/null || { cat "$WORK/agent.err" >&2; fail "capped agent exited at start"; }
-    sleep 0.1
-  done
-  cat "$WORK/agent.err" >&2
-  fail "capped agent did not start"
+  wait_started 1 "capped agent"
 }
 
 stop_capped() {  # systemctl stop: SIGTERM
