@@ -142,7 +142,7 @@ static __always_inline struct sw_config *get_config(void)
 	return bpf_map_lookup_elem(&sw_cfg, &zero);
 }
 
-static __always_inline __u64 sw_now(struct sw_config *cfg)
+static __always_inline __u64 sw_now(void)
 {
 	if (replay_mode) {
 		__u32 cpu = bpf_get_smp_processor_id();
@@ -1120,7 +1120,7 @@ int scanwatch_xdp(struct xdp_md *ctx)
 	if (p.ext)
 		stat_add(slot, SW_S_IPV6_EXT, 1);
 
-	p.now = sw_now(cfg);
+	p.now = sw_now();
 	if (is_blocked(p.saddr, cfg, p.now)) {
 		stat_add(slot, SW_S_DROPPED, 1);
 		return XDP_DROP;
@@ -1152,7 +1152,7 @@ int scanwatch_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	p.slot = slot;
 	struct sw_config *cfg = get_config();
-	p.now = sw_now(cfg);
+	p.now = sw_now();
 	/*
 	 * Nothing of ours reaches a blocked scanner either: the answers the
 	 * kernel gives to probes that got past XDP just before the block
