@@ -40,7 +40,7 @@
 #include <string>
 #include <vector>
 
-#include "bpf/skel.hpp"
+#include "bpf/skeleton.hpp"
 #include "packet.hpp"
 #include "scanwatch/abi.h"
 #include "sw_bench_empty.skel.h"
@@ -179,12 +179,12 @@ int main(int argc, char** argv) {
     libbpf_set_print([](enum libbpf_print_level, const char*, va_list) { return 0; });
 
     // scanwatch: the skeleton as the agent loads it (live clock), not attached.
-    scanwatch::SkelPtr sw(scanwatch_bpf__open());
-    if (!sw)
-        die("opening the scanwatch skeleton");
-    sw->rodata->replay_mode = 0;
-    if (scanwatch_bpf__load(sw.get()))
-        die("loading the scanwatch programs (root needed)");
+    scanwatch::SkelPtr sw;
+    try {
+        sw = scanwatch::open_skeleton({});
+    } catch (const std::exception& e) {
+        die(e.what());
+    }
     std::unique_ptr<sw_bench_empty, EmptyDeleter> empty(sw_bench_empty__open_and_load());
     if (!empty)
         die("loading the empty XDP program");
