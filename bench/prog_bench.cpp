@@ -40,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/block_map.hpp"
 #include "bpf/skeleton.hpp"
 #include "packet.hpp"
 #include "scanwatch/abi.h"
@@ -279,11 +280,12 @@ int main(int argc, char** argv) {
         bpf_map__fd(sw->maps.sw_events), [](void*, void*, size_t) { return 0; }, nullptr, nullptr));
 
     const int cfg_fd = bpf_map__fd(sw->maps.sw_cfg);
-    auto set_cfg = [&](uint32_t n_blocks) {
+    const scanwatch::BlockMapFds block_fds{bpf_map__fd(sw->maps.sw_blocks), bpf_map__fd(sw->maps.sw_block_addrs)};
+    auto set_cfg = [&](uint32_t addresses, uint32_t ranges = 0) {
         sw_config c{};
         c.flags = SW_CFG_BLOCKING;  // what the agent sets without --block
         c.ev_per_sec = 16;
-        c.n_blocks = n_blocks;
+        scanwatch::describe_kernel_blocks(c, addresses, ranges);
         uint32_t zero = 0;
         if (bpf_map_update_elem(cfg_fd, &zero, &c, BPF_ANY))
             die("writing sw_cfg");
@@ -352,7 +354,7 @@ int main(int argc, char** argv) {
     std::map<std::string, std::map<std::string, double>> result;  // row -> prog -> ns
     std::map<std::string, int> action;
     bool big_loaded = false;
-    uint32_t big_blocks = 0;
+    uint32_t big_addrs = 0, big_ranges = 0;
     for (auto& r : rows) {
         if (r.big_list && !big_loaded) {
             // From here on, 100,000 blocks stay in the map (these rows come last).
@@ -362,17 +364,21 @@ int main(int argc, char** argv) {
                 for (auto& k : *v) {
                     sw_block b{};
                     b.reason = SW_BR_MANUAL;
-                    if (bpf_map_update_elem(bpf_map__fd(sw->maps.sw_blocks), &k, &b, BPF_ANY))
-                        die("inserting block " + std::to_string(n) + ": " + std::strerror(errno));
+                    try {
+                        scanwatch::put_kernel_block(block_fds, k, b);  // as the agent writes them
+                    } catch (const std::exception& e) {
+                        die("inserting block " + std::to_string(n) + ": " + e.what());
+                    }
                     n++;
                 }
-            big_blocks = static_cast<uint32_t>(n);
+            big_addrs = static_cast<uint32_t>(l.singles.size()) + 1;  // and 198.18.9.9 below
+            big_ranges = static_cast<uint32_t>(l.ranges.size());
             big_loaded = true;
             for (auto& [name, fd] : progs)
                 if (name == "xdp-filter")
                     std::fprintf(stderr, "sw_prog_bench: %zu blocks in scanwatch, %zu addresses on xdp-filter's lists\n",
                                  n, fill_xdp_filter(fd, l));
-            set_cfg(big_blocks);
+            set_cfg(big_addrs, big_ranges);
             for (auto& [name, fd] : progs)  // warm the new rows' frames
                 test_run(fd, r.frame, 1000);
         }
@@ -383,9 +389,12 @@ int main(int argc, char** argv) {
             inet_pton(AF_INET, "198.18.9.9", k.addr + 12);
             sw_block b{};
             b.reason = SW_BR_MANUAL;
-            if (bpf_map_update_elem(bpf_map__fd(sw->maps.sw_blocks), &k, &b, BPF_ANY))
-                die("inserting the block");
-            set_cfg(1);
+            try {
+                scanwatch::put_kernel_block(block_fds, k, b);
+            } catch (const std::exception& e) {
+                die(std::string("inserting the block: ") + e.what());
+            }
+            set_cfg(big_addrs ? big_addrs : 1, big_ranges);
         }
         if (r.name == "syn_new_source_lru_full") {
             // fill the sources map to its capacity first, from a third range
@@ -423,7 +432,7 @@ int main(int argc, char** argv) {
         for (auto& [name, v] : samples)
             result[r.name][name] = median(v);
         if (r.blocked && !r.big_list)
-            set_cfg(big_blocks);
+            set_cfg(big_addrs ? big_addrs - 1 : 0, big_ranges);
         ring_buffer__consume(rb.get());
     }
 

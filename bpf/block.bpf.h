@@ -38,28 +38,52 @@ static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s
 	sc->b.expires_ns = cfg->fast_block_ttl_ns ? now + cfg->fast_block_ttl_ns : 0;
 	sc->b.reason = SW_BR_FAST_PATH;
 	sc->b.pad = 0;
-	if (bpf_map_update_elem(&sw_blocks, &sc->k, &sc->b, BPF_NOEXIST))
+	/* an address: the exact map, where is_blocked() looks first (key: sc->k.addr) */
+	if (bpf_map_update_elem(&sw_block_addrs, sc->k.addr, &sc->b, BPF_NOEXIST))
 		return 0; /* already blocked, or the map is full */
 	__sync_fetch_and_or(&s->flags, SW_SF_FAST_BLOCKED);
-	__sync_fetch_and_add(&cfg->n_blocks, 1);
+	/* counted here only: sw_config has one writer, the agent */
 	stat_add(slot, SW_S_BLOCKS_FAST, 1);
 	return 1;
 }
 
 
-/* Is addr (a source in, a destination out) under an active block? */
+static __always_inline int block_active(const struct sw_block *b, __u64 now)
+{
+	return b && !(b->expires_ns && b->expires_ns <= now); /* expired: the agent removes it */
+}
+
+/*
+ * Is addr (a source in, a destination out) under an active block? The exact
+ * map first (one hash lookup; skipped while it is empty: no address written
+ * by the agent and no fast path that could add one), then the ranges' trie,
+ * only when the agent wrote ranges.
+ */
 static __always_inline int is_blocked(const __u8 *addr, struct sw_config *cfg, __u64 now)
 {
 	struct sw_lpm_key k = { .prefixlen = 128 };
-	struct sw_block *b;
+	struct sw_block *b = NULL;
+	__u32 flags;
 
-	if (!cfg || !(cfg->flags & SW_CFG_BLOCKING) || cfg->n_blocks == 0)
+	if (!cfg)
 		return 0;
-	__builtin_memcpy(k.addr, addr, 16);
-	b = bpf_map_lookup_elem(&sw_blocks, &k);
-	if (!b || (b->expires_ns && b->expires_ns <= now))
-		return 0; /* none, or expired: the agent removes it */
-	if (cfg->n_allow && bpf_map_lookup_elem(&sw_allow, &k))
+	flags = cfg->flags;
+	if (!(flags & SW_CFG_BLOCKING))
 		return 0;
+	if (cfg->n_blocks || (flags & SW_CFG_FAST_BLOCK))
+		b = bpf_map_lookup_elem(&sw_block_addrs, addr);
+	if (!block_active(b, now)) {
+		if (!(flags & SW_CFG_RANGES))
+			return 0;
+		__builtin_memcpy(k.addr, addr, 16);
+		b = bpf_map_lookup_elem(&sw_blocks, &k);
+		if (!block_active(b, now))
+			return 0;
+	}
+	if (cfg->n_allow) {
+		__builtin_memcpy(k.addr, addr, 16);
+		if (bpf_map_lookup_elem(&sw_allow, &k))
+			return 0;
+	}
 	return 1;
 }

@@ -25,6 +25,26 @@ struct {
 	__type(value, struct sw_flow);
 } sw_flows SEC(".maps");
 
+/*
+ * Blocks come in two maps, so that the common case costs one hash lookup:
+ * sw_block_addrs holds single addresses (the 16-byte form, IPv4 mapped) in a
+ * hash (one jhash of 16 bytes and a bucket walk, whatever its size), and
+ * sw_blocks, an LPM trie, holds only ranges (prefix < 128) and is looked up
+ * only when the agent says it holds some (SW_CFG_RANGES): a trie lookup walks
+ * up to one node per prefix length in use, which at 100,000 entries costs
+ * about three times a hash lookup. Neither is preallocated: an entry costs
+ * memory (about 100 bytes) only while it exists; the hash's bucket array
+ * (16 bytes per power-of-two slot of max_entries) is allocated at load.
+ * Both are sized by --max-blocks.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SW_DEFAULT_MAX_BLOCKS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct in6_addr);
+	__type(value, struct sw_block);
+} sw_block_addrs SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, SW_DEFAULT_MAX_BLOCKS);

@@ -126,8 +126,8 @@ int main(int argc, char** argv) {
                  ->check(CLI::Range(0.5, 1.0))
                  ->default_val(run.block_score),
              SW_COPY(block_score));
-    ov.track(rc->add_option("--max-blocks", run.max_blocks, "cap on active blocks")
-                 ->check(CLI::Range(1u, 65536u))
+    ov.track(rc->add_option("--max-blocks", run.max_blocks, "cap on active blocks (sizes the kernel block maps)")
+                 ->check(CLI::Range(1u, 1u << 21))
                  ->default_val(run.max_blocks),
              SW_COPY(max_blocks));
     ov.track(rc->add_option("--max-new-blocks", run.max_new_blocks_per_sec, "cap on new automatic blocks per second")

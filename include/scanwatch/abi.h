@@ -129,6 +129,7 @@ struct sw_block {
 #define SW_CFG_BLOCKING (1u << 0)    /* enforce the block map */
 #define SW_CFG_FAST_BLOCK (1u << 1)  /* XDP may block on its own */
 #define SW_CFG_BLOCK_UNVERIFIED (1u << 2)
+#define SW_CFG_RANGES (1u << 8)      /* sw_blocks (the ranges' trie) holds entries: look it up */
 
 struct sw_config {
 	__u64 clock_ns;         /* replay: the clock last set for every CPU (the program reads sw_clock); live: unused */
@@ -137,7 +138,7 @@ struct sw_config {
 	__u32 fast_block_half_open;  /* fast path: half-open/failed nmap probes */
 	__u32 fast_block_ports;      /* fast path: and at least this many distinct ports */
 	__u64 fast_block_ttl_ns;
-	__u32 n_blocks;         /* entries in the block map (0 skips the lookup) */
+	__u32 n_blocks;         /* single addresses in sw_block_addrs (0 and no fast path skips the lookup) */
 	__u32 n_allow;
 };
 

@@ -88,7 +88,8 @@ protected:
     // Empties every map and statistic so each test starts from a fresh program state.
     void reset() {
         auto* s = r().skel();
-        for (bpf_map* m : {s->maps.sw_sources, s->maps.sw_flows, s->maps.sw_blocks, s->maps.sw_allow}) {
+        for (bpf_map* m : {s->maps.sw_sources, s->maps.sw_flows, s->maps.sw_blocks, s->maps.sw_block_addrs,
+                           s->maps.sw_allow}) {
             int fd = bpf_map__fd(m);
             std::array<uint8_t, 64> k{};
             while (bpf_map_get_next_key(fd, nullptr, k.data()) == 0)
@@ -1107,8 +1108,14 @@ protected:
         b.expires_ns = expires_ns;
         b.created_ns = now_;
         b.reason = SW_BR_MANUAL;
-        ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(r().skel()->maps.sw_blocks), &k, &b, BPF_ANY), 0);
+        // as the agent writes it: an address to the exact hash, a range to the trie
+        ASSERT_NO_THROW(put_kernel_block(fds(), k, b));
+        (c.prefix < 128 ? ranges_ : addrs_)++;
     }
+    BlockMapFds fds() {
+        return {bpf_map__fd(r().skel()->maps.sw_blocks), bpf_map__fd(r().skel()->maps.sw_block_addrs)};
+    }
+    size_t addrs_ = 0, ranges_ = 0;
     void allow(std::string_view cidr) {
         Cidr c = Cidr::parse(cidr);
         sw_lpm_key k{};
@@ -1117,10 +1124,12 @@ protected:
         uint32_t v = 1;
         ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(r().skel()->maps.sw_allow), &k, &v, BPF_ANY), 0);
     }
+    // What the agent writes for the blocks made with block(): the count of
+    // addresses and whether ranges exist; n_blocks = 0 says "none" whatever the maps hold.
     void enable(uint32_t n_blocks, uint32_t n_allow = 0) {
         set_cfg([&](sw_config& c) {
             c.flags |= SW_CFG_BLOCKING;
-            c.n_blocks = n_blocks;
+            describe_kernel_blocks(c, n_blocks ? addrs_ : 0, n_blocks ? ranges_ : 0);
             c.n_allow = n_allow;
         });
     }
@@ -1146,7 +1155,7 @@ TEST_F(BlockTest, BlockedHostIsDropped) {
 
 TEST_F(BlockTest, StateFileFailureIsReportedOnceAndTheBlockStillDrops) {
     BlockMaps maps{bpf_map__fd(r().skel()->maps.sw_blocks), bpf_map__fd(r().skel()->maps.sw_allow),
-                   bpf_map__fd(r().skel()->maps.sw_cfg)};
+                   bpf_map__fd(r().skel()->maps.sw_cfg), bpf_map__fd(r().skel()->maps.sw_block_addrs)};
     Blocker b(maps, BlockPolicy{}, "/proc/self/no-such-dir/blocks.json", Clock::identity());
     ASSERT_FALSE(b.add(Cidr::parse("198.18.0.2"), 0, SW_BR_MANUAL, "manual", now_));
     auto err = b.take_save_error();
@@ -1202,13 +1211,52 @@ TEST_F(BlockTest, CidrBlocks) {
     EXPECT_EQ(stat(SW_S_DROPPED), 4u);
 }
 
-TEST_F(BlockTest, LongestPrefixWins) {
-    // a /16 that blocks, and a more specific expired /32 inside it: the /32 decides
+TEST_F(BlockTest, ExpiredAddressDoesNotHideAnActiveRange) {
+    // a /16 that blocks, and an expired /32 inside it (the agent has not
+    // removed it yet): the address is still covered by the range
     block("198.18.0.0/16", now_ + 60 * SEC);
     block("198.18.0.2/32", now_ - 1);
-    enable(2);
-    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);
+    block("198.19.0.2/32", now_ - 1);
+    enable(3);
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpDrop);
     EXPECT_EQ(xdp(nmap::syn("198.18.0.3", T, 40000, 80)), kXdpDrop);
+    EXPECT_EQ(xdp(nmap::syn("198.19.0.2", T, 40000, 80)), kXdpPass) << "expired, and no range covers it";
+}
+
+TEST_F(BlockTest, AddressesAndRangesLiveInTheirOwnMaps) {
+    block("198.18.0.2", 0);
+    block("2001:2::/48", 0);
+    EXPECT_EQ(bpf_map_lookup_elem(bpf_map__fd(r().skel()->maps.sw_block_addrs), Addr::parse(A)->b.data(),
+                                  std::array<uint8_t, sizeof(sw_block)>{}.data()),
+              0)
+        << "an address goes to the exact hash";
+    size_t n = 0;
+    for_each_kernel_block(fds(), [&](const sw_lpm_key& k, const sw_block&) {
+        n++;
+        EXPECT_TRUE(k.prefixlen == 128 || k.prefixlen == 48) << k.prefixlen;
+    });
+    EXPECT_EQ(n, 2u);
+    EXPECT_TRUE(erase_kernel_block(fds(), sw_lpm_key{128, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 2}}));
+    EXPECT_FALSE(erase_kernel_block(fds(), sw_lpm_key{128, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 2}}));
+}
+
+TEST_F(BlockTest, RangesAreLookedUpOnlyWhenTheAgentSaysTheyExist) {
+    block("2001:2::/48", 0);
+    set_cfg([](sw_config& c) { c.flags |= SW_CFG_BLOCKING; });  // no SW_CFG_RANGES
+    EXPECT_EQ(xdp(nmap::syn(A6, T6, 40000, 80)), kXdpPass);
+    enable(1);
+    EXPECT_EQ(xdp(nmap::syn(A6, T6, 40000, 81)), kXdpDrop);
+}
+
+TEST_F(BlockTest, FastPathAddressesAreLookedUpWithoutAnAgentCount) {
+    // the fast path adds addresses the agent has not counted yet: with it on,
+    // the exact map is always looked up (the program never writes sw_config)
+    block("198.18.0.2", 0);
+    set_cfg([](sw_config& c) {
+        c.flags |= SW_CFG_BLOCKING | SW_CFG_FAST_BLOCK;
+        c.n_blocks = 0;
+    });
+    EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpDrop);
 }
 
 TEST_F(BlockTest, AllowListWins) {

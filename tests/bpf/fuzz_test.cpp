@@ -22,7 +22,9 @@
 //    events == events drained, blocks_fast == fast-path blocks.
 //  - per source: the counters add up the way the program sets them (one probe
 //    class per probe, answers at most one per SYN, ...).
-//  - maps within their caps; sw_cfg.n_blocks == entries in the block map.
+//  - maps within their caps; the block maps hold the manual block plus one
+//    entry per fast-path block (SW_S_BLOCKS_FAST), and sw_config is still
+//    what userspace wrote (the programs never write it).
 //  - no block from non-scan traffic. "Non-scan", concretely: a source whose
 //    address appears in fewer than fast_block_ports XDP frames that carry
 //    nmap's raw-SYN signature (window 1024 followed, 6 bytes on, by the MSS
@@ -59,6 +61,7 @@
 #include <vector>
 
 #include "bpf/stats.hpp"
+#include "bpf/block_map.hpp"
 #include "bpf/prog_runner.hpp"
 #include "bpf/skeleton.hpp"
 #include "packet.hpp"
@@ -162,7 +165,23 @@ public:
         return dump<sw_flow_key, sw_flow>(skel()->maps.sw_flows);
     }
     std::vector<std::pair<sw_lpm_key, sw_block>> blocks() {
-        return dump<sw_lpm_key, sw_block>(skel()->maps.sw_blocks);
+        std::vector<std::pair<sw_lpm_key, sw_block>> out;
+        for_each_kernel_block(block_fds(), [&](const sw_lpm_key& k, const sw_block& b) { out.emplace_back(k, b); });
+        return out;
+    }
+    BlockMapFds block_fds() {
+        return {bpf_map__fd(skel()->maps.sw_blocks), bpf_map__fd(skel()->maps.sw_block_addrs)};
+    }
+    // Fast-path blocks so far (the kernel's own count; test runs count in slot "other").
+    uint64_t fast_blocks() {
+        static std::vector<sw_stat_row> rows(static_cast<size_t>(libbpf_num_possible_cpus()));
+        uint32_t slot = SW_IF_SLOT_OTHER;
+        if (bpf_map_lookup_elem(bpf_map__fd(skel()->maps.sw_stats), &slot, rows.data()))
+            throw std::runtime_error("reading sw_stats");
+        uint64_t n = 0;
+        for (auto& r : rows)
+            n += r.s[SW_S_BLOCKS_FAST];
+        return n;
     }
     std::vector<sw_event> drain() { return r_.drain_events(); }
 
@@ -174,7 +193,7 @@ public:
 
     // Empties every map and statistic.
     void reset() {
-        for (bpf_map* m : {skel()->maps.sw_sources, skel()->maps.sw_flows, skel()->maps.sw_blocks,
+        for (bpf_map* m : {skel()->maps.sw_sources, skel()->maps.sw_flows, skel()->maps.sw_blocks, skel()->maps.sw_block_addrs,
                            skel()->maps.sw_allow}) {
             int fd = bpf_map__fd(m);
             uint8_t k[64]{};
@@ -608,8 +627,8 @@ private:
         sw_block b{};
         b.reason = SW_BR_MANUAL;
         b.created_ns = now_;
-        p_.lpm_add(p_.skel()->maps.sw_blocks, lpm(kBlocked4), &b);
-        c.n_blocks = 1;
+        put_kernel_block(p_.block_fds(), lpm(kBlocked4), b);
+        describe_kernel_blocks(c, 1, 0);
         p_.set_config(c);
         uint32_t one = 1;
         p_.lpm_add(p_.skel()->maps.sw_allow, lpm(kScan4[3]), &one);
@@ -618,7 +637,8 @@ private:
         p_.set_config(c);
         blocked_ = {{lpm(kBlocked4), b}};
         source_events_.clear();
-        n_blocks_seen_ = 1;
+        fast_seen_ = 0;
+        cfg_written_ = p_.config();
         xdp_ = tc_ = drops_ = shots_ = events_ = 0;
         sig_frames_.clear();
     }
@@ -695,10 +715,11 @@ private:
     }
 
     void refresh_blocks() {
-        if (p_.config().n_blocks == n_blocks_seen_)
+        uint64_t fast = p_.fast_blocks();
+        if (fast == fast_seen_)
             return;
         blocked_ = p_.blocks();
-        n_blocks_seen_ = p_.config().n_blocks;
+        fast_seen_ = fast;
     }
 
     void send(Bytes& f, bool xdp) {
@@ -783,11 +804,8 @@ private:
                 CHECK(e.counter < SW_C_MAX + 2 && e.value > 0, "threshold event counter %u value %u", e.counter,
                       e.value);
             if (e.type == SW_EV_FAST_BLOCK) {
-                sw_lpm_key k{};
-                k.prefixlen = 128;
-                std::memcpy(k.addr, e.saddr, 16);
                 sw_block b;
-                CHECK(bpf_map_lookup_elem(bpf_map__fd(p_.skel()->maps.sw_blocks), &k, &b) == 0,
+                CHECK(bpf_map_lookup_elem(bpf_map__fd(p_.skel()->maps.sw_block_addrs), e.saddr, &b) == 0,
                       "fast-block event for %s without a block", addr_text(e.saddr).c_str());
             }
         }
@@ -804,7 +822,8 @@ private:
     std::vector<std::pair<sw_lpm_key, sw_block>> blocked_;
     std::optional<sw_lpm_key> scan_src_;  // the source of the scanner SYN being sent
     std::map<std::string, uint64_t> source_events_;
-    uint32_t n_blocks_seen_ = 0;
+    uint64_t fast_seen_ = 0;
+    sw_config cfg_written_{};  // what "userspace" last wrote to sw_config
     std::vector<Bytes> sig_frames_;
     // the scan exchange in progress
     unsigned step_ = 0, scanner_ = 0;
@@ -848,7 +867,13 @@ void Campaign::checkpoint() {
     CHECK(sources.size() <= caps.sources, "%zu sources > cap %u", sources.size(), caps.sources);
     CHECK(flows.size() <= caps.flows, "%zu flows > cap %u", flows.size(), caps.flows);
     CHECK(blocks.size() <= caps.blocks, "%zu blocks > cap %u", blocks.size(), caps.blocks);
-    CHECK(p_.config().n_blocks == blocks.size(), "n_blocks %u != %zu entries", p_.config().n_blocks, blocks.size());
+    CHECK(blocks.size() == 1 + S(SW_S_BLOCKS_FAST), "%zu blocks in the maps != the manual one + %" PRIu64 " fast",
+          blocks.size(), S(SW_S_BLOCKS_FAST));
+    sw_config now_cfg = p_.config();
+    now_cfg.clock_ns = cfg_written_.clock_ns;  // the runner's own copy of the clock
+    CHECK(std::memcmp(&now_cfg, &cfg_written_, sizeof now_cfg) == 0,
+          "sw_config changed under userspace (n_blocks %u, was %u): the programs must not write it",
+          now_cfg.n_blocks, cfg_written_.n_blocks);
 
     // -- per source, and the sums over sources (exact while nothing was evicted)
     bool evicted = sources.size() >= caps.sources / 2 || S(SW_S_SOURCE_FULL) > 0;

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "bpf/block_map.hpp"
 #include "bpf/skel.hpp"
 
 namespace scanwatch {
@@ -80,15 +81,18 @@ void Blocker::write_kernel(const BlockEntry& e) {
     v.expires_ns = e.expires_ns;
     v.created_ns = e.created_ns;
     v.reason = e.reason_code;
-    if (bpf_map_update_elem(maps_.blocks_fd, &key, &v, BPF_ANY) != 0)
-        throw BpfError("writing the block map", errno);
+    put_kernel_block(kernel_maps(), key, v);
 }
+
+BlockMapFds Blocker::kernel_maps() const { return BlockMapFds{maps_.blocks_fd, maps_.addrs_fd}; }
 
 void Blocker::sync_config() {
     sw_config c{};
     uint32_t zero = 0;
     bpf_map_lookup_elem(maps_.config_fd, &zero, &c);
-    c.n_blocks = static_cast<uint32_t>(entries_.size());
+    size_t ranges = static_cast<size_t>(
+        std::count_if(entries_.begin(), entries_.end(), [](const BlockEntry& e) { return e.target.prefix < 128; }));
+    describe_kernel_blocks(c, entries_.size() - ranges, ranges);
     c.n_allow = static_cast<uint32_t>(protected_.size());
     c.flags |= SW_CFG_BLOCKING;  // manual blocks work whether or not --block is on
     c.flags &= ~(SW_CFG_FAST_BLOCK | SW_CFG_BLOCK_UNVERIFIED);
@@ -143,7 +147,7 @@ std::optional<std::string> Blocker::add(const Cidr& target, uint64_t ttl_ns, uin
 bool Blocker::remove(const Cidr& target) {
     auto it = std::find_if(entries_.begin(), entries_.end(), [&](const BlockEntry& e) { return same(e.target, target); });
     sw_lpm_key key = lpm_key(target);
-    bool in_kernel = bpf_map_delete_elem(maps_.blocks_fd, &key) == 0;
+    bool in_kernel = erase_kernel_block(kernel_maps(), key);
     if (it == entries_.end())
         return in_kernel;
     entries_.erase(it);
@@ -166,8 +170,7 @@ std::vector<BlockEntry> Blocker::expire(uint64_t now_ns) {
     std::vector<BlockEntry> gone;
     for (auto it = entries_.begin(); it != entries_.end();) {
         if (it->expires_ns && it->expires_ns <= now_ns) {
-            sw_lpm_key key = lpm_key(it->target);
-            bpf_map_delete_elem(maps_.blocks_fd, &key);
+            erase_kernel_block(kernel_maps(), lpm_key(it->target));
             gone.push_back(*it);
             it = entries_.erase(it);
         } else {
@@ -183,22 +186,14 @@ std::vector<BlockEntry> Blocker::expire(uint64_t now_ns) {
 
 std::vector<BlockEntry> Blocker::adopt_kernel_blocks(uint64_t now_ns) {
     std::vector<BlockEntry> adopted;
-    sw_lpm_key k{}, next{};
-    void* prev = nullptr;
     std::vector<std::pair<sw_lpm_key, sw_block>> seen;
-    while (bpf_map_get_next_key(maps_.blocks_fd, prev, &next) == 0) {
-        sw_block v{};
-        if (bpf_map_lookup_elem(maps_.blocks_fd, &next, &v) == 0)
-            seen.emplace_back(next, v);
-        k = next;
-        prev = &k;
-    }
+    for_each_kernel_block(kernel_maps(), [&](const sw_lpm_key& k, const sw_block& v) { seen.emplace_back(k, v); });
     for (const auto& [key, v] : seen) {
         Cidr c = key_cidr(key);
         if (std::any_of(entries_.begin(), entries_.end(), [&](const BlockEntry& e) { return same(e.target, c); }))
             continue;
         if (v.expires_ns && v.expires_ns <= now_ns) {
-            bpf_map_delete_elem(maps_.blocks_fd, &key);
+            erase_kernel_block(kernel_maps(), key);
             continue;
         }
         BlockEntry e{c, v.expires_ns, v.created_ns, v.reason,

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bpf/block_map.hpp"
 #include "scanwatch/abi.h"
 #include "scanwatch/addr.hpp"
 #include "scanwatch/detector.hpp"
@@ -44,6 +45,7 @@ struct BlockMaps {
     int blocks_fd = -1;
     int allow_fd = -1;
     int config_fd = -1;
+    int addrs_fd = -1;  // single addresses (bpf/block_map.hpp); blocks_fd holds the ranges
 };
 
 class Blocker {
@@ -88,6 +90,7 @@ public:
 
 private:
     void write_kernel(const BlockEntry& e);
+    BlockMapFds kernel_maps() const;
     void sync_config();
     void save();
 

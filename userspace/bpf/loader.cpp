@@ -94,6 +94,7 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
     SkelOptions so;
     so.max_sources = opts_.max_sources;
     so.max_flows = opts_.max_flows;
+    so.max_blocks = opts_.max_blocks;
     so.pin_dir = opts_.pin_dir;
     skel_ = open_skeleton(so);
     pinned_ = true;
@@ -301,6 +302,7 @@ int Kernel::ringbuf_fd() const { return bpf_map__fd(skel_->maps.sw_events); }
 int Kernel::sources_fd() const { return bpf_map__fd(skel_->maps.sw_sources); }
 int Kernel::flows_fd() const { return bpf_map__fd(skel_->maps.sw_flows); }
 int Kernel::blocks_fd() const { return bpf_map__fd(skel_->maps.sw_blocks); }
+int Kernel::block_addrs_fd() const { return bpf_map__fd(skel_->maps.sw_block_addrs); }
 int Kernel::allow_fd() const { return bpf_map__fd(skel_->maps.sw_allow); }
 int Kernel::config_fd() const { return bpf_map__fd(skel_->maps.sw_cfg); }
 

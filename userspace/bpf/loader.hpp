@@ -23,6 +23,7 @@ struct KernelOptions {
     std::string pin_dir = "/sys/fs/bpf/scanwatch";
     uint32_t max_sources = SW_DEFAULT_MAX_SOURCES;
     uint32_t max_flows = SW_DEFAULT_MAX_FLOWS;
+    uint32_t max_blocks = SW_DEFAULT_MAX_BLOCKS;  // sizes both block maps
     bool egress = true;  // TC egress program (host mode needs it to see our answers)
 };
 
@@ -63,7 +64,8 @@ public:
 
     int ringbuf_fd() const;  // the events map, for ring_buffer__new
     int sources_fd() const;
-    int blocks_fd() const;
+    int blocks_fd() const;        // ranges (LPM trie)
+    int block_addrs_fd() const;   // single addresses (hash)
     int allow_fd() const;
     int config_fd() const;
 

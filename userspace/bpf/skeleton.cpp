@@ -26,7 +26,7 @@ void add_flags(bpf_map* m, uint32_t flags, const char* name) {
 
 const std::vector<MapPinName>& pinned_maps() {
     static const std::vector<MapPinName> pins = {
-        {"sw_sources", "sources"}, {"sw_flows", "flows"},   {"sw_blocks", "blocks"},
+        {"sw_sources", "sources"}, {"sw_flows", "flows"},   {"sw_blocks", "blocks"},  {"sw_block_addrs", "block_addrs"},
         {"sw_allow", "allow"},     {"sw_cfg", "config"},    {"sw_stats", "ifstats"},  // "stats": the old global layout
     };
     return pins;
@@ -51,6 +51,7 @@ SkelPtr open_skeleton(const SkelOptions& o) {
     set_size(m.sw_sources, o.max_sources, "sw_sources");
     set_size(m.sw_flows, o.max_flows, "sw_flows");
     set_size(m.sw_blocks, o.max_blocks, "sw_blocks");
+    set_size(m.sw_block_addrs, o.max_blocks, "sw_block_addrs");
 
     for (bpf_program* p : {s->progs.scanwatch_xdp, s->progs.scanwatch_tc_egress}) {
         bool on = o.only_prog.empty() || o.only_prog == bpf_program__name(p);
@@ -76,13 +77,16 @@ SkelPtr open_skeleton(const SkelOptions& o) {
     }
 
     if (int err = scanwatch_bpf__load(s.get())) {
-        if (err == -EPERM || err == -EACCES)
+        if (err == -EPERM)
             throw BpfError("loading the BPF programs needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (or root)", err);
         if (!o.pin_dir.empty())
             throw BpfError("loading the BPF programs (pinned maps in " + o.pin_dir +
                                " from an incompatible version? remove them)",
                            err);
-        throw BpfError(o.replay_clock ? "loading the BPF programs (replay clock)" : "loading the BPF programs", err);
+        throw BpfError(err == -EACCES ? "the verifier refused the BPF programs"
+                       : o.replay_clock ? "loading the BPF programs (replay clock)"
+                                        : "loading the BPF programs",
+                       err);
     }
     return s;
 }

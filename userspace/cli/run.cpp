@@ -158,6 +158,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     ko.pin_dir = o.pin_dir;
     if (o.max_sources)
         ko.max_sources = o.max_sources;
+    ko.max_blocks = o.max_blocks;
 
     EventWriter out(o.json);
     // Before the kernel is touched: a port in use costs nothing.
@@ -199,7 +200,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         std::error_code ec;
         std::filesystem::create_directories(std::filesystem::path(o.state_file).parent_path(), ec);
     }
-    Blocker blocker({kernel.blocks_fd(), kernel.allow_fd(), kernel.config_fd()}, block_policy(o), o.state_file, clock);
+    Blocker blocker({kernel.blocks_fd(), kernel.allow_fd(), kernel.config_fd(), kernel.block_addrs_fd()},
+                    block_policy(o), o.state_file, clock);
     blocker.set_protected(local_protected_addresses());
     blocker.restore(start);
 
@@ -417,7 +419,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     ms.xdp_mode = kernel.xdp_mode();
     ms.start_time_s = static_cast<double>(clock.wall(start)) / 1e9;
     ms.sweep = Histogram({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
-    ms.maps = {{"sources", 0, ko.max_sources}, {"flows", 0, ko.max_flows}, {"blocks", 0, SW_DEFAULT_MAX_BLOCKS}};
+    ms.maps = {{"sources", 0, ko.max_sources}, {"flows", 0, ko.max_flows}, {"blocks", 0, ko.max_blocks}};
     uint64_t flows_counted_ns = 0;
     auto publish_metrics = [&](size_t sources_read, uint64_t now) {
         auto rows = kernel.stat_rows();
