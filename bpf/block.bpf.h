@@ -48,9 +48,10 @@ static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s
 }
 
 
-static __always_inline int block_active(const struct sw_block *b, __u64 now)
+/* The clock is read only for a block that can expire (expired: the agent removes it). */
+static __always_inline int block_active(const struct sw_block *b)
 {
-	return b && !(b->expires_ns && b->expires_ns <= now); /* expired: the agent removes it */
+	return b && !(b->expires_ns && b->expires_ns <= sw_now());
 }
 
 /*
@@ -59,7 +60,7 @@ static __always_inline int block_active(const struct sw_block *b, __u64 now)
  * by the agent and no fast path that could add one), then the ranges' trie,
  * only when the agent wrote ranges.
  */
-static __always_inline int is_blocked(const __u8 *addr, struct sw_config *cfg, __u64 now)
+static __always_inline int is_blocked(const __u8 *addr, struct sw_config *cfg)
 {
 	struct sw_lpm_key k = { .prefixlen = 128 };
 	struct sw_block *b = NULL;
@@ -72,12 +73,12 @@ static __always_inline int is_blocked(const __u8 *addr, struct sw_config *cfg, _
 		return 0;
 	if (cfg->n_blocks || (flags & SW_CFG_FAST_BLOCK))
 		b = bpf_map_lookup_elem(&sw_block_addrs, addr);
-	if (!block_active(b, now)) {
+	if (!block_active(b)) {
 		if (!(flags & SW_CFG_RANGES))
 			return 0;
 		__builtin_memcpy(k.addr, addr, 16);
 		b = bpf_map_lookup_elem(&sw_blocks, &k);
-		if (!block_active(b, now))
+		if (!block_active(b))
 			return 0;
 	}
 	if (cfg->n_allow) {

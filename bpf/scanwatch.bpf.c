@@ -33,12 +33,24 @@ static __always_inline void l4_in(void *data, void *end, struct pkt *p)
 	struct obs o = {};
 	int hit = 0;
 
-	if (p->proto == IPPROTO_TCP_)
+	/*
+	 * The clock is read only where it is used: a TCP segment with SYN, RST
+	 * or FIN may make, answer or end a flow, an ICMP error answers one, and
+	 * whatever is accounted below. The live clock (bpf_ktime_get_ns, a TSC
+	 * read) was a third of an established segment's cost when every packet
+	 * read it.
+	 */
+	if (p->proto == IPPROTO_TCP_) {
+		__u8 *fl = l4 + 13;
+		if ((void *)(fl + 1) <= end && (*fl & (TH_SYN | TH_RST | TH_FIN)))
+			p->now = sw_now();
 		hit = tcp_in(p, l4, end, p->now, &o);
-	else if (p->proto == IPPROTO_UDP_)
+	} else if (p->proto == IPPROTO_UDP_) {
 		hit = udp_in(p, l4, end, &o);
-	else if (p->proto == (p->ipv6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP_))
+	} else if (p->proto == (p->ipv6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP_)) {
+		p->now = sw_now();
 		hit = icmp_in(p, l4, end, p->now, &o, 0);
+	}
 	else if (p->proto == IPPROTO_SCTP_)
 		hit = sctp_in(p, l4, end, &o);
 	else if (!p->ipv6 && p->ip_payload_empty) {
@@ -49,6 +61,8 @@ static __always_inline void l4_in(void *data, void *end, struct pkt *p)
 		hit = 1;
 	}
 	if (hit) {
+		if (!p->now)
+			p->now = sw_now();
 		if (!p->ipv6 && p->ip_id == 54321)
 			o.mask |= BIT(SW_C_ZMAP_IPID);
 		account(p->now, p->saddr, p->daddr, p->proto, p->ttl, &o, 1, p->slot);
@@ -115,8 +129,8 @@ int scanwatch_xdp(struct xdp_md *ctx)
 	if (p.ext)
 		stat_add(slot, SW_S_IPV6_EXT, 1);
 
-	p.now = sw_now();
-	if (is_blocked(p.saddr, cfg, p.now)) {
+	/* p.now stays 0 until a stage needs the clock (l4_in) */
+	if (is_blocked(p.saddr, cfg)) {
 		stat_add(slot, SW_S_DROPPED, 1);
 		return XDP_DROP;
 	}
@@ -153,7 +167,7 @@ int scanwatch_tc_egress(struct __sk_buff *skb)
 	 * kernel gives to probes that got past XDP just before the block
 	 * would still tell it which ports are open.
 	 */
-	if (is_blocked(p.daddr, cfg, p.now)) {
+	if (is_blocked(p.daddr, cfg)) {
 		stat_add(slot, SW_S_DROPPED, 1);
 		stat_add(slot, SW_S_DROPPED_EGRESS, 1);
 		return TC_ACT_SHOT;
