@@ -8,7 +8,6 @@ packages=(
   build-essential cmake ninja-build pkg-config clang llvm
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libpcap-dev libncurses-dev
-  libcpp-httplib-dev
   libgtest-dev
   # libFuzzer and the ASan/UBSan runtimes for clang (only recommended by clang)
   libclang-rt-dev
