@@ -17,6 +17,8 @@ packages=(
   # packaging tests: cpack's dpkg-shlibdeps (dpkg-dev), systemd-analyze verify,
   # the completion's helpers, man page lint
   dpkg-dev systemd bash-completion groff-base
+  # the CrowdSec test: a private Local API (crowdsec -no-cs) and cscli
+  crowdsec
 )
 
 if [ "${SCANWATCH_SKIP_APT:-0}" = 1 ]; then
@@ -37,6 +39,12 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# crowdsec's postinst registers with CrowdSec's central API and fails offline
+# unless this file exists and is not empty; scanwatch only uses a private LAPI.
+if [[ " ${missing[*]} " == *" crowdsec "* && ! -s /etc/crowdsec/online_api_credentials.yaml ]]; then
+  mkdir -p /etc/crowdsec
+  echo "# offline: no central API (written by scanwatch's install-deps.sh)" >/etc/crowdsec/online_api_credentials.yaml
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"

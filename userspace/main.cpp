@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
                  ->default_val(run.block_score),
              SW_COPY(block_score));
     ov.track(rc->add_option("--max-blocks", run.max_blocks, "cap on active blocks")
-                 ->check(CLI::Range(1u, 65536u))
+                 ->check(CLI::Range(1u, 1000000u))
                  ->default_val(run.max_blocks),
              SW_COPY(max_blocks));
     ov.track(rc->add_option("--max-new-blocks", run.max_new_blocks_per_sec, "cap on new automatic blocks per second")

@@ -132,6 +132,15 @@ BlockPolicy block_policy(const RunOptions& o) {
     return bp;
 }
 
+const char* block_by(uint32_t reason_code) {
+    switch (reason_code) {
+    case SW_BR_MANUAL: return "manual";
+    case SW_BR_FAST_PATH: return "fast_path";
+    case SW_BR_CROWDSEC: return "crowdsec";
+    default: return "detector";
+    }
+}
+
 std::string join(const std::vector<std::string>& v) {
     std::string s;
     for (const auto& x : v)
@@ -158,6 +167,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     ko.pin_dir = o.pin_dir;
     if (o.max_sources)
         ko.max_sources = o.max_sources;
+    ko.max_blocks = o.max_blocks;
 
     EventWriter out(o.json);
     // Before the kernel is touched: a port in use costs nothing.
@@ -201,7 +211,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     }
     Blocker blocker({kernel.blocks_fd(), kernel.allow_fd(), kernel.config_fd()}, block_policy(o), o.state_file, clock);
     blocker.set_protected(local_protected_addresses());
-    blocker.restore(start);
+    for (const auto& line : blocker.restore(start))
+        warn(line);
 
     auto block_event = [&](const char* kind, const BlockEntry& e, const std::string& why, uint64_t now) {
         nlohmann::ordered_json j;
@@ -209,7 +220,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["src"] = e.target.prefix == 128 ? e.target.addr.str() : e.target.str();
         j["target"] = e.target.str();
         j["reason"] = why.empty() ? e.reason : why;
-        j["by"] = e.reason_code == SW_BR_MANUAL ? "manual" : e.reason_code == SW_BR_FAST_PATH ? "fast_path" : "detector";
+        j["by"] = block_by(e.reason_code);
         j["ttl_s"] = e.expires_ns ? nlohmann::ordered_json((e.expires_ns - std::min(e.expires_ns, e.created_ns)) / 1'000'000'000ULL)
                                   : nlohmann::ordered_json();
         j["expires"] = e.expires_ns ? nlohmann::ordered_json(rfc3339(clock.wall(e.expires_ns))) : nlohmann::ordered_json();
@@ -250,6 +261,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["target"] = e.target.str();
         j["reason"] = e.reason;
         j["manual"] = e.reason_code == SW_BR_MANUAL;
+        j["by"] = block_by(e.reason_code);
         j["created"] = rfc3339(clock.wall(e.created_ns));
         j["expires"] = e.expires_ns ? nlohmann::json(rfc3339(clock.wall(e.expires_ns))) : nlohmann::json();
         j["ttl_left_s"] = e.expires_ns ? nlohmann::json(e.expires_ns > now ? (e.expires_ns - now) / 1'000'000'000ULL : 0)
@@ -306,7 +318,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             j["sources_map_full"] = map_full;
             j["sources"] = an.detector().tracked();
             j["scanners"] = an.detector().scanners_reported();
-            j["blocks"] = blocker.list().size();
+            j["blocks"] = blocker.size();
             j["blocks_created"] = blocker.created_total();
             j["block_enabled"] = o.block;
             j["state_file_error"] =
@@ -325,7 +337,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                 rows.resize(limit);
             return {{"ok", true}, {"sources", rows}, {"packets", kernel.stat(SW_S_PACKETS)},
                     {"dropped", kernel.stat(SW_S_DROPPED)}, {"xdp_mode", kernel.xdp_mode()}, {"ifaces", o.ifaces},
-                    {"blocks", blocker.list().size()}};
+                    {"blocks", blocker.size()}};
         }
         if (cmd == "blocks") {
             nlohmann::json arr = nlohmann::json::array();
@@ -345,12 +357,22 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                 return {{"ok", true}};
             }
             uint64_t ttl = req.ttl_ns.value_or(blocker.policy().ttl_ns);
-            if (auto err = blocker.add(c, ttl, SW_BR_MANUAL, "manual", now))
-                return {{"ok", false}, {"error", *err}};
-            for (const auto& e : blocker.list())
-                if (e.target.prefix == c.prefix && e.target.addr == c.addr)
-                    block_event("block", e, "manual", now);
-            return {{"ok", true}};
+            BlockOutcome r = blocker.put(c, ttl, SW_BR_MANUAL, "manual", now);
+            if (!r) {
+                // Logged and counted like any refused block.
+                if (!o.quiet)
+                    std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", c.str().c_str(), r.error.c_str());
+                out.write(nlohmann::ordered_json{{"event", "block_refused"}, {"src", c.str()}, {"reason", r.error},
+                                                 {"by", "manual"}, {"ts", rfc3339(clock.wall(now))}});
+                return {{"ok", false}, {"error", r.error}};
+            }
+            const BlockEntry* e = blocker.get(c);
+            if (r.kind == BlockOutcome::Created)
+                block_event("block", *e, "manual", now);
+            // A second block of the same target renews its expiry: one block,
+            // one event, one count.
+            return {{"ok", true}, {"updated", r.kind == BlockOutcome::Updated},
+                    {"expires", e->expires_ns ? nlohmann::json(rfc3339(clock.wall(e->expires_ns))) : nlohmann::json()}};
         }
         return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
     };
@@ -364,7 +386,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     started["ifaces"] = o.ifaces;
     started["xdp_mode"] = kernel.xdp_mode();
     started["block"] = o.block;
-    started["blocks_restored"] = blocker.list().size();
+    started["blocks_restored"] = blocker.size();
     started["pin_dir"] = o.pin_dir;
     started["socket"] = o.socket;
     started["ts"] = rfc3339(clock.wall(start));
@@ -417,7 +439,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     ms.xdp_mode = kernel.xdp_mode();
     ms.start_time_s = static_cast<double>(clock.wall(start)) / 1e9;
     ms.sweep = Histogram({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
-    ms.maps = {{"sources", 0, ko.max_sources}, {"flows", 0, ko.max_flows}, {"blocks", 0, SW_DEFAULT_MAX_BLOCKS}};
+    ms.maps = {{"sources", 0, ko.max_sources}, {"flows", 0, ko.max_flows}, {"blocks", 0, std::max<uint32_t>(o.max_blocks, SW_DEFAULT_MAX_BLOCKS)}};
     uint64_t flows_counted_ns = 0;
     auto publish_metrics = [&](size_t sources_read, uint64_t now) {
         auto rows = kernel.stat_rows();
@@ -434,10 +456,10 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             ms.maps[1].entries = count_keys(kernel.flows_fd(), sizeof(sw_flow_key));
             flows_counted_ns = now;
         }
-        ms.maps[2].entries = blocker.list().size();
+        ms.maps[2].entries = blocker.size();
         ms.sources_tracked = an.detector().tracked();
         ms.scanners = an.detector().scanners_reported();
-        ms.blocks_active = blocker.list().size();
+        ms.blocks_active = blocker.size();
         ms.ring_events_received = an.events();
         ms.last_sweep_s = last_sweep_ms / 1e3;
         tally.fill(ms);
@@ -536,7 +558,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             an.flush(lookup, now);
         }
         if (do_sweep) {
-            for (const auto& e : blocker.adopt_kernel_blocks(now))
+            for (const auto& e : blocker.adopt_kernel_blocks(now, false))
                 block_event("block", e, "", now);
             for (const auto& e : blocker.expire(now))
                 block_event("unblock", e, "expired", now);
@@ -555,12 +577,16 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             }
             check_overload(now);
         }
+        blocker.save_if_due(now);
         if (auto err = blocker.take_save_error())
             warn(*err);
         if (deadline && now >= deadline)
             stop = true;
     }
 
+    blocker.flush();
+    if (auto err = blocker.take_save_error())
+        warn(*err);
     nlohmann::ordered_json stopped;
     uint64_t end = mono_now_ns();
     stopped["event"] = "stopped";
@@ -578,7 +604,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     stopped["max_sources"] = ko.max_sources;
     stopped["sources_map_full"] = map_full;
     stopped["dropped"] = kernel.stat(SW_S_DROPPED);
-    stopped["blocks_active"] = blocker.list().size();
+    stopped["blocks_active"] = blocker.size();
     stopped["blocks_created"] = blocker.created_total();
     stopped["truncated"] = kernel.stat(SW_S_TRUNCATED);
     stopped["malformed"] = kernel.stat(SW_S_MALFORMED);

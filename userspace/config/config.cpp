@@ -199,7 +199,7 @@ const std::vector<Key>& keys() {
         key("block", "score", true, SW_FIELD(block_score), number(0.5, 1.0)),
         key("block", "unverified", true, SW_FIELD(block_unverified), boolean()),
         key("block", "fast_path", true, SW_FIELD(fast_block), boolean()),
-        key("block", "max_blocks", true, SW_FIELD(max_blocks), integer(1, 65536)),
+        key("block", "max_blocks", true, SW_FIELD(max_blocks), integer(1, 1000000)),
         key("block", "max_new_per_sec", true, SW_FIELD(max_new_blocks_per_sec), integer(1, 100000)),
         key("block", "state_file", false, SW_FIELD(state_file), string()),
         key("block", "allow", true, SW_FIELD(allow), strings(check_cidr, false)),
