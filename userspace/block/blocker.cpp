@@ -165,9 +165,20 @@ void Blocker::erase(std::unordered_map<Key, BlockEntry, KeyHash>::iterator it) {
     entries_.erase(it);
 }
 
+void Blocker::hold_config(bool on) {
+    hold_config_ = on;
+    if (!on && config_due_)
+        sync_config();
+}
+
 void Blocker::sync_config() {
     if (maps_.config_fd < 0)
         return;
+    if (hold_config_) {
+        config_due_ = true;
+        return;
+    }
+    config_due_ = false;
     sw_config c{};
     uint32_t zero = 0;
     bpf_map_lookup_elem(maps_.config_fd, &zero, &c);
@@ -224,12 +235,18 @@ BlockOutcome Blocker::put(const Cidr& target, uint64_t ttl_ns, uint32_t reason_c
         return {BlockOutcome::Created, {}};
     }
     BlockEntry& e = it->second;
-    // The kernel is written only when what it enforces changes.
-    bool kernel_changed = e.expires_ns != expires || e.reason_code != reason_code;
+    // The kernel is written only when what it enforces changes. A CrowdSec
+    // decision sent again (a restart's startup list, a second decision on the
+    // target) arrives as a remaining duration: within a second is the same.
+    uint64_t new_expiry = expires;
+    if (reason_code == SW_BR_CROWDSEC && e.reason_code == SW_BR_CROWDSEC && e.expires_ns && expires &&
+        (e.expires_ns > expires ? e.expires_ns - expires : expires - e.expires_ns) < kSecond)
+        new_expiry = e.expires_ns;
+    bool kernel_changed = e.expires_ns != new_expiry || e.reason_code != reason_code;
     if (e.persist || persist)
         dirty_ = true;
     unindex(k, e);
-    e.expires_ns = expires;
+    e.expires_ns = new_expiry;
     e.reason_code = reason_code;
     e.reason = reason;
     e.persist = persist;

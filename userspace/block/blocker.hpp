@@ -121,6 +121,9 @@ public:
     void set_policy(const BlockPolicy& p, const std::vector<Cidr>& extra);
     uint64_t created_total() const { return created_; }
     uint64_t refused_cap() const { return refused_cap_; }
+    // Between hold_config(true) and hold_config(false) the config map's block
+    // count is written once, at the end (a batch of 100,000 decisions).
+    void hold_config(bool on);
     // Writes to the kernel block map so far (one per new or changed block).
     uint64_t kernel_writes() const { return kernel_writes_; }
 
@@ -171,7 +174,8 @@ private:
     uint64_t kernel_writes_ = 0;
     uint64_t window_start_ns_ = 0;
     uint32_t window_count_ = 0;
-    uint32_t kernel_count_seen_ = 0;  // the config map's n_blocks after our last write
+    uint32_t kernel_count_seen_ = 0;
+    bool hold_config_ = false, config_due_ = false;  // the config map's n_blocks after our last write
     bool dirty_ = false;              // persisted blocks changed since the last save
     uint64_t last_save_ns_ = 0;
     uint64_t saves_ = 0;

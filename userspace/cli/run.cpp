@@ -22,6 +22,7 @@
 #include "block/blocker.hpp"
 #include "bpf/loader.hpp"
 #include "control/control.hpp"
+#include "crowdsec/link.hpp"
 #include "metrics/server.hpp"
 #include "output/syslog.hpp"
 #include "cli/commands.hpp"
@@ -186,6 +187,9 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     });
     UniqueFd sigfd = signal_fd();
     auto warn = [](const std::string& m) { std::fprintf(stderr, "scanwatch: warning: %s\n", m.c_str()); };
+    // CrowdSec: a malformed URL or secret stops here, before the kernel is
+    // touched; an unreachable Local API is only a warning from its threads.
+    std::unique_ptr<crowdsec::Link> cs = crowdsec::Link::from_options(o, warn);
     Kernel kernel(ko, warn);
 
     std::vector<sw_event> pending;
@@ -195,10 +199,12 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         throw BpfError("opening the ring buffer", errno);
     UniqueFd timer = interval_timer(o.sweep_ms);
     UniqueFd ep(epoll_create1(EPOLL_CLOEXEC));
-    enum : uint64_t { kRing = 1, kSignal = 2, kTimer = 3 };
+    enum : uint64_t { kRing = 1, kSignal = 2, kTimer = 3, kCrowdSec = 5 };
     epoll_add(ep.get(), ring_buffer__epoll_fd(rb.get()), kRing);
     epoll_add(ep.get(), sigfd.get(), kSignal);
     epoll_add(ep.get(), timer.get(), kTimer);
+    if (cs)
+        epoll_add(ep.get(), cs->event_fd(), kCrowdSec);
 
     Clock clock = Clock::live();
     Analyzer an(o.det, out, clock, !o.quiet);
@@ -226,13 +232,14 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["expires"] = e.expires_ns ? nlohmann::ordered_json(rfc3339(clock.wall(e.expires_ns))) : nlohmann::ordered_json();
         j["ts"] = rfc3339(clock.wall(now));
         out.write(j);
-        if (!o.quiet)
+        // CrowdSec's blocks come by the thousand: one summary line per pull instead.
+        if (!o.quiet && e.reason_code != SW_BR_CROWDSEC)
             std::fprintf(stderr, "scanwatch: %s %s (%s)\n", kind, j["src"].get<std::string>().c_str(),
                          j["reason"].get<std::string>().c_str());
     };
 
     // A report becomes a block when the policy allows it.
-    an.on_report = [&](const ScanReport& r, const sw_source& rec) -> std::string {
+    auto decide = [&](const ScanReport& r, const sw_source& rec) -> std::string {
         if (blocker.find(r.src))
             return "block";
         if (blocker.refuse(r, rec))
@@ -254,6 +261,21 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         }
         block_event("block", *blocker.find(r.src), why, now);
         return "block";
+    };
+
+    // Every verdict goes to CrowdSec as an alert, with the ban when we blocked.
+    an.on_report = [&](const ScanReport& r, const sw_source& rec) -> std::string {
+        std::string action = decide(r, rec);
+        if (cs) {
+            std::optional<uint64_t> ban;
+            const BlockEntry* b = action == "block" ? blocker.find(r.src) : nullptr;
+            if (b && b->reason_code != SW_BR_CROWDSEC) {
+                uint64_t now = mono_now_ns();
+                ban = b->expires_ns ? std::max<uint64_t>(1, (b->expires_ns > now ? b->expires_ns - now : 0) / 1'000'000'000ULL) : 0;
+            }
+            cs->alert(r, clock, ban);
+        }
+        return action;
     };
 
     auto block_json = [&](const BlockEntry& e, uint64_t now) {
@@ -324,6 +346,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             j["state_file_error"] =
                 blocker.save_error().empty() ? nlohmann::json() : nlohmann::json(blocker.save_error());
             j["last_sweep_ms"] = std::round(last_sweep_ms * 100) / 100;
+            j["crowdsec"] = cs ? cs->status() : nlohmann::json();
             return j;
         }
         if (cmd == "sources") {
@@ -389,6 +412,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     started["blocks_restored"] = blocker.size();
     started["pin_dir"] = o.pin_dir;
     started["socket"] = o.socket;
+    started["crowdsec"] = cs ? nlohmann::ordered_json(cs->status()["lapi_url"]) : nlohmann::ordered_json();
     started["ts"] = rfc3339(clock.wall(start));
     out.write(started);
     if (!o.quiet) {
@@ -396,6 +420,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         for (const auto& a : kernel.attachments())
             names += (names.empty() ? "" : ", ") + a.iface + " (" + a.xdp_mode + " XDP)";
         std::fprintf(stderr, "scanwatch: watching %s%s\n", names.c_str(), o.block ? ", blocking scanners" : "");
+        if (cs)
+            std::fprintf(stderr, "scanwatch: %s\n", cs->describe().c_str());
     }
 
     // SIGHUP: read the config again. Thresholds, blocking policy, allow list
@@ -462,6 +488,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         ms.blocks_active = blocker.size();
         ms.ring_events_received = an.events();
         ms.last_sweep_s = last_sweep_ms / 1e3;
+        if (cs)
+            cs->fill(ms.crowdsec);
         tally.fill(ms);
         metrics->publish(ms);
     };
@@ -503,9 +531,23 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     const uint64_t deadline = o.duration_s > 0 ? start + static_cast<uint64_t>(o.duration_s * 1e9) : 0;
     bool stop = false;
     std::string stop_reason = "duration";
+    bool cs_more = false;  // CrowdSec decisions wait to be applied: do not sleep
+    // Pulled decisions become blocks; refusals are said once and counted.
+    uint64_t cs_put = 0, cs_lifted = 0;
+    auto cs_block = [&](const char* kind, const BlockEntry& e, const std::string& why, uint64_t now) {
+        (kind[0] == 'b' ? cs_put : cs_lifted)++;
+        block_event(kind, e, why, now);
+    };
+    auto cs_refused = [&](const Cidr& t, const std::string& label, const std::string& why, uint64_t now) {
+        if (!o.quiet)
+            std::fprintf(stderr, "scanwatch: crowdsec: not enforcing the ban on %s (%s): %s\n", t.str().c_str(),
+                         label.c_str(), why.c_str());
+        out.write(nlohmann::ordered_json{{"event", "block_refused"}, {"src", t.str()}, {"reason", why},
+                                         {"by", "crowdsec"}, {"decision", label}, {"ts", rfc3339(clock.wall(now))}});
+    };
     while (!stop) {
         epoll_event evs[16];
-        int n = epoll_wait(ep.get(), evs, 16, 250);
+        int n = epoll_wait(ep.get(), evs, 16, cs_more ? 0 : 250);
         if (n < 0 && errno != EINTR)
             throw std::runtime_error(std::string("epoll_wait: ") + std::strerror(errno));
         bool do_sweep = false;
@@ -556,6 +598,16 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                 for (const auto& e : blocker.adopt_kernel_blocks(now))
                     block_event("block", e, "", now);
             an.flush(lookup, now);
+        }
+        if (cs) {
+            cs_more = cs->work(blocker, now, cs_block, cs_refused);
+            if (!cs_more && (cs_put || cs_lifted)) {
+                if (!o.quiet)
+                    std::fprintf(stderr, "scanwatch: crowdsec: %llu bans applied, %llu lifted (%zu blocks in all)\n",
+                                 static_cast<unsigned long long>(cs_put), static_cast<unsigned long long>(cs_lifted),
+                                 blocker.size());
+                cs_put = cs_lifted = 0;
+            }
         }
         if (do_sweep) {
             for (const auto& e : blocker.adopt_kernel_blocks(now, false))
