@@ -117,6 +117,7 @@ struct sw_lpm_key {
 #define SW_BR_MANUAL 1
 #define SW_BR_DETECTOR 2
 #define SW_BR_FAST_PATH 3
+#define SW_BR_CROWDSEC 4   /* a CrowdSec decision (pulled again at start, not in the state file) */
 
 struct sw_block {
 	__u64 expires_ns;              /* sw_now() clock; 0 = never */

@@ -83,6 +83,7 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
         throw BpfError("opening the BPF object", errno);
     bpf_map__set_max_entries(skel_->maps.sw_sources, opts_.max_sources);
     bpf_map__set_max_entries(skel_->maps.sw_flows, opts_.max_flows);
+    bpf_map__set_max_entries(skel_->maps.sw_blocks, std::max<uint32_t>(opts_.max_blocks, SW_DEFAULT_MAX_BLOCKS));
 
     ensure_bpffs();
     std::error_code ec;
