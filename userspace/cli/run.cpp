@@ -25,6 +25,7 @@
 #include "metrics/server.hpp"
 #include "output/syslog.hpp"
 #include "cli/commands.hpp"
+#include "common/version.hpp"
 #include "config/config.hpp"
 #include "scanwatch/addr.hpp"
 #include "scanwatch/output.hpp"
@@ -294,7 +295,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         uint64_t now = mono_now_ns();
         if (cmd == "status") {
             nlohmann::json j{{"ok", true}};
-            j["version"] = "0.1.0";
+            j["version"] = kVersion;
             j["pid"] = getpid();
             j["ifaces"] = o.ifaces;
             j["xdp_mode"] = kernel.xdp_mode();
@@ -423,7 +424,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     };
 
     MetricsSnapshot ms;
-    ms.version = "0.1.0";
+    ms.version = kVersion;
     ms.xdp_mode = kernel.xdp_mode();
     ms.start_time_s = static_cast<double>(clock.wall(start)) / 1e9;
     ms.sweep = Histogram({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
