@@ -107,6 +107,9 @@ int main(int argc, char** argv) {
     ov.track(rc->add_option("--xdp-mode", run.xdp_mode, "auto, native or generic")->default_val("auto"),
              SW_COPY(xdp_mode));
     ov.track(rc->add_option("--socket", run.socket, "control socket path")->default_val(run.socket), SW_COPY(socket));
+    ov.track(rc->add_option("--socket-group", run.socket_group,
+                            "a group whose members may also use the control socket (mode 0660)"),
+             SW_COPY(socket_group));
     ov.track(rc->add_option("--pin-dir", run.pin_dir, "bpffs directory for the pinned maps")->default_val(run.pin_dir),
              SW_COPY(pin_dir));
     ov.track(rc->add_option("--sweep-ms", run.sweep_ms, "interval between full map sweeps")

@@ -23,6 +23,7 @@ struct RunOptions {
     std::string xdp_mode = "auto";
     std::vector<std::string> allow;
     std::string socket = "/run/scanwatch.sock";
+    std::string socket_group;      // also lets this group use the socket (mode 0660); empty: root only
     std::string pin_dir = "/sys/fs/bpf/scanwatch";
     double sweep_ms = 250;
     bool quiet = false;

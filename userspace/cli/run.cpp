@@ -410,7 +410,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         }
         return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
     };
-    ControlServer control(o.socket, handle);
+    ControlServer control(o.socket, handle, o.socket_group);
     enum : uint64_t { kControl = 4, kClientBase = 1ULL << 32 };
     control.set_epoll(ep.get(), kClientBase);
     epoll_add(ep.get(), control.listen_fd(), kControl);

@@ -184,6 +184,7 @@ const std::vector<Key>& keys() {
         key("agent", "interfaces", false, SW_FIELD(ifaces), strings(check_iface, true)),
         key("agent", "xdp_mode", false, SW_FIELD(xdp_mode), string(check_mode)),
         key("agent", "socket", false, SW_FIELD(socket), string(check_not_empty)),
+        key("agent", "socket_group", false, SW_FIELD(socket_group), string()),
         key("agent", "pin_dir", false, SW_FIELD(pin_dir), string(check_not_empty)),
         key("agent", "sweep_ms", false, SW_FIELD(sweep_ms), number(10, 10000)),
         key("agent", "max_sources", false, SW_FIELD(max_sources), integer(1024, 1 << 24)),
