@@ -531,6 +531,22 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     const uint64_t deadline = o.duration_s > 0 ? start + static_cast<uint64_t>(o.duration_s * 1e9) : 0;
     bool stop = false;
     std::string stop_reason = "duration";
+    // A block the XDP fast path made: told like any block, and to CrowdSec as
+    // an alert with its ban (the detector may never report a source cut off
+    // after a handful of probes).
+    auto adopted = [&](const BlockEntry& e, uint64_t now) {
+        block_event("block", e, "", now);
+        if (cs && e.reason_code == SW_BR_FAST_PATH) {
+            ScanReport r;
+            r.src = e.target.addr;
+            r.kinds = {"syn"};
+            r.tool = "nmap";
+            r.score = 1.0;
+            r.first_seen_ns = r.last_seen_ns = e.created_ns;
+            uint64_t ttl = e.expires_ns ? std::max<uint64_t>(1, (e.expires_ns > now ? e.expires_ns - now : 0) / 1'000'000'000ULL) : 0;
+            cs->alert(r, clock, ttl);
+        }
+    };
     bool cs_more = false;  // CrowdSec decisions wait to be applied: do not sleep
     // Pulled decisions become blocks; refusals are said once and counted.
     uint64_t cs_put = 0, cs_lifted = 0;
@@ -596,7 +612,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             pending.clear();
             if (fast)
                 for (const auto& e : blocker.adopt_kernel_blocks(now))
-                    block_event("block", e, "", now);
+                    adopted(e, now);
             an.flush(lookup, now);
         }
         if (cs) {
@@ -611,7 +627,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         }
         if (do_sweep) {
             for (const auto& e : blocker.adopt_kernel_blocks(now, false))
-                block_event("block", e, "", now);
+                adopted(e, now);
             for (const auto& e : blocker.expire(now))
                 block_event("unblock", e, "expired", now);
             // A huge map makes a sweep slow: keep the agent responsive (events,

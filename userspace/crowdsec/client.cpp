@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -12,7 +13,7 @@ namespace scanwatch::crowdsec {
 namespace {
 
 constexpr uint64_t kSec = 1'000'000'000ULL;
-constexpr uint64_t kMaxBackoff = 300 * kSec;
+constexpr uint64_t kMaxPushBackoff = 30 * kSec;
 
 double unix_now() {
     timespec ts{};
@@ -160,7 +161,8 @@ void Client::pull_loop() {
             } else {
                 set_reachable(r, describe(r));
             }
-            backoff = std::min(backoff * 2, kMaxBackoff);
+            // Doubling up to 8 pull intervals (10 s to 5 min).
+            backoff = std::min(backoff * 2, std::clamp<uint64_t>(8 * o_.pull_interval_ns, 10 * kSec, 300 * kSec));
             wait = backoff;
         }
         if (sleep_for(wait))
@@ -179,10 +181,11 @@ void Client::push_loop() {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return static_cast<uint64_t>(ts.tv_sec) * kSec + static_cast<uint64_t>(ts.tv_nsec);
     };
+    bool first = true;  // log in at start, so bad credentials are said at once
     for (;;) {
         {
             std::unique_lock<std::mutex> l(mu_);
-            cv_.wait(l, [this] { return stop_ || !alerts_.empty(); });
+            cv_.wait(l, [&] { return stop_ || !alerts_.empty() || first; });
             if (stop_)
                 return;
         }
@@ -222,6 +225,12 @@ void Client::push_loop() {
                 token.clear();
             }
         }
+        if (first && !token.empty()) {
+            first = false;
+            std::lock_guard<std::mutex> l(mu_);
+            if (alerts_.empty())
+                continue;
+        }
         if (!token.empty()) {
             nlohmann::json batch = nlohmann::json::array();
             {
@@ -247,7 +256,7 @@ void Client::push_loop() {
                 else
                     set_reachable(false, describe(r));
                 std::lock_guard<std::mutex> l(mu_);
-                stats_.failed += batch.size();
+                stats_.failed++;
                 // An alert the LAPI rejects as malformed would block the queue forever.
                 if (r && r->status >= 400 && r->status < 500 && r->status != 401 && r->status != 403)
                     for (size_t i = 0; i < batch.size() && !alerts_.empty(); i++)
@@ -261,7 +270,7 @@ void Client::push_loop() {
         }
         if (sleep_for(backoff))
             return;
-        backoff = std::min(backoff * 2, std::min<uint64_t>(kMaxBackoff, 60 * kSec));
+        backoff = std::min(backoff * 2, kMaxPushBackoff);
     }
 }
 
