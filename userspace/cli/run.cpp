@@ -549,9 +549,11 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     };
     bool cs_more = false;  // CrowdSec decisions wait to be applied: do not sleep
     // Pulled decisions become blocks; refusals are said once and counted.
-    uint64_t cs_put = 0, cs_lifted = 0;
+    uint64_t cs_put = 0, cs_lifted = 0, cs_first_ns = 0;
     auto cs_block = [&](const char* kind, const BlockEntry& e, const std::string& why, uint64_t now) {
         (kind[0] == 'b' ? cs_put : cs_lifted)++;
+        if (!cs_first_ns)
+            cs_first_ns = now;
         block_event(kind, e, why, now);
     };
     auto cs_refused = [&](const Cidr& t, const std::string& label, const std::string& why, uint64_t now) {
@@ -560,6 +562,16 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                          label.c_str(), why.c_str());
         out.write(nlohmann::ordered_json{{"event", "block_refused"}, {"src", t.str()}, {"reason", why},
                                          {"by", "crowdsec"}, {"decision", label}, {"ts", rfc3339(clock.wall(now))}});
+    };
+    auto cs_synced = [&](uint64_t added, uint64_t lifted, uint64_t now) {
+        size_t in_force = 0;
+        for (const auto& e : blocker.list())
+            in_force += e.reason_code == SW_BR_CROWDSEC;
+        out.write(nlohmann::ordered_json{{"event", "crowdsec_sync"}, {"added", added}, {"lifted", lifted},
+                                         {"in_force", in_force}, {"ts", rfc3339(clock.wall(now))}});
+        if (!o.quiet)
+            std::fprintf(stderr, "scanwatch: crowdsec: full list applied: %llu new bans, %llu stale lifted, %zu in force\n",
+                         static_cast<unsigned long long>(added), static_cast<unsigned long long>(lifted), in_force);
     };
     while (!stop) {
         epoll_event evs[16];
@@ -616,13 +628,14 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             an.flush(lookup, now);
         }
         if (cs) {
-            cs_more = cs->work(blocker, now, cs_block, cs_refused);
+            cs_more = cs->work(blocker, now, cs_block, cs_refused, cs_synced);
             if (!cs_more && (cs_put || cs_lifted)) {
                 if (!o.quiet)
-                    std::fprintf(stderr, "scanwatch: crowdsec: %llu bans applied, %llu lifted (%zu blocks in all)\n",
+                    std::fprintf(stderr,
+                                 "scanwatch: crowdsec: %llu bans applied, %llu lifted in %.0f ms (%zu blocks in all)\n",
                                  static_cast<unsigned long long>(cs_put), static_cast<unsigned long long>(cs_lifted),
-                                 blocker.size());
-                cs_put = cs_lifted = 0;
+                                 (mono_now_ns() - cs_first_ns) / 1e6, blocker.size());
+                cs_put = cs_lifted = cs_first_ns = 0;
             }
         }
         if (do_sweep) {
