@@ -13,7 +13,9 @@ packages=(
   # libFuzzer and the ASan/UBSan runtimes for clang (only recommended by clang)
   libclang-rt-dev
   # lab, tests and demo
-  iproute2 nmap ncat curl tcpdump tmux procps python3
+  iproute2 iputils-ping nmap ncat curl tcpdump tmux procps python3
+  # the xdp-filter column of bench/prog_bench.cpp
+  xdp-tools
   # packaging tests: cpack's dpkg-shlibdeps (dpkg-dev), systemd-analyze verify,
   # the completion's helpers, man page lint
   dpkg-dev systemd bash-completion groff-base
@@ -21,6 +23,11 @@ packages=(
   crowdsec
 )
 
+# --list: print the package names, one a line (tests/package/deps.py reads them)
+if [ "${1:-}" = --list ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 if [ "${SCANWATCH_SKIP_APT:-0}" = 1 ]; then
   exit 0
 fi

@@ -1,6 +1,7 @@
 // scanwatch: command-line entry. Parses arguments and maps failures to exit
 // codes: 0 success, 1 runtime failure, 2 usage error; one line on stderr.
 #include <CLI/CLI.hpp>
+#include <bpf/libbpf.h>
 
 #include <cmath>
 #include <cstdio>
@@ -8,7 +9,7 @@
 #include <filesystem>
 #include <functional>
 
-#include "bpf/skel.hpp"
+#include "common/version.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "scanwatch/parse.hpp"
@@ -82,7 +83,7 @@ int libbpf_quiet(enum libbpf_print_level level, const char* fmt, va_list args) {
 int main(int argc, char** argv) {
     CLI::App app{"scanwatch: detect and block nmap port scans with XDP"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "scanwatch 0.1.0");
+    app.set_version_flag("--version", std::string("scanwatch ") + kVersion);
 
     RunOptions run;  // the flags as given; resolve_run() lays them over the config file
     Overrides ov;

@@ -26,6 +26,7 @@
 #include "metrics/server.hpp"
 #include "output/syslog.hpp"
 #include "cli/commands.hpp"
+#include "common/version.hpp"
 #include "config/config.hpp"
 #include "scanwatch/addr.hpp"
 #include "scanwatch/output.hpp"
@@ -247,9 +248,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         std::string why;
         for (const auto& k : r.kinds)
             why += (why.empty() ? "" : ",") + k;
-        char score[32];
-        std::snprintf(score, sizeof score, " score %.3f", r.score);
-        why += score;
+        why += " score " + format_score(r.score);
         uint64_t now = mono_now_ns();
         if (auto err = blocker.add(Cidr{r.src, 128}, blocker.policy().ttl_ns, SW_BR_DETECTOR, why, now)) {
             if (!o.quiet)
@@ -300,8 +299,14 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["ports"] = r ? r->ports : distinct_ports(rec);
         j["hosts"] = r ? r->hosts : distinct_hosts(rec);
         j["probes"] = rec.cnt[SW_C_PROBES];
-        j["score"] = r ? std::floor(r->score * 1000) / 1000 : 0.0;
+        j["score"] = r ? score_value(r->score) : 0.0;
         j["scanner"] = r && r->scanner;
+        // what a verdict lacks; a source with one probe is not judged yet
+        j["why_not"] = r ? r->why_not
+                         : std::vector<std::string>{rec.cnt[SW_C_PROBES] < 2
+                                                        ? std::to_string(rec.cnt[SW_C_PROBES]) +
+                                                              " probe so far: judged from the second"
+                                                        : std::string("not judged yet (at the next look)")};
         j["answered"] = rec.cnt[SW_C_ANSWERED];
         j["failed"] = rec.cnt[SW_C_FAIL_RST] + rec.cnt[SW_C_FAIL_ICMP];
         j["first_seen"] = rfc3339(clock.wall(rec.first_ns));
@@ -315,6 +320,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         return j;
     };
 
+    constexpr size_t kStatusWatching = 20;  // not-yet-scanners listed by status
     size_t in_map = 0;     // records in the sources map at the latest sweep
     bool map_full = false;  // in_map reached --max-sources
     auto handle = [&](const nlohmann::json& json) -> nlohmann::json {
@@ -323,7 +329,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         uint64_t now = mono_now_ns();
         if (cmd == "status") {
             nlohmann::json j{{"ok", true}};
-            j["version"] = "0.1.0";
+            j["version"] = kVersion;
             j["pid"] = getpid();
             j["ifaces"] = o.ifaces;
             j["xdp_mode"] = kernel.xdp_mode();
@@ -347,6 +353,11 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                 blocker.save_error().empty() ? nlohmann::json() : nlohmann::json(blocker.save_error());
             j["last_sweep_ms"] = std::round(last_sweep_ms * 100) / 100;
             j["crowdsec"] = cs ? cs->status() : nlohmann::json();
+            // the sources closest to a verdict and what each lacks
+            nlohmann::json watching = nlohmann::json::array();
+            for (const auto& r : an.detector().not_scanners(kStatusWatching))
+                watching.push_back({{"src", r.src.str()}, {"score", score_value(r.score)}, {"why_not", r.why_not}});
+            j["watching"] = watching;
             return j;
         }
         if (cmd == "sources") {
@@ -461,7 +472,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     };
 
     MetricsSnapshot ms;
-    ms.version = "0.1.0";
+    ms.version = kVersion;
     ms.xdp_mode = kernel.xdp_mode();
     ms.start_time_s = static_cast<double>(clock.wall(start)) / 1e9;
     ms.sweep = Histogram({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});

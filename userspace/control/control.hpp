@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bpf/skel.hpp"
+#include "common/fd.hpp"
 #include "control/request.hpp"
 
 namespace scanwatch {
