@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -91,9 +92,18 @@ void Blocker::sync_config() {
     c.n_blocks = static_cast<uint32_t>(entries_.size());
     c.n_allow = static_cast<uint32_t>(protected_.size());
     c.flags |= SW_CFG_BLOCKING;  // manual blocks work whether or not --block is on
-    c.flags &= ~(SW_CFG_FAST_BLOCK | SW_CFG_BLOCK_UNVERIFIED);
+    c.flags &= ~(SW_CFG_FAST_BLOCK | SW_CFG_BLOCK_UNVERIFIED | SW_CFG_SHIELD);
     if (policy_.auto_block && policy_.fast_path)
         c.flags |= SW_CFG_FAST_BLOCK;
+    if (policy_.auto_block && maps_.shield_fd >= 0)
+        c.flags |= SW_CFG_SHIELD;
+    // The kernel's budget: the fast path blocks while what it spent stays
+    // below what we have seen plus the room under the cap, and at most
+    // max_new_per_sec in any second.
+    uint64_t room = entries_.size() < policy_.max_blocks ? policy_.max_blocks - entries_.size() : 0;
+    c.fast_block_allowed = fast_seen_ + room;
+    c.fast_block_per_sec = policy_.max_new_per_sec;
+    c.shield_ttl_ns = policy_.ttl_ns;
     if (policy_.block_unverified)
         c.flags |= SW_CFG_BLOCK_UNVERIFIED;
     c.fast_block_half_open = policy_.fast_half_open;
@@ -143,9 +153,17 @@ std::optional<std::string> Blocker::add(const Cidr& target, uint64_t ttl_ns, uin
 bool Blocker::remove(const Cidr& target) {
     auto it = std::find_if(entries_.begin(), entries_.end(), [&](const BlockEntry& e) { return same(e.target, target); });
     sw_lpm_key key = lpm_key(target);
+    sw_block v{};
+    bool fast_unseen = it == entries_.end() && bpf_map_lookup_elem(maps_.blocks_fd, &key, &v) == 0 &&
+                       v.reason == SW_BR_FAST_PATH;
     bool in_kernel = bpf_map_delete_elem(maps_.blocks_fd, &key) == 0;
-    if (it == entries_.end())
+    if (it == entries_.end()) {
+        if (in_kernel && fast_unseen) {
+            fast_seen_++;  // spent from the kernel budget, never adopted
+            sync_config();
+        }
         return in_kernel;
+    }
     entries_.erase(it);
     sync_config();
     save();
@@ -181,11 +199,38 @@ std::vector<BlockEntry> Blocker::expire(uint64_t now_ns) {
     return gone;
 }
 
-std::vector<BlockEntry> Blocker::adopt_kernel_blocks(uint64_t now_ns) {
+static uint64_t budget_spent(int fd) {
+    sw_budget b{};
+    uint32_t zero = 0;
+    if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &b) != 0)
+        return 0;
+    return b.spent;
+}
+
+bool Blocker::shielded(const Addr& a) const {
+    sw_shield v{};
+    return maps_.shield_fd >= 0 && bpf_map_lookup_elem(maps_.shield_fd, a.b.data(), &v) == 0;
+}
+
+bool Blocker::shield(const Addr& a, uint64_t now_ns) {
+    if (!policy_.auto_block || maps_.shield_fd < 0 || is_protected(a))
+        return false;
+    sw_shield v{};
+    v.created_ns = now_ns;
+    v.expires_ns = policy_.ttl_ns ? now_ns + policy_.ttl_ns : 0;
+    v.reason = SW_BR_DETECTOR;
+    if (bpf_map_update_elem(maps_.shield_fd, a.b.data(), &v, BPF_NOEXIST) != 0)
+        return false;
+    shields_++;
+    return true;
+}
+
+std::vector<BlockEntry> Blocker::adopt_kernel_blocks(uint64_t now_ns, std::vector<BlockEntry>* refused) {
     std::vector<BlockEntry> adopted;
     sw_lpm_key k{}, next{};
     void* prev = nullptr;
     std::vector<std::pair<sw_lpm_key, sw_block>> seen;
+    bool changed = false;
     while (bpf_map_get_next_key(maps_.blocks_fd, prev, &next) == 0) {
         sw_block v{};
         if (bpf_map_lookup_elem(maps_.blocks_fd, &next, &v) == 0)
@@ -202,12 +247,26 @@ std::vector<BlockEntry> Blocker::adopt_kernel_blocks(uint64_t now_ns) {
             continue;
         }
         BlockEntry e{c, v.expires_ns, v.created_ns, v.reason,
-                     v.reason == SW_BR_FAST_PATH ? "fast-path: nmap SYN probes" : "found in the kernel map"};
+                     v.reason == SW_BR_FAST_PATH ? "fast-path: handshakes on many ports" : "found in the kernel map"};
+        if (v.reason == SW_BR_FAST_PATH)
+            fast_seen_++;
+        // the same cap as add(): a map filled while no agent ran (or by a
+        // budget set for a larger cap) does not grow the list past it
+        if (entries_.size() >= policy_.max_blocks || is_protected(c.addr)) {
+            bpf_map_delete_elem(maps_.blocks_fd, &key);
+            refused_cap_++;
+            changed = true;
+            if (refused) {
+                e.reason = is_protected(c.addr) ? "protected address" : "block cap reached (" + std::to_string(policy_.max_blocks) + " active blocks)";
+                refused->push_back(e);
+            }
+            continue;
+        }
         entries_.push_back(e);
         adopted.push_back(e);
         created_++;
     }
-    if (!adopted.empty()) {
+    if (!adopted.empty() || changed) {
         sync_config();
         save();
     }
@@ -221,8 +280,13 @@ std::optional<std::string> Blocker::refuse(const ScanReport& r, const sw_source&
         return "score below the block score";
     if (is_protected(r.src))
         return "protected address";
-    if (!(rec.flags & SW_SF_VERIFIED) && !policy_.block_unverified)
-        return "unverified source: it never proved it receives our packets (spoofing?)";
+    if (!policy_.block_unverified) {
+        // only handshakes prove an address (a RST, a SYN, anything else can
+        // be forged in a bystander's name), and a scan needs them on several ports
+        if (static_cast<uint32_t>(std::popcount(rec.proven)) < std::max<uint32_t>(policy_.fast_ports, 1))
+            return "unproven source: it completed handshakes on " + std::to_string(std::popcount(rec.proven)) +
+                   " ports, blocking needs " + std::to_string(policy_.fast_ports) + " (forged in its name?)";
+    }
     if (r.evidence.count("decoy"))
         return "decoy";
     return std::nullopt;
@@ -306,6 +370,9 @@ void Blocker::restore(uint64_t now_ns) {
         }
     }
     adopt_kernel_blocks(now_ns);
+    // what the kernel spent before us is in entries_ now, or gone: the budget
+    // starts from here
+    fast_seen_ = budget_spent(maps_.budget_fd);
     expire(now_ns);
     sync_config();
     save();

@@ -44,6 +44,8 @@ struct BlockMaps {
     int blocks_fd = -1;
     int allow_fd = -1;
     int config_fd = -1;
+    int shield_fd = -1;  // sw_shield: answered with SYN cookies, not dropped
+    int budget_fd = -1;  // sw_budget: what the XDP fast path spent
 };
 
 class Blocker {
@@ -67,11 +69,21 @@ public:
     const BlockEntry* find(const Addr& a) const;
     // Removes expired blocks; returns them (for unblock events).
     std::vector<BlockEntry> expire(uint64_t now_ns);
-    // Picks up blocks the XDP fast path made since the last call.
-    std::vector<BlockEntry> adopt_kernel_blocks(uint64_t now_ns);
+    // Picks up blocks the XDP fast path made since the last call. The caps
+    // hold here too: a block past --max-blocks is removed from the kernel map
+    // and listed in *refused (when given) instead.
+    std::vector<BlockEntry> adopt_kernel_blocks(uint64_t now_ns, std::vector<BlockEntry>* refused = nullptr);
+
+    // Puts a source that cannot prove itself under the shield (its SYNs are
+    // answered with SYN cookies by XDP); false when it already is, or the
+    // shield is off (no --block) or unavailable.
+    bool shield(const Addr& a, uint64_t now_ns);
+    bool shielded(const Addr& a) const;
 
     // Whether a detector report should become a block; nullopt = yes,
-    // otherwise why not ("unverified source", "allow-listed", ...).
+    // otherwise why not ("unproven source", "allow-listed", ...). A block
+    // needs evidence nobody can forge in another's name: handshakes (ACKs of
+    // our SYN/ACK or of a SYN cookie) on fast_ports ports (sw_source.proven).
     std::optional<std::string> refuse(const ScanReport& r, const sw_source& rec) const;
     bool is_protected(const Addr& a) const;
 
@@ -81,6 +93,8 @@ public:
     void set_policy(const BlockPolicy& p, const std::vector<Cidr>& extra);
     uint64_t created_total() const { return created_; }
     uint64_t refused_cap() const { return refused_cap_; }
+    // Fast-path blocks the kernel budget refused (read from the kernel's stats by the caller).
+    uint64_t shields_created() const { return shields_; }
     // The state file could not be written: the message, once per new problem.
     std::optional<std::string> take_save_error();
     // The current problem with the state file, "" when the last save worked.
@@ -99,6 +113,8 @@ private:
     std::vector<Cidr> protected_;
     uint64_t created_ = 0;
     uint64_t refused_cap_ = 0;
+    uint64_t fast_seen_ = 0;   // fast-path blocks (sw_budget.spent) already adopted or refused
+    uint64_t shields_ = 0;
     uint64_t window_start_ns_ = 0;
     uint32_t window_count_ = 0;
     std::string save_error_;

@@ -105,6 +105,7 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
         {skel_->maps.sw_sources, "sources"}, {skel_->maps.sw_flows, "flows"},
         {skel_->maps.sw_blocks, "blocks"},   {skel_->maps.sw_allow, "allow"},
         {skel_->maps.sw_cfg, "config"},      {skel_->maps.sw_stats, "ifstats"},  // "stats": the old global layout
+        {skel_->maps.sw_shield, "shield"},   {skel_->maps.sw_budget, "budget"},
     };
     // Maps already pinned there (an agent that was killed) are reused with
     // their contents; missing ones are created and pinned at load.
@@ -327,5 +328,7 @@ int Kernel::flows_fd() const { return bpf_map__fd(skel_->maps.sw_flows); }
 int Kernel::blocks_fd() const { return bpf_map__fd(skel_->maps.sw_blocks); }
 int Kernel::allow_fd() const { return bpf_map__fd(skel_->maps.sw_allow); }
 int Kernel::config_fd() const { return bpf_map__fd(skel_->maps.sw_cfg); }
+int Kernel::shield_fd() const { return bpf_map__fd(skel_->maps.sw_shield); }
+int Kernel::budget_fd() const { return bpf_map__fd(skel_->maps.sw_budget); }
 
 }  // namespace scanwatch
