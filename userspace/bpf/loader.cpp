@@ -344,5 +344,7 @@ int Kernel::block_addrs_fd() const { return bpf_map__fd(skel_->maps.sw_block_add
 int Kernel::stats_fd() const { return bpf_map__fd(skel_->maps.sw_stats); }
 int Kernel::allow_fd() const { return bpf_map__fd(skel_->maps.sw_allow); }
 int Kernel::config_fd() const { return bpf_map__fd(skel_->maps.sw_cfg); }
+int Kernel::shield_fd() const { return bpf_map__fd(skel_->maps.sw_shield); }
+int Kernel::budget_fd() const { return bpf_map__fd(skel_->maps.sw_budget); }
 
 }  // namespace scanwatch
