@@ -1485,9 +1485,10 @@ protected:
         return bpf_map_lookup_elem(bpf_map__fd(r().skel()->maps.sw_shield), x.b.data(), &v) == 0;
     }
     bool blocked(std::string_view a) {
+        // a fast-path block is an address: the exact hash (bpf/block_map.hpp)
         sw_lpm_key k = lpm_key(Cidr{addr(a), 128});
         sw_block v{};
-        return bpf_map_lookup_elem(bpf_map__fd(r().skel()->maps.sw_blocks), &k, &v) == 0;
+        return bpf_map_lookup_elem(bpf_map__fd(r().skel()->maps.sw_block_addrs), k.addr, &v) == 0;
     }
     void fast_config(uint32_t flags, uint64_t allowed = 1000, uint32_t per_sec = 1000) {
         set_cfg([&](sw_config& c) {
