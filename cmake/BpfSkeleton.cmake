@@ -1,7 +1,9 @@
 # add_bpf_skeleton(NAME SOURCE <file.bpf.c> [DEPENDS ...])
 #   Compiles SOURCE with clang -target bpf (CO-RE, BTF) into NAME.bpf.o and
 #   generates NAME.skel.h with bpftool. Creates an INTERFACE target NAME_skel
-#   that puts the skeleton header on the include path.
+#   that puts the skeleton header on the include path. The headers SOURCE
+#   includes are tracked through clang's depfile: a new bpf/*.bpf.h needs no
+#   DEPENDS entry.
 find_program(CLANG_BPF NAMES clang REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
 
@@ -23,8 +25,9 @@ function(add_bpf_skeleton NAME)
     COMMAND ${CLANG_BPF} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${BPF_ARCH}
             -Wall -Werror -Wno-unused-function
             -I${BPF_VMLINUX_DIR} -I${PROJECT_SOURCE_DIR}/include -I${PROJECT_SOURCE_DIR}/bpf
-            -c ${ARG_SOURCE} -o ${obj}
+            -MD -MF ${obj}.d -c ${ARG_SOURCE} -o ${obj}
     DEPENDS ${ARG_SOURCE} ${ARG_DEPENDS}
+    DEPFILE ${obj}.d
     COMMENT "BPF ${NAME}.bpf.o"
     VERBATIM)
   add_custom_command(

@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang llvm
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libpcap-dev libncurses-dev
+  libcpp-httplib-dev
   libgtest-dev
   # libFuzzer and the ASan/UBSan runtimes for clang (only recommended by clang)
   libclang-rt-dev
@@ -18,6 +19,8 @@ packages=(
   # packaging tests: cpack's dpkg-shlibdeps (dpkg-dev), systemd-analyze verify,
   # the completion's helpers, man page lint
   dpkg-dev systemd bash-completion groff-base
+  # the CrowdSec test: a private Local API (crowdsec -no-cs) and cscli
+  crowdsec
 )
 
 # --list: print the package names, one a line (tests/package/deps.py reads them)
@@ -43,6 +46,12 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# crowdsec's postinst registers with CrowdSec's central API and fails offline
+# unless this file exists and is not empty; scanwatch only uses a private LAPI.
+if [[ " ${missing[*]} " == *" crowdsec "* && ! -s /etc/crowdsec/online_api_credentials.yaml ]]; then
+  mkdir -p /etc/crowdsec
+  echo "# offline: no central API (written by scanwatch's install-deps.sh)" >/etc/crowdsec/online_api_credentials.yaml
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "common/version.hpp"
 #include "bpf/skel.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
@@ -82,7 +83,7 @@ int libbpf_quiet(enum libbpf_print_level level, const char* fmt, va_list args) {
 int main(int argc, char** argv) {
     CLI::App app{"scanwatch: detect and block nmap port scans with XDP"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "scanwatch 0.1.0");
+    app.set_version_flag("--version", std::string("scanwatch ") + kVersion);
 
     RunOptions run;  // the flags as given; resolve_run() lays them over the config file
     Overrides ov;
@@ -130,7 +131,7 @@ int main(int argc, char** argv) {
                  ->default_val(run.block_score),
              SW_COPY(block_score));
     ov.track(rc->add_option("--max-blocks", run.max_blocks, "cap on active blocks")
-                 ->check(CLI::Range(1u, 65536u))
+                 ->check(CLI::Range(1u, 1000000u))
                  ->default_val(run.max_blocks),
              SW_COPY(max_blocks));
     ov.track(rc->add_option("--max-new-blocks", run.max_new_blocks_per_sec, "cap on new automatic blocks per second")
@@ -150,6 +151,19 @@ int main(int argc, char** argv) {
              SW_COPY(metrics_listen));
     ov.track(rc->add_flag("--syslog", run.syslog, "one line per detection and block/unblock to syslog (daemon facility)"),
              SW_COPY(syslog));
+    std::string cs_pull;
+    ov.track(rc->add_option("--crowdsec-url", run.crowdsec_url, "CrowdSec Local API (e.g. http://127.0.0.1:8080/)"),
+             SW_COPY(crowdsec_url));
+    ov.track(rc->add_option("--crowdsec-machine", run.crowdsec_machine, "push alerts as this CrowdSec machine"),
+             SW_COPY(crowdsec_machine));
+    ov.track(rc->add_option("--crowdsec-password-file", run.crowdsec_password_file,
+                            "the machine's password, in a file only its owner can read"),
+             SW_COPY(crowdsec_password_file));
+    ov.track(rc->add_option("--crowdsec-key-file", run.crowdsec_key_file,
+                            "pull ban decisions with this bouncer key (a file only its owner can read)"),
+             SW_COPY(crowdsec_key_file));
+    ov.track(rc->add_option("--crowdsec-pull-interval", cs_pull, "how often to pull decisions (default 10s)"),
+             SW_COPY(crowdsec_pull_interval_ns));
     add_detector_flags(rc, run.det, &ov);
 
     ReplayOptions rep;
@@ -227,6 +241,8 @@ int main(int argc, char** argv) {
                 run.det.probe_timeout_ns = duration_flag("--probe-timeout", probe_timeout);
             if (!block_ttl.empty())
                 run.block_ttl_ns = duration_flag("--block-ttl", block_ttl);
+            if (!cs_pull.empty())
+                run.crowdsec_pull_interval_ns = duration_flag("--crowdsec-pull-interval", cs_pull);
             // Defaults, then the config file, then the flags given; again at SIGHUP.
             const bool explicit_config = !config_path.empty();
             const std::string path = explicit_config ? config_path : kDefaultConfigPath;

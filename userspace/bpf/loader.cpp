@@ -1,5 +1,6 @@
 #include "bpf/loader.hpp"
 
+#include "bpf/skeleton.hpp"
 #include "bpf/stats.hpp"
 
 #include <bpf/bpf.h>
@@ -31,11 +32,6 @@ namespace {
 constexpr uint32_t kTcHandle = 0x5357;  // "SW": fixed, so a restart replaces a stale filter
 constexpr uint32_t kTcPriority = 0x5357;
 constexpr long kBpfFsMagic = 0xcafe4a11;
-
-struct MapPin {
-    bpf_map* map;
-    const char* name;
-};
 
 // IFF_UP of an interface of this network namespace; true when it cannot tell.
 bool iface_up(const std::string& name) {
@@ -85,12 +81,6 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
     if (ncpus_ < 1)
         throw BpfError("counting possible CPUs", -ncpus_);
 
-    skel_.reset(scanwatch_bpf__open());
-    if (!skel_)
-        throw BpfError("opening the BPF object", errno);
-    bpf_map__set_max_entries(skel_->maps.sw_sources, opts_.max_sources);
-    bpf_map__set_max_entries(skel_->maps.sw_flows, opts_.max_flows);
-
     private_bpffs_ = ensure_bpffs();
     std::error_code ec;
     std::filesystem::create_directories(opts_.pin_dir, ec);
@@ -130,25 +120,12 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
         warn_("pins in a bpffs of this process's own (ip netns exec?): killed with -9, its XDP program goes "
               "with it and its TC egress filter stays until the next start; for blocks that outlive a crash, "
               "mount bpffs on /sys/fs/bpf first or use nsenter --net");
-    const MapPin pins[] = {
-        {skel_->maps.sw_sources, "sources"}, {skel_->maps.sw_flows, "flows"},
-        {skel_->maps.sw_blocks, "blocks"},   {skel_->maps.sw_allow, "allow"},
-        {skel_->maps.sw_cfg, "config"},      {skel_->maps.sw_stats, "ifstats"},  // "stats": the old global layout
-    };
-    // Maps already pinned there (an agent that was killed) are reused with
-    // their contents; missing ones are created and pinned at load.
-    for (const auto& p : pins) {
-        std::string path = opts_.pin_dir + "/" + p.name;
-        if (int err = bpf_map__set_pin_path(p.map, path.c_str()))
-            throw BpfError("setting pin path " + path, -err);
-    }
-    if (int err = scanwatch_bpf__load(skel_.get())) {
-        if (err == -EPERM || err == -EACCES)
-            throw BpfError("loading the BPF programs needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (or root)", -err);
-        throw BpfError("loading the BPF programs (pinned maps in " + opts_.pin_dir +
-                           " from an incompatible version? remove them)",
-                       -err);
-    }
+    SkelOptions so;
+    so.max_sources = opts_.max_sources;
+    so.max_flows = opts_.max_flows;
+    so.max_blocks = std::max<uint32_t>(opts_.max_blocks, SW_DEFAULT_MAX_BLOCKS);
+    so.pin_dir = opts_.pin_dir;
+    skel_ = open_skeleton(so);
     pinned_ = true;
 
     sw_config cfg = config();

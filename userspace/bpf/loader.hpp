@@ -23,6 +23,7 @@ struct KernelOptions {
     std::string pin_dir = "/sys/fs/bpf/scanwatch";
     uint32_t max_sources = SW_DEFAULT_MAX_SOURCES;
     uint32_t max_flows = SW_DEFAULT_MAX_FLOWS;
+    uint32_t max_blocks = SW_DEFAULT_MAX_BLOCKS;  // the block map holds at least this many
     bool egress = true;  // TC egress program (host mode needs it to see our answers)
 };
 

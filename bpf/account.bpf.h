@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * sw_account(): the one place that updates a source record and raises
+ * ring-buffer events (rate-limited per source).
+ * Included once by scanwatch.bpf.c, in the order given there.
+ */
+#pragma once
+
+/* The arguments of sw_account(): scalars only, so it can be a global function. */
+struct acct {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u64 now;
+	struct obs o;
+	__u8 proto;
+	__u8 ttl;
+	__u8 create;  /* create the source record when missing */
+	__u8 slot;    /* statistics slot of the interface */
+	__u8 pad[4];
+};
+
+/*
+ * A global (separately verified) function: the one place that updates a
+ * source record. Returns 1 when a record was updated.
+ */
+__noinline int sw_account(struct acct *a)
+{
+	if (!a)
+		return 0;
+	struct sw_config *cfg = get_config();
+	struct obs *o = &a->o;
+	const __u8 *saddr = a->saddr, *daddr = a->daddr;
+	__u64 now = a->now;
+	__u8 proto = a->proto, ttl = a->ttl;
+	struct sw_source *s = a->create ? get_source(saddr, now, a->slot) : find_source(saddr);
+	__u32 ev_counter = 0, ev_value = 0, ev = 0;
+	__u32 mask = o->mask;
+
+	if (!s)
+		return 0;
+	seen_at(s, now);
+	if (o->probe) {
+		int first = 0;
+		mask |= BIT(SW_C_PROBES);
+		stat_add(a->slot, SW_S_PROBES, 1);
+		if (!o->no_port && sketch_set(s->ports, SW_PORT_WORDS,
+			       hash32(o->port_key * 0x9e3779b1u + proto) % SW_PORT_BITS)) {
+			__u32 n = __sync_fetch_and_add(&s->ports_new, 1) + 1;
+			first = 1;
+			if (milestone(n) && n >= 4) {
+				ev = SW_EV_THRESHOLD;
+				ev_counter = SW_C_MAX;
+				ev_value = n;
+			}
+		}
+		if (sketch_set(s->hosts, SW_HOST_WORDS, addr_hash(daddr) % SW_HOST_BITS)) {
+			__u32 n = __sync_fetch_and_add(&s->hosts_new, 1) + 1;
+			first = 1;
+			if (milestone(n) && n >= 4) {
+				ev = SW_EV_THRESHOLD;
+				ev_counter = SW_C_MAX + 1;
+				ev_value = n;
+			}
+		}
+		if (first && o->syn_flow)
+			mark_first_contact(saddr, daddr, o);
+		if (!s->ttl_min || ttl < s->ttl_min)
+			s->ttl_min = ttl;
+		if (ttl > s->ttl_max)
+			s->ttl_max = ttl;
+		/* a fresh record has no previous probe (last_sport 0): nothing to repeat */
+		if (o->seq_track && !s->last_sport) {
+			s->last_seq = o->seqval;
+			s->last_sport = o->sport;
+		} else if (o->seq_track) {
+			if (o->seqval == s->last_seq)
+				mask |= BIT(SW_C_SAME_SEQ);
+			else
+				s->last_seq = o->seqval;
+			if (o->sport == s->last_sport)
+				mask |= BIT(SW_C_SAME_SPORT);
+			else
+				s->last_sport = o->sport;
+		}
+	}
+	if (o->half_open)
+		s->rst_ttl = ttl;
+	if (o->verified && !(s->flags & SW_SF_VERIFIED))
+		__sync_fetch_and_or(&s->flags, SW_SF_VERIFIED);
+
+	for (__u32 i = 0; i < SW_C_MAX; i++) {
+		if (!(mask >> i))
+			break;
+		if (!(mask & BIT(i)))
+			continue;
+		__u32 v = __sync_fetch_and_add(&s->cnt[i], 1) + 1;
+		if (i != SW_C_PROBES && counter_milestone(i, v)) {
+			ev = SW_EV_THRESHOLD;
+			ev_counter = i;
+			ev_value = v;
+		}
+	}
+
+	if (cfg && (cfg->flags & SW_CFG_FAST_BLOCK) && !(s->flags & SW_SF_FAST_BLOCKED) &&
+	    fast_block(cfg, s, saddr, now, a->slot)) {
+		ev = SW_EV_FAST_BLOCK;
+		ev_counter = SW_C_SYN_NMAP;
+		ev_value = s->cnt[SW_C_SYN_NMAP];
+	}
+
+	if (o->rpc) {
+		if (o->rpc_prog != s->rpc_last_prog) {
+			s->rpc_last_prog = o->rpc_prog;
+			__sync_fetch_and_add(&s->rpc_progs, 1);
+		}
+		ev = SW_EV_RPC;
+		ev_counter = o->rpc_first;
+		ev_value = o->rpc_prog;
+	}
+	if (!ev)
+		return 1;
+
+	/* per-source rate limit: a budget of events per second */
+	if (now - s->ev_last_ns >= 1000000000ULL) {
+		s->ev_last_ns = now;
+		s->ev_budget = cfg ? cfg->ev_per_sec : 16;
+	}
+	if (s->ev_budget == 0) {
+		stat_add(a->slot, SW_S_EVENTS_LIMITED, 1);
+		return 1;
+	}
+	s->ev_budget--;
+
+	struct sw_event *e = bpf_ringbuf_reserve(&sw_events, sizeof(*e), 0);
+	if (!e) {
+		stat_add(a->slot, SW_S_EVENTS_LOST, 1);
+		return 1;
+	}
+	e->ts_ns = now;
+	__builtin_memcpy(e->saddr, saddr, 16);
+	__builtin_memcpy(e->daddr, daddr, 16);
+	e->type = ev;
+	e->counter = ev_counter;
+	e->value = ev_value;
+	e->aux = o->rpc_vers;
+	e->dport = o->dport;
+	e->proto = proto;
+	__builtin_memset(e->pad, 0, sizeof(e->pad));
+	bpf_ringbuf_submit(e, 0);
+	stat_add(a->slot, SW_S_EVENTS, 1);
+	return 1;
+}
+
+static __always_inline void account(__u64 now, const __u8 *saddr, const __u8 *daddr,
+				    __u8 proto, __u8 ttl, struct obs *o, int create, __u8 slot)
+{
+	struct acct a;
+
+	__builtin_memcpy(a.saddr, saddr, 16);
+	__builtin_memcpy(a.daddr, daddr, 16);
+	a.now = now;
+	a.o = *o;
+	a.proto = proto;
+	a.ttl = ttl;
+	a.create = create;
+	a.slot = slot;
+	sw_account(&a);
+}

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Our own answers to probes (TC egress in host mode, the inside interface's
+ * ingress in gateway mode): SYN/ACK, RST, ICMP unreachable.
+ * Included once by scanwatch.bpf.c, in the order given there.
+ */
+#pragma once
+
+/*
+ * Answers from a protected host to a prober: our SYN/ACK or our RST to its
+ * SYN. p describes the answer (saddr = us, daddr = prober). Returns 1 when
+ * the packet answered a tracked probe.
+ */
+static __always_inline int tcp_answer(struct pkt *p, struct tcphdr *th, __u8 flags, __u64 now)
+{
+	struct scratch *sc = get_scratch();
+	struct sw_flow_key *k;
+	struct sw_flow *f;
+	struct obs o = { .dport = th->source };
+
+	if (!sc)
+		return 0;
+	k = &sc->fk;
+	flow_key(k, p->daddr, p->saddr, th->dest, th->source, IPPROTO_TCP_);
+	f = bpf_map_lookup_elem(&sw_flows, k);
+	if (!f || f->state != SW_FS_SYN || bpf_ntohl(th->ack_seq) != f->isn + 1)
+		return 0;
+	if (flags & TH_SYN) {
+		f->state = SW_FS_SYNACK;
+		f->our_isn = bpf_ntohl(th->seq);
+		o.mask = BIT(SW_C_ANSWERED) | (f->first_contact ? BIT(SW_C_FIRST_OK) : 0);
+	} else {
+		bpf_map_delete_elem(&sw_flows, k); /* closed port */
+		o.mask = BIT(SW_C_FAIL_RST);
+	}
+	account(now, p->daddr, p->saddr, IPPROTO_TCP_, 0, &o, 0, p->slot);
+	return 1;
+}
+
+/* ICMP / ICMPv6 destination unreachable quoting a probe: a failed attempt. */
+static __always_inline void icmp_unreach(struct pkt *p, void *inner, void *end, __u64 now)
+{
+	struct scratch *sc = get_scratch();
+	struct obs o = { .mask = BIT(SW_C_FAIL_ICMP) };
+	struct sw_flow_key *k;
+	__u8 slot = p->slot;
+	__be16 *ports;
+
+	if (!sc)
+		return;
+	k = &sc->fk;
+	__builtin_memset(k, 0, sizeof(*k));
+
+	if (!p->ipv6) {
+		struct iphdr *ip = inner;
+		if ((void *)(ip + 1) > end || ip->ihl < 5)
+			return;
+		sw_v4_mapped(k->saddr, ip->saddr);
+		sw_v4_mapped(k->daddr, ip->daddr);
+		k->proto = ip->protocol;
+		ports = inner + ip->ihl * 4;
+	} else {
+		struct ipv6hdr *ip6 = inner;
+		if ((void *)(ip6 + 1) > end)
+			return;
+		__builtin_memcpy(k->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(k->daddr, &ip6->daddr, 16);
+		k->proto = ip6->nexthdr;
+		ports = (void *)(ip6 + 1);
+	}
+	if ((void *)(ports + 2) <= end) {
+		k->sport = ports[0];
+		k->dport = ports[1];
+	}
+	/* The quoted packet must be one the address we answer sent. */
+	if (!addr_eq(k->saddr, p->daddr))
+		return;
+	if (k->proto == IPPROTO_TCP_)
+		bpf_map_delete_elem(&sw_flows, k);
+	o.dport = k->dport;
+	account(now, k->saddr, k->daddr, k->proto, 0, &o, 0, slot);
+}

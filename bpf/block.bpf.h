@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Blocking: the in-kernel fast path that blocks a proven nmap SYN scanner,
+ * and the lookup both programs make before anything else.
+ * Included once by scanwatch.bpf.c, in the order given there.
+ */
+#pragma once
+
+/*
+ * The in-kernel fast path: a source that sends nmap raw SYNs to several ports,
+ * had several of them answered (half-open RSTs or refusals) and proved it
+ * receives our packets is blocked here and now, before the agent's next look.
+ * The agent adopts the block, reports it and owns its expiry.
+ */
+static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s, const __u8 *saddr,
+				      __u64 now, __u32 slot)
+{
+	__u32 answered = s->cnt[SW_C_HALF_OPEN] + s->cnt[SW_C_FAIL_RST] + s->cnt[SW_C_FAIL_ICMP];
+	__u32 nmap = s->cnt[SW_C_SYN_NMAP];
+	__u32 zero = 0;
+	struct scratch *sc;
+
+	if (!cfg->fast_block_half_open || nmap < cfg->fast_block_ports ||
+	    s->ports_new < cfg->fast_block_ports ||
+	    (answered < nmap ? answered : nmap) < cfg->fast_block_half_open)
+		return 0;
+	if (!(s->flags & SW_SF_VERIFIED) && !(cfg->flags & SW_CFG_BLOCK_UNVERIFIED))
+		return 0;
+	/* the call chain's stack is full: key and value live in per-CPU scratch */
+	sc = bpf_map_lookup_elem(&sw_scratch, &zero);
+	if (!sc)
+		return 0;
+	sc->k.prefixlen = 128;
+	__builtin_memcpy(sc->k.addr, saddr, 16);
+	if (cfg->n_allow && bpf_map_lookup_elem(&sw_allow, &sc->k))
+		return 0;
+	sc->b.created_ns = now;
+	sc->b.expires_ns = cfg->fast_block_ttl_ns ? now + cfg->fast_block_ttl_ns : 0;
+	sc->b.reason = SW_BR_FAST_PATH;
+	sc->b.pad = 0;
+	if (bpf_map_update_elem(&sw_blocks, &sc->k, &sc->b, BPF_NOEXIST))
+		return 0; /* already blocked, or the map is full */
+	__sync_fetch_and_or(&s->flags, SW_SF_FAST_BLOCKED);
+	__sync_fetch_and_add(&cfg->n_blocks, 1);
+	stat_add(slot, SW_S_BLOCKS_FAST, 1);
+	return 1;
+}
+
+
+/* Is addr (a source in, a destination out) under an active block? */
+static __always_inline int is_blocked(const __u8 *addr, struct sw_config *cfg, __u64 now)
+{
+	struct sw_lpm_key k = { .prefixlen = 128 };
+	struct sw_block *b;
+
+	if (!cfg || !(cfg->flags & SW_CFG_BLOCKING) || cfg->n_blocks == 0)
+		return 0;
+	__builtin_memcpy(k.addr, addr, 16);
+	b = bpf_map_lookup_elem(&sw_blocks, &k);
+	if (!b || (b->expires_ns && b->expires_ns <= now))
+		return 0; /* none, or expired: the agent removes it */
+	if (cfg->n_allow && bpf_map_lookup_elem(&sw_allow, &k))
+		return 0;
+	return 1;
+}

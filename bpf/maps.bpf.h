@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Every map of the program, the load-time settings, and their accessors:
+ * runtime config, the clock (live or replay), per-interface statistics.
+ * Included once by scanwatch.bpf.c, in the order given there.
+ */
+#pragma once
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+
+/* Load-time settings. */
+const volatile __u8 replay_mode = 0;  /* 1: the clock is sw_clock, set by replay */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SW_DEFAULT_MAX_SOURCES);
+	__type(key, struct in6_addr);
+	__type(value, struct sw_source);
+} sw_sources SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SW_DEFAULT_MAX_FLOWS);
+	__type(key, struct sw_flow_key);
+	__type(value, struct sw_flow);
+} sw_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SW_DEFAULT_MAX_BLOCKS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sw_lpm_key);
+	__type(value, struct sw_block);
+} sw_blocks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sw_lpm_key);
+	__type(value, __u32);
+} sw_allow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_config);
+} sw_cfg SEC(".maps");
+
+/*
+ * Replay clock, one slot per CPU (index bpf_get_smp_processor_id()): each
+ * replay thread runs on its own CPU and sets its slot before each packet.
+ * Replay resizes it to the number of CPUs and maps it (BPF_F_MMAPABLE).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_clock);
+} sw_clock SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SW_IF_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sw_stat_row);
+} sw_stats SEC(".maps");
+
+/* ifindex -> statistics slot, written by the agent (abi.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_IF_BUCKETS);
+	__type(key, __u32);
+	__type(value, struct sw_ifslot);
+} sw_ifslots SEC(".maps");
+
+/* Per-CPU room for keys and values: the call chain's 512-byte stack is full. */
+struct scratch {
+	struct sw_lpm_key k;
+	__u32 pad;
+	struct sw_block b;
+	struct sw_flow_key fk;
+	struct sw_flow fv;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} sw_scratch SEC(".maps");
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&sw_scratch, &zero);
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SW_RINGBUF_BYTES);
+} sw_events SEC(".maps");
+
+
+
+/* Adds v to statistic idx (SW_S_*) in the row of interface slot `slot`. */
+static __always_inline void stat_add(__u32 slot, __u32 idx, __u64 v)
+{
+	struct sw_stat_row *r = bpf_map_lookup_elem(&sw_stats, &slot);
+	if (r && idx < SW_S_MAX)
+		r->s[idx] += v;
+}
+
+/* The statistics slot the agent gave this interface; SW_IF_SLOT_OTHER if none. */
+static __always_inline __u8 if_slot(__u32 ifindex)
+{
+	__u32 bucket = ifindex % SW_IF_BUCKETS;
+	struct sw_ifslot *b = bpf_map_lookup_elem(&sw_ifslots, &bucket);
+	if (!b || !ifindex)
+		return SW_IF_SLOT_OTHER;
+	if (b->ifindex[0] == ifindex)
+		return b->slot[0];
+	if (b->ifindex[1] == ifindex)
+		return b->slot[1];
+	return SW_IF_SLOT_OTHER;
+}
+
+static __always_inline struct sw_config *get_config(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&sw_cfg, &zero);
+}
+
+static __always_inline __u64 sw_now(void)
+{
+	if (replay_mode) {
+		__u32 cpu = bpf_get_smp_processor_id();
+		struct sw_clock *c = bpf_map_lookup_elem(&sw_clock, &cpu);
+		return c ? c->ns : 0;
+	}
+	return bpf_ktime_get_ns();
+}

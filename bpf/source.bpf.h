@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Per-source records: lookup and creation, first/last seen, the port and
+ * host sketches, and what one packet says about its source (struct obs).
+ * Included once by scanwatch.bpf.c, in the order given there.
+ */
+#pragma once
+
+static __always_inline __u32 hash32(__u32 x)
+{
+	/* murmur3 finaliser: cheap and well mixed */
+	x ^= x >> 16;
+	x *= 0x85ebca6b;
+	x ^= x >> 13;
+	x *= 0xc2b2ae35;
+	x ^= x >> 16;
+	return x;
+}
+
+static __always_inline __u32 addr_hash(const __u8 *a)
+{
+	__u32 w0, w1, w2, w3;
+	__builtin_memcpy(&w0, a, 4);
+	__builtin_memcpy(&w1, a + 4, 4);
+	__builtin_memcpy(&w2, a + 8, 4);
+	__builtin_memcpy(&w3, a + 12, 4);
+	return hash32(w0 ^ hash32(w1 ^ hash32(w2 ^ hash32(w3))));
+}
+
+/* All-zero template for new source records (lives in .rodata, not on the stack). */
+static const struct sw_source sw_zero_source;
+
+static __always_inline struct sw_source *get_source(const __u8 *addr, __u64 now, __u32 slot)
+{
+	struct sw_source *s = bpf_map_lookup_elem(&sw_sources, addr);
+	if (s)
+		return s;
+	/* BPF_NOEXIST: another CPU may have created it first; either way look it up */
+	bpf_map_update_elem(&sw_sources, addr, &sw_zero_source, BPF_NOEXIST);
+	s = bpf_map_lookup_elem(&sw_sources, addr);
+	if (!s) {
+		stat_add(slot, SW_S_SOURCE_FULL, 1);
+		return NULL;
+	}
+	return s;
+}
+
+/*
+ * Several CPUs (RX queues, replay threads) may update one record at once,
+ * not necessarily in time order: first/last seen keep the extremes.
+ */
+static __always_inline void seen_at(struct sw_source *s, __u64 now)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u64 old = s->first_ns;
+		if (old && old <= now)
+			break;
+		if (__sync_val_compare_and_swap(&s->first_ns, old, now) == old)
+			break;
+	}
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		__u64 old = s->last_ns;
+		if (old >= now)
+			break;
+		if (__sync_val_compare_and_swap(&s->last_ns, old, now) == old)
+			break;
+	}
+}
+
+static __always_inline int addr_eq(const __u8 *a, const __u8 *b)
+{
+	__u64 a0, a1, b0, b1;
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	return a0 == b0 && a1 == b1;
+}
+
+static __always_inline struct sw_source *find_source(const __u8 *addr)
+{
+	return bpf_map_lookup_elem(&sw_sources, addr);
+}
+
+#define BIT(c) (1u << (c))
+
+/*
+ * What one packet says about the address it is accounted to. The protocol
+ * handlers only classify; account() is the one place that touches a source
+ * record, so the verifier sees that code once and every counter behaves the
+ * same way.
+ */
+struct obs {
+	__u32 mask;      /* BIT(SW_C_*) counters to add one to */
+	__u32 seqval;    /* seq (or ack of ACK probes) for the shared-seq check */
+	__u32 rpc_prog;
+	__u32 rpc_vers;
+	__be16 dport;
+	__u16 port_key;  /* what goes into the port sketch (port, or protocol for -sO) */
+	__u16 sport;
+	__u8 probe;      /* a probe: sketches, TTL range, probe count */
+	__u8 seq_track;  /* compare seq and source port with the previous probe */
+	__u8 rpc;        /* 1 = RPC CALL seen (rpc_first: at the start of a flow) */
+	__u8 rpc_first;
+	__u8 half_open;  /* bare RST completing a half-open probe: keep its TTL */
+	__u8 verified;   /* the source proved it receives our packets */
+	__u8 no_port;    /* a probe of the host, not of a port (ICMP echo/timestamp) */
+	__u8 syn_flow;   /* a SYN that opened a flow: mark it when it is a first contact */
+};
+
+/* Powers of two up to 1024: the crossings worth telling the agent about now. */
+static __always_inline int milestone(__u32 v)
+{
+	return v && v <= 1024 && (v & (v - 1)) == 0;
+}
+
+/*
+ * Counters whose first step is news: they need a real exchange with us (a
+ * half-open or connect probe completes only when the source receives our
+ * SYN/ACK) or are nmap's own markers. The others start telling at 4, so a
+ * flood of spoofed one-packet sources cannot fill the ring buffer.
+ */
+#define SW_URGENT_COUNTERS                                                              \
+	(BIT(SW_C_HALF_OPEN) | BIT(SW_C_CONNECT) | BIT(SW_C_SV_PROBE) | BIT(SW_C_OS_TS) |    \
+	 BIT(SW_C_OS_URG) | BIT(SW_C_OS_UDP))
+
+static __always_inline int counter_milestone(__u32 idx, __u32 v)
+{
+	return milestone(v) && (v >= 4 || (SW_URGENT_COUNTERS & BIT(idx)));
+}
+
+static __always_inline int sketch_set(__u64 *words, __u32 nwords, __u32 bit)
+{
+	__u32 w = (bit >> 6) & (nwords - 1);
+	__u64 m = 1ULL << (bit & 63);
+
+	if (words[w] & m)
+		return 0;
+	/* the old value: when two CPUs set the same bit, only one counts it */
+	return !(__sync_fetch_and_or(&words[w], m) & m);
+}
