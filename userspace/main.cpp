@@ -1,6 +1,7 @@
 // scanwatch: command-line entry. Parses arguments and maps failures to exit
 // codes: 0 success, 1 runtime failure, 2 usage error; one line on stderr.
 #include <CLI/CLI.hpp>
+#include <bpf/libbpf.h>
 
 #include <cmath>
 #include <cstdio>
@@ -9,7 +10,6 @@
 #include <functional>
 
 #include "common/version.hpp"
-#include "bpf/skel.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "scanwatch/parse.hpp"

@@ -542,11 +542,29 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     const uint64_t deadline = o.duration_s > 0 ? start + static_cast<uint64_t>(o.duration_s * 1e9) : 0;
     bool stop = false;
     std::string stop_reason = "duration";
+    // A block the XDP fast path made: told like any block, and to CrowdSec as
+    // an alert with its ban (the detector may never report a source cut off
+    // after a handful of probes).
+    auto adopted = [&](const BlockEntry& e, uint64_t now) {
+        block_event("block", e, "", now);
+        if (cs && e.reason_code == SW_BR_FAST_PATH) {
+            ScanReport r;
+            r.src = e.target.addr;
+            r.kinds = {"syn"};
+            r.tool = "nmap";
+            r.score = 1.0;
+            r.first_seen_ns = r.last_seen_ns = e.created_ns;
+            uint64_t ttl = e.expires_ns ? std::max<uint64_t>(1, (e.expires_ns > now ? e.expires_ns - now : 0) / 1'000'000'000ULL) : 0;
+            cs->alert(r, clock, ttl);
+        }
+    };
     bool cs_more = false;  // CrowdSec decisions wait to be applied: do not sleep
     // Pulled decisions become blocks; refusals are said once and counted.
-    uint64_t cs_put = 0, cs_lifted = 0;
+    uint64_t cs_put = 0, cs_lifted = 0, cs_first_ns = 0;
     auto cs_block = [&](const char* kind, const BlockEntry& e, const std::string& why, uint64_t now) {
         (kind[0] == 'b' ? cs_put : cs_lifted)++;
+        if (!cs_first_ns)
+            cs_first_ns = now;
         block_event(kind, e, why, now);
     };
     auto cs_refused = [&](const Cidr& t, const std::string& label, const std::string& why, uint64_t now) {
@@ -555,6 +573,16 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                          label.c_str(), why.c_str());
         out.write(nlohmann::ordered_json{{"event", "block_refused"}, {"src", t.str()}, {"reason", why},
                                          {"by", "crowdsec"}, {"decision", label}, {"ts", rfc3339(clock.wall(now))}});
+    };
+    auto cs_synced = [&](uint64_t added, uint64_t lifted, uint64_t now) {
+        size_t in_force = 0;
+        for (const auto& e : blocker.list())
+            in_force += e.reason_code == SW_BR_CROWDSEC;
+        out.write(nlohmann::ordered_json{{"event", "crowdsec_sync"}, {"added", added}, {"lifted", lifted},
+                                         {"in_force", in_force}, {"ts", rfc3339(clock.wall(now))}});
+        if (!o.quiet)
+            std::fprintf(stderr, "scanwatch: crowdsec: full list applied: %llu new bans, %llu stale lifted, %zu in force\n",
+                         static_cast<unsigned long long>(added), static_cast<unsigned long long>(lifted), in_force);
     };
     while (!stop) {
         epoll_event evs[16];
@@ -607,22 +635,23 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             pending.clear();
             if (fast)
                 for (const auto& e : blocker.adopt_kernel_blocks(now))
-                    block_event("block", e, "", now);
+                    adopted(e, now);
             an.flush(lookup, now);
         }
         if (cs) {
-            cs_more = cs->work(blocker, now, cs_block, cs_refused);
+            cs_more = cs->work(blocker, now, cs_block, cs_refused, cs_synced);
             if (!cs_more && (cs_put || cs_lifted)) {
                 if (!o.quiet)
-                    std::fprintf(stderr, "scanwatch: crowdsec: %llu bans applied, %llu lifted (%zu blocks in all)\n",
+                    std::fprintf(stderr,
+                                 "scanwatch: crowdsec: %llu bans applied, %llu lifted in %.0f ms (%zu blocks in all)\n",
                                  static_cast<unsigned long long>(cs_put), static_cast<unsigned long long>(cs_lifted),
-                                 blocker.size());
-                cs_put = cs_lifted = 0;
+                                 (mono_now_ns() - cs_first_ns) / 1e6, blocker.size());
+                cs_put = cs_lifted = cs_first_ns = 0;
             }
         }
         if (do_sweep) {
             for (const auto& e : blocker.adopt_kernel_blocks(now, false))
-                block_event("block", e, "", now);
+                adopted(e, now);
             for (const auto& e : blocker.expire(now))
                 block_event("unblock", e, "expired", now);
             // A huge map makes a sweep slow: keep the agent responsive (events,

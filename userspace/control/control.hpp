@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bpf/skel.hpp"
+#include "common/fd.hpp"
 #include "control/request.hpp"
 
 namespace scanwatch {

@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -12,7 +13,7 @@ namespace scanwatch::crowdsec {
 namespace {
 
 constexpr uint64_t kSec = 1'000'000'000ULL;
-constexpr uint64_t kMaxBackoff = 300 * kSec;
+constexpr uint64_t kMaxPushBackoff = 30 * kSec;
 
 double unix_now() {
     timespec ts{};
@@ -124,18 +125,37 @@ void Client::pull_loop() {
     // A startup list of 100,000 decisions is about 15 MB: give it time.
     auto c = http(o_.url, 60);
     httplib::Headers h{{"X-Api-Key", o_.bouncer_key}, {"User-Agent", "scanwatch-bouncer/0.1.0"}};
+    // The full list again (startup=true) every 10 minutes and after an
+    // outage: LAPI 1.4.6's incremental stream can miss decisions committed
+    // while a pull runs (seen with `cscli decisions import`: 150 of 100,000),
+    // and the resync lifts and adds what the increments missed.
+    constexpr uint64_t kResync = 600 * kSec;
     bool startup = true;
+    uint64_t last_full_ns = 0;
+    auto mono = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return static_cast<uint64_t>(ts.tv_sec) * kSec + static_cast<uint64_t>(ts.tv_nsec);
+    };
     uint64_t backoff = o_.pull_interval_ns;
     bool key_said = false;
     for (;;) {
+        if (!startup && mono() - last_full_ns >= kResync)
+            startup = true;
         std::string path = o_.url.base + "/v1/decisions/stream" + (startup ? "?startup=true" : "");
+        uint64_t t0 = mono();
         auto r = c->Get(path, h);
+        uint64_t t_got = mono();
         uint64_t wait = o_.pull_interval_ns;
         if (r && r->status == 200) {
             set_reachable(true, "");
             try {
                 StreamBatch b = parse_stream(nlohmann::json::parse(r->body));
                 b.startup = startup;
+                b.fetch_ns = t_got - t0;
+                b.parse_ns = mono() - t_got;
+                if (startup)
+                    last_full_ns = mono();
                 startup = false;
                 {
                     std::lock_guard<std::mutex> l(mu_);
@@ -159,8 +179,10 @@ void Client::pull_loop() {
                 key_said = true;
             } else {
                 set_reachable(r, describe(r));
+                startup = true;  // resync when it answers again
             }
-            backoff = std::min(backoff * 2, kMaxBackoff);
+            // Doubling up to 8 pull intervals (10 s to 5 min).
+            backoff = std::min(backoff * 2, std::clamp<uint64_t>(8 * o_.pull_interval_ns, 10 * kSec, 300 * kSec));
             wait = backoff;
         }
         if (sleep_for(wait))
@@ -179,10 +201,11 @@ void Client::push_loop() {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return static_cast<uint64_t>(ts.tv_sec) * kSec + static_cast<uint64_t>(ts.tv_nsec);
     };
+    bool first = true;  // log in at start, so bad credentials are said at once
     for (;;) {
         {
             std::unique_lock<std::mutex> l(mu_);
-            cv_.wait(l, [this] { return stop_ || !alerts_.empty(); });
+            cv_.wait(l, [&] { return stop_ || !alerts_.empty() || first; });
             if (stop_)
                 return;
         }
@@ -222,6 +245,12 @@ void Client::push_loop() {
                 token.clear();
             }
         }
+        if (first && !token.empty()) {
+            first = false;
+            std::lock_guard<std::mutex> l(mu_);
+            if (alerts_.empty())
+                continue;
+        }
         if (!token.empty()) {
             nlohmann::json batch = nlohmann::json::array();
             {
@@ -247,7 +276,7 @@ void Client::push_loop() {
                 else
                     set_reachable(false, describe(r));
                 std::lock_guard<std::mutex> l(mu_);
-                stats_.failed += batch.size();
+                stats_.failed++;
                 // An alert the LAPI rejects as malformed would block the queue forever.
                 if (r && r->status >= 400 && r->status < 500 && r->status != 401 && r->status != 403)
                     for (size_t i = 0; i < batch.size() && !alerts_.empty(); i++)
@@ -261,7 +290,7 @@ void Client::push_loop() {
         }
         if (sleep_for(backoff))
             return;
-        backoff = std::min(backoff * 2, std::min<uint64_t>(kMaxBackoff, 60 * kSec));
+        backoff = std::min(backoff * 2, kMaxPushBackoff);
     }
 }
 

@@ -287,7 +287,7 @@ std::vector<DecisionTable::Op> DecisionTable::apply(const StreamBatch& b, uint64
             if (!last || h.expires_ns > last->expires_ns)
                 last = &h;
         }
-        ops.push_back(Op{Op::Put, t, last->expires_ns, "crowdsec: " + last->origin + "/" + last->scenario, {}});
+        ops.push_back(Op{Op::Put, t, last->expires_ns, "crowdsec: " + last->origin + "/" + last->scenario, {}, b.startup});
     }
     return ops;
 }

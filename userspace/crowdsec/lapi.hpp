@@ -43,6 +43,7 @@ struct Decision {
 struct StreamBatch {
     std::vector<Decision> added, deleted;
     bool startup = false;  // the full list: anything not in it is stale
+    uint64_t fetch_ns = 0, parse_ns = 0;  // how long the request and the parsing took
 };
 // GET /v1/decisions/stream's body ({"new": [...]|null, "deleted": [...]|null}).
 // Entries that are not objects with an id are skipped (counted in `bad`).
@@ -65,6 +66,7 @@ public:
         uint64_t expires_ns = 0;  // Put: kernel clock
         std::string label;        // Put: "crowdsec: <origin>/<scenario>"
         std::string why;          // Refuse: the reason
+        bool sync = false;        // from a full (startup) list
     };
     // New decisions and deletions at now_ns (kernel clock). A startup batch
     // replaces everything: targets not in it are lifted.

@@ -100,11 +100,17 @@ std::string Link::describe() const {
     return s;
 }
 
-bool Link::work(Blocker& b, uint64_t now, const BlockEvent& on_block, const Refused& on_refused, size_t budget) {
+bool Link::work(Blocker& b, uint64_t now, const BlockEvent& on_block, const Refused& on_refused, const Synced& on_sync,
+                size_t budget) {
     for (auto& batch : client_->take()) {
         if (batch.startup) {
             ops_.clear();  // the startup list replaces everything before it
             reconcile_after_ops_ = true;
+            synced_ = 0;
+            if (batch.added.size() >= 10000)
+                warn_("crowdsec: full list of " + std::to_string(batch.added.size()) + " decisions: the Local API took " +
+                      std::to_string(batch.fetch_ns / 1'000'000) + " ms to send it, parsing " +
+                      std::to_string(batch.parse_ns / 1'000'000) + " ms");
         }
         for (auto& op : table_.apply(batch, now))
             ops_.push_back(std::move(op));
@@ -140,7 +146,9 @@ bool Link::work(Blocker& b, uint64_t now, const BlockEvent& on_block, const Refu
             on_refused(op.target, op.label, r.error, now);
             continue;
         }
-        if (r.kind == BlockOutcome::Created || (have && have->reason != op.label))
+        if (op.sync && r.kind == BlockOutcome::Created)
+            synced_++;
+        else if (r.kind == BlockOutcome::Created || (have && have->reason != op.label))
             on_block("block", *b.get(op.target), op.label, now);
     }
     b.hold_config(false);
@@ -148,11 +156,15 @@ bool Link::work(Blocker& b, uint64_t now, const BlockEvent& on_block, const Refu
         // After a restart the pinned map still holds the decisions of the last
         // run: whatever the startup list no longer has is stale.
         reconcile_after_ops_ = false;
+        uint64_t lifted = 0;
         for (const auto& e : b.list())
             if (e.reason_code == SW_BR_CROWDSEC && !table_.holds(e.target)) {
                 b.remove(e.target);
                 on_block("unblock", e, "crowdsec: no longer decided", now);
+                lifted++;
             }
+        on_sync(synced_, lifted, now);
+        synced_ = 0;
     }
     return !ops_.empty();
 }

@@ -28,6 +28,10 @@ class Link {
 public:
     using BlockEvent = std::function<void(const char* kind, const BlockEntry& e, const std::string& why, uint64_t now)>;
     using Refused = std::function<void(const Cidr& target, const std::string& label, const std::string& why, uint64_t now)>;
+    // A full list was applied: `added` blocks made from it (told in one
+    // event, not one each: a community list is 100,000 of them), `lifted`
+    // stale ones (told one by one).
+    using Synced = std::function<void(uint64_t added, uint64_t lifted, uint64_t now)>;
 
     // nullptr when [crowdsec] is not configured. Throws UsageError for a
     // malformed URL, a missing or unsafe secret file, a machine without a
@@ -37,7 +41,8 @@ public:
     int event_fd() const { return client_->event_fd(); }
     // Takes what the puller brought and applies up to `budget` decisions to
     // the block list; true when more wait (call again soon).
-    bool work(Blocker& b, uint64_t now, const BlockEvent& on_block, const Refused& on_refused, size_t budget = 20000);
+    bool work(Blocker& b, uint64_t now, const BlockEvent& on_block, const Refused& on_refused, const Synced& on_sync,
+              size_t budget = 20000);
     // A verdict: an alert, with the ban when scanwatch blocked the source.
     void alert(const ScanReport& r, const Clock& clock, std::optional<uint64_t> ban_ttl_s);
     void fill(MetricsSnapshot::CrowdSec& m) const;
@@ -52,6 +57,7 @@ private:
     DecisionTable table_;
     std::deque<DecisionTable::Op> ops_;
     bool reconcile_after_ops_ = false;  // the startup list is being applied
+    uint64_t synced_ = 0;               // blocks made from it so far
     uint64_t refused_ = 0;
     std::function<void(const std::string&)> warn_;
 };

@@ -174,7 +174,7 @@ std::string render_prometheus(const MetricsSnapshot& s) {
         w.sample("scanwatch_crowdsec_lapi_up", {}, uint64_t(c.reachable ? 1 : 0));
         w.family("scanwatch_crowdsec_alerts_pushed_total", "counter", "Alerts the Local API accepted.");
         w.sample("scanwatch_crowdsec_alerts_pushed_total", {}, c.alerts_pushed);
-        w.family("scanwatch_crowdsec_alerts_failed_total", "counter", "Alerts whose push failed (they are retried).");
+        w.family("scanwatch_crowdsec_alerts_failed_total", "counter", "Pushes of alerts that failed (the alerts stay queued and are retried).");
         w.sample("scanwatch_crowdsec_alerts_failed_total", {}, c.alerts_failed);
         w.family("scanwatch_crowdsec_alerts_queued", "gauge", "Alerts waiting for the Local API.");
         w.sample("scanwatch_crowdsec_alerts_queued", {}, c.alerts_queued);
