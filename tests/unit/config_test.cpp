@@ -113,7 +113,7 @@ pull_interval = "5s"
 TEST(Config, EveryKeyIsCoveredByTheTestAbove) {
     // A new key must be added to EveryKeySetsItsOption too.
     const std::vector<std::string> keys = config_keys();
-    EXPECT_EQ(keys.size(), 31u);
+    EXPECT_EQ(keys.size(), 32u);
     EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), keys.size());
 }
 
