@@ -38,7 +38,7 @@ TEST(Config, EveryKeySetsItsOption) {
 interfaces = ["eth0", "eth1"]
 xdp_mode = "generic"
 socket = "/run/sw.sock"
-socket_group = "adm"
+socket_group = "scanwatch"
 pin_dir = "/sys/fs/bpf/sw"
 sweep_ms = 100
 max_sources = 4096
@@ -79,7 +79,7 @@ pull_interval = "5s"
     EXPECT_EQ(o.ifaces, (std::vector<std::string>{"eth0", "eth1"}));
     EXPECT_EQ(o.xdp_mode, "generic");
     EXPECT_EQ(o.socket, "/run/sw.sock");
-    EXPECT_EQ(o.socket_group, "adm");
+    EXPECT_EQ(o.socket_group, "scanwatch");
     EXPECT_EQ(o.pin_dir, "/sys/fs/bpf/sw");
     EXPECT_EQ(o.sweep_ms, 100);
     EXPECT_EQ(o.max_sources, 4096u);

@@ -342,5 +342,7 @@ int Kernel::flows_fd() const { return bpf_map__fd(skel_->maps.sw_flows); }
 int Kernel::blocks_fd() const { return bpf_map__fd(skel_->maps.sw_blocks); }
 int Kernel::allow_fd() const { return bpf_map__fd(skel_->maps.sw_allow); }
 int Kernel::config_fd() const { return bpf_map__fd(skel_->maps.sw_cfg); }
+int Kernel::shield_fd() const { return bpf_map__fd(skel_->maps.sw_shield); }
+int Kernel::budget_fd() const { return bpf_map__fd(skel_->maps.sw_budget); }
 
 }  // namespace scanwatch

@@ -67,6 +67,8 @@ public:
     int blocks_fd() const;
     int allow_fd() const;
     int config_fd() const;
+    int shield_fd() const;
+    int budget_fd() const;
 
 private:
     void attach(const std::string& iface);

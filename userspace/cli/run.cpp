@@ -217,7 +217,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         std::error_code ec;
         std::filesystem::create_directories(std::filesystem::path(o.state_file).parent_path(), ec);
     }
-    Blocker blocker({kernel.blocks_fd(), kernel.allow_fd(), kernel.config_fd()}, block_policy(o), o.state_file, clock);
+    Blocker blocker({kernel.blocks_fd(), kernel.allow_fd(), kernel.config_fd(), kernel.shield_fd(), kernel.budget_fd()},
+                    block_policy(o), o.state_file, clock);
     blocker.set_protected(local_protected_addresses());
     for (const auto& line : blocker.restore(start))
         warn(line);
@@ -241,22 +242,43 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     };
 
     // A report becomes a block when the policy allows it.
+    auto refused_event = [&](const std::string& src, const std::string& why, const char* by, uint64_t now) {
+        if (!o.quiet)
+            std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", src.c_str(), why.c_str());
+        nlohmann::ordered_json j{{"event", "block_refused"}, {"src", src}, {"reason", why}, {"by", by},
+                                 {"ts", rfc3339(clock.wall(now))}};
+        out.write(j);
+    };
+    // A source that cannot prove itself is shielded instead (SYN cookies).
+    auto shield_event = [&](const Addr& a, const std::string& why, const char* by, uint64_t now) {
+        nlohmann::ordered_json j{{"event", "shield"}, {"src", a.str()}, {"reason", why}, {"by", by},
+                                 {"ttl_s", blocker.policy().ttl_ns / 1'000'000'000ULL}, {"ts", rfc3339(clock.wall(now))}};
+        out.write(j);
+        if (!o.quiet)
+            std::fprintf(stderr, "scanwatch: shield %s (%s)\n", a.str().c_str(), why.c_str());
+    };
     auto decide = [&](const ScanReport& r, const sw_source& rec) -> std::string {
         if (blocker.find(r.src))
             return "block";
-        if (blocker.refuse(r, rec))
+        if (auto no = blocker.refuse(r, rec)) {
+            // no proof: answered with SYN cookies instead, never dropped
+            if (!o.block || r.score < blocker.policy().block_score || blocker.is_protected(r.src))
+                return "alert";
+            if ((rec.flags & SW_SF_SHIELDED) || blocker.shielded(r.src))
+                return "shield";
+            if (blocker.shield(r.src, mono_now_ns())) {
+                shield_event(r.src, *no, "detector", mono_now_ns());
+                return "shield";
+            }
             return "alert";
+        }
         std::string why;
         for (const auto& k : r.kinds)
             why += (why.empty() ? "" : ",") + k;
         why += " score " + format_score(r.score);
         uint64_t now = mono_now_ns();
         if (auto err = blocker.add(Cidr{r.src, 128}, blocker.policy().ttl_ns, SW_BR_DETECTOR, why, now)) {
-            if (!o.quiet)
-                std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", r.src.str().c_str(), err->c_str());
-            nlohmann::ordered_json j{{"event", "block_refused"}, {"src", r.src.str()}, {"reason", *err},
-                                     {"ts", rfc3339(clock.wall(now))}};
-            out.write(j);
+            refused_event(r.src.str(), *err, "detector", now);
             return "alert";
         }
         block_event("block", *blocker.find(r.src), why, now);
@@ -316,7 +338,9 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["evidence"] = r ? nlohmann::json(r->evidence) : nlohmann::json::object();
         j["rpc_programs"] = r ? r->rpc_programs : std::vector<uint32_t>{};
         const BlockEntry* b = blocker.find(a);
-        j["state"] = b ? "blocked" : (r && r->scanner) ? "scanner" : "watching";
+        j["state"] = b ? "blocked" : (rec.flags & SW_SF_SHIELDED) || blocker.shielded(a) ? "shielded"
+                   : (r && r->scanner)                                            ? "scanner"
+                                                                                  : "watching";
         j["block"] = b ? block_json(*b, now) : nlohmann::json();
         return j;
     };
@@ -349,6 +373,9 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             j["scanners"] = an.detector().scanners_reported();
             j["blocks"] = blocker.size();
             j["blocks_created"] = blocker.created_total();
+            j["blocks_refused_kernel"] = kernel.stat(SW_S_BLOCKS_REFUSED);
+            j["syn_cookies"] = kernel.stat(SW_S_COOKIES);
+            j["cookie_proofs"] = kernel.stat(SW_S_PROOFS);
             j["block_enabled"] = o.block;
             j["state_file_error"] =
                 blocker.save_error().empty() ? nlohmann::json() : nlohmann::json(blocker.save_error());
@@ -569,6 +596,14 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             cs->alert(r, clock, ttl);
         }
     };
+    // Blocks the XDP fast path made; the caps hold for them too.
+    auto adopt = [&](uint64_t now, bool force) {
+        std::vector<BlockEntry> refused;
+        for (const auto& e : blocker.adopt_kernel_blocks(now, force, &refused))
+            adopted(e, now);
+        for (const auto& e : refused)
+            refused_event(e.target.prefix == 128 ? e.target.addr.str() : e.target.str(), e.reason, "fast_path", now);
+    };
     bool cs_more = false;  // CrowdSec decisions wait to be applied: do not sleep
     // Pulled decisions become blocks; refusals are said once and counted.
     uint64_t cs_put = 0, cs_lifted = 0, cs_first_ns = 0;
@@ -641,12 +676,18 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             bool fast = false;
             for (const auto& e : pending) {
                 fast |= e.type == SW_EV_FAST_BLOCK;
+                if (e.type == SW_EV_BLOCK_REFUSED) {
+                    refused_event(Addr::from_bytes(e.saddr).str(),
+                                  "kernel block budget spent (" + std::to_string(blocker.policy().max_new_per_sec) +
+                                      "/s, " + std::to_string(blocker.policy().max_blocks) + " active blocks)",
+                                  "fast_path", now);
+                    continue;
+                }
                 an.on_event(e);
             }
             pending.clear();
             if (fast)
-                for (const auto& e : blocker.adopt_kernel_blocks(now))
-                    adopted(e, now);
+                adopt(now, true);
             an.flush(lookup, now);
         }
         if (cs) {
@@ -661,8 +702,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             }
         }
         if (do_sweep) {
-            for (const auto& e : blocker.adopt_kernel_blocks(now, false))
-                adopted(e, now);
+            adopt(now, false);
             for (const auto& e : blocker.expire(now))
                 block_event("unblock", e, "expired", now);
             // A huge map makes a sweep slow: keep the agent responsive (events,
