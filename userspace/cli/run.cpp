@@ -24,6 +24,7 @@
 #include "control/control.hpp"
 #include "crowdsec/link.hpp"
 #include "metrics/server.hpp"
+#include "ui/model.hpp"
 #include "output/syslog.hpp"
 #include "cli/commands.hpp"
 #include "common/version.hpp"
@@ -458,6 +459,16 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         for (const auto& a : kernel.attachments())
             names += (names.empty() ? "" : ", ") + a.iface + " (" + a.xdp_mode + " XDP)";
         std::fprintf(stderr, "scanwatch: watching %s%s\n", names.c_str(), o.block ? ", blocking scanners" : "");
+        // what it starts with: blocks put back from the state file or the pins, the metrics URL
+        size_t restored = blocker.list().size();
+        if (restored)
+            std::fprintf(stderr, "scanwatch: %zu block%s restored (scanwatch blocks lists them)\n", restored,
+                         restored == 1 ? "" : "s");
+        if (metrics_at)
+            std::fprintf(stderr, "scanwatch: metrics at http://%s/metrics\n",
+                         (metrics_at->ipv6 ? "[" + metrics_at->host + "]" : metrics_at->host)
+                             .append(":" + std::to_string(metrics_at->port))
+                             .c_str());
         if (cs)
             std::fprintf(stderr, "scanwatch: %s\n", cs->describe().c_str());
     }
@@ -742,6 +753,17 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     stopped["malformed"] = kernel.stat(SW_S_MALFORMED);
     stopped["sweeps"] = sweeps;
     out.write(stopped);
+    if (!o.quiet) {
+        auto n = [](uint64_t v, const char* one, const char* many) {
+            return std::to_string(v) + " " + (v == 1 ? one : many);
+        };
+        std::fprintf(stderr, "scanwatch: stopped (%s) after %s: %s, %s, %s, %s active\n", stop_reason.c_str(),
+                     ui::format_duration(std::round((end - start) / 1e9)).c_str(),
+                     n(kernel.stat(SW_S_PACKETS), "packet", "packets").c_str(),
+                     n(an.detector().scanners_reported(), "scanner", "scanners").c_str(),
+                     n(blocker.created_total(), "block made", "blocks made").c_str(),
+                     n(blocker.size(), "block", "blocks").c_str());
+    }
     return 0;
 }
 
