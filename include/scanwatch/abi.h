@@ -24,40 +24,61 @@
 #define SW_DEFAULT_MAX_BLOCKS 65536
 #define SW_RINGBUF_BYTES (256 * 1024)
 
-/* ---- per-source evidence counters (index into sw_source.cnt) ----------- */
-#define SW_C_PROBES 0        /* probe-class packets (anything that opens or pokes) */
-#define SW_C_SYN 1           /* SYN without ACK */
-#define SW_C_SYN_NMAP 2      /* SYN with window 1024 and MSS 1460 as the only option */
-#define SW_C_SYN_NOOPT 3     /* SYN without any TCP option (masscan-like) */
-#define SW_C_ANSWERED 4      /* we answered a probe with SYN/ACK (success) */
-#define SW_C_FAIL_RST 5      /* we answered a probe with RST (closed port) */
-#define SW_C_FAIL_ICMP 6     /* we answered with ICMP unreachable */
-#define SW_C_HALF_OPEN 7     /* SYN -> our SYN/ACK -> bare RST, seq = ISN+1 */
-#define SW_C_CONNECT 8       /* SYN -> our SYN/ACK -> RST+ACK without data */
-#define SW_C_RPC 9           /* ONC RPC CALL at the start of a flow or datagram */
-#define SW_C_FIN 10          /* FIN alone */
-#define SW_C_NULL 11         /* no flags */
-#define SW_C_XMAS 12         /* FIN+PSH+URG */
-#define SW_C_MAIMON 13       /* FIN+ACK with seq 0 */
-#define SW_C_ACK_PROBE 14    /* bare ACK with seq 0 (-sA/-sW, -PA) */
-#define SW_C_ODD_FLAGS 15    /* other flag sets without SYN/ACK/RST, or SYN+FIN */
-#define SW_C_UDP 16          /* UDP datagrams */
-#define SW_C_UDP_EMPTY 17    /* UDP datagrams without payload */
-#define SW_C_ICMP_ECHO 18    /* ICMP(v6) echo requests */
-#define SW_C_ICMP_ODD 19     /* echo with code != 0, empty echo, all-zero timestamp */
-#define SW_C_OS_TS 20        /* TCP timestamp TSval 0xFFFFFFFF (nmap -O) */
-#define SW_C_OS_URG 21       /* urgent pointer set without URG (nmap -O ECN probe) */
-#define SW_C_OS_UDP 22       /* UDP with IP ID 0x1042 (nmap -O U1) */
-#define SW_C_BARE_IP 23      /* IPv4 with an unusual protocol and no payload (-sO) */
-#define SW_C_SCTP_INIT 24    /* SCTP INIT with verification tag 0 / COOKIE-ECHO */
-#define SW_C_FRAG 25         /* IPv4/IPv6 fragments */
-#define SW_C_FRAG_TINY 26    /* first fragments too short to hold the TCP flags */
-#define SW_C_ZMAP_IPID 27    /* IP ID 54321 */
-#define SW_C_SAME_SEQ 28     /* probes repeating the previous probe's seq/ack value */
-#define SW_C_SAME_SPORT 29   /* probes repeating the previous probe's source port */
-#define SW_C_SV_PROBE 30     /* a payload that is one of nmap -sV's probes or NSE's marker */
-#define SW_C_FIRST_OK 31     /* first contacts (new port or host) we answered with SYN/ACK */
-#define SW_C_MAX 32
+/* ---- per-source evidence counters (index into sw_source.cnt) -----------
+ * One table, the source of every list of them: X(ID, name, kinds) gives
+ * SW_C_<ID> (its index: the table's order), the evidence name in JSON, top
+ * and the tests, and the scan kinds of DESIGN.md it is evidence for
+ * (space-separated; top shows it beside them). Append new counters at the
+ * end: the indexes are the kernel<->agent ABI.
+ */
+#define SW_COUNTERS(X) \
+	X(PROBES,     "probes",     "") /* 0: probe-class packets (anything that opens or pokes) */ \
+	X(SYN,        "syn",        "syn") /* 1: SYN without ACK */ \
+	X(SYN_NMAP,   "syn_nmap",   "syn") /* 2: SYN with window 1024 and MSS 1460 as the only option */ \
+	X(SYN_NOOPT,  "syn_noopt",  "syn") /* 3: SYN without any TCP option (masscan-like) */ \
+	X(ANSWERED,   "answered",   "connect") /* 4: we answered a probe with SYN/ACK (success) */ \
+	X(FAIL_RST,   "fail_rst",   "") /* 5: we answered a probe with RST (closed port) */ \
+	X(FAIL_ICMP,  "fail_icmp",  "udp") /* 6: we answered with ICMP unreachable */ \
+	X(HALF_OPEN,  "half_open",  "syn") /* 7: SYN -> our SYN/ACK -> bare RST, seq = ISN+1 */ \
+	X(CONNECT,    "connect",    "connect") /* 8: SYN -> our SYN/ACK -> RST+ACK without data */ \
+	X(RPC,        "rpc",        "service-detect rpc") /* 9: ONC RPC CALL at the start of a flow or datagram */ \
+	X(FIN,        "fin",        "fin") /* 10: FIN alone */ \
+	X(NULL,       "null",       "null") /* 11: no flags */ \
+	X(XMAS,       "xmas",       "xmas") /* 12: FIN+PSH+URG */ \
+	X(MAIMON,     "maimon",     "maimon") /* 13: FIN+ACK with seq 0 */ \
+	X(ACK_PROBE,  "ack_probe",  "ack discovery") /* 14: bare ACK with seq 0 (-sA/-sW, -PA) */ \
+	X(ODD_FLAGS,  "odd_flags",  "custom-flags") /* 15: other flag sets without SYN/ACK/RST, or SYN+FIN */ \
+	X(UDP,        "udp",        "udp") /* 16: UDP datagrams */ \
+	X(UDP_EMPTY,  "udp_empty",  "udp") /* 17: UDP datagrams without payload */ \
+	X(ICMP_ECHO,  "icmp_echo",  "discovery") /* 18: ICMP(v6) echo requests */ \
+	X(ICMP_ODD,   "icmp_odd",   "os-detect discovery") /* 19: echo with code != 0, empty echo, all-zero timestamp */ \
+	X(OS_TS,      "os_ts",      "os-detect") /* 20: TCP timestamp TSval 0xFFFFFFFF (nmap -O) */ \
+	X(OS_URG,     "os_urg",     "os-detect") /* 21: urgent pointer set without URG (nmap -O ECN probe) */ \
+	X(OS_UDP,     "os_udp",     "os-detect") /* 22: UDP with IP ID 0x1042 (nmap -O U1) */ \
+	X(BARE_IP,    "bare_ip",    "ip-protocol") /* 23: IPv4 with an unusual protocol and no payload (-sO) */ \
+	X(SCTP_INIT,  "sctp_init",  "sctp") /* 24: SCTP INIT with verification tag 0 / COOKIE-ECHO */ \
+	X(FRAG,       "frag",       "") /* 25: IPv4/IPv6 fragments */ \
+	X(FRAG_TINY,  "frag_tiny",  "") /* 26: first fragments too short to hold the TCP flags */ \
+	X(ZMAP_IPID,  "zmap_ipid",  "") /* 27: IP ID 54321 */ \
+	X(SAME_SEQ,   "same_seq",   "") /* 28: probes repeating the previous probe's seq/ack value */ \
+	X(SAME_SPORT, "same_sport",  "") /* 29: probes repeating the previous probe's source port */ \
+	X(SV_PROBE,   "sv_probe",   "service-detect") /* 30: a payload that is one of nmap -sV's probes or NSE's marker */ \
+	X(FIRST_OK,   "first_ok",   "") /* 31: first contacts (new port or host) we answered with SYN/ACK */
+
+#define SW_C_ENUM_(id, name, kinds) SW_C_##id,
+enum { SW_COUNTERS(SW_C_ENUM_) SW_C_MAX };
+#undef SW_C_ENUM_
+
+/*
+ * The XDP program collects a packet's counters in one mask (struct obs in
+ * bpf/) of SW_C_MASK_BITS bits, bit i = SW_C_i: every counter must fit.
+ */
+#define SW_C_MASK_BITS 32
+#ifdef __cplusplus
+static_assert(SW_C_MAX <= SW_C_MASK_BITS, "SW_C_* counters overflow the evidence mask");
+#else
+_Static_assert(SW_C_MAX <= SW_C_MASK_BITS, "SW_C_* counters overflow the evidence mask");
+#endif
 
 /* sw_source.flags */
 /* answers our packets (a RST after our SYN/ACK, a handshake): a hint for the
@@ -126,7 +147,7 @@ struct sw_lpm_key {
 #define SW_BR_MANUAL 1
 #define SW_BR_DETECTOR 2
 #define SW_BR_FAST_PATH 3
-#define SW_BR_SHIELD 4     /* sw_shield entries: made by the agent or the fast path */
+#define SW_BR_CROWDSEC 4   /* a CrowdSec decision (pulled again at start, not in the state file) */
 
 struct sw_block {
 	__u64 expires_ns;              /* sw_now() clock; 0 = never */

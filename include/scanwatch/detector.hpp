@@ -41,7 +41,16 @@ struct ScanReport {
     uint64_t last_seen_ns = 0;
     std::map<std::string, uint64_t> evidence;  // counter name -> value, for the analyst
     std::vector<uint32_t> rpc_programs;        // distinct ONC RPC programs seen (first 32)
+    // Not (yet) a scanner: what is missing, in the words of the flags a user
+    // can change ("3 ports < --min-ports 5", "score 0.820 < --alert-score 0.990",
+    // "no answer seen yet ..."). Empty for scanners.
+    std::vector<std::string> why_not;
 };
+
+// The score as every output shows it: cut (not rounded) to three decimals,
+// so 0.9996 reads 0.999 everywhere and only certainty reads 1.000.
+double score_value(double score);        // for JSON numbers
+std::string format_score(double score);  // "0.999" for text
 
 class Detector {
 public:
@@ -63,6 +72,10 @@ public:
 
     // The current assessment of a source, without emitting (for top/status).
     std::optional<ScanReport> assess(const Addr& src) const;
+
+    // The current assessment of every tracked source that is not (yet) a
+    // scanner, highest score first, at most `limit` of them (status).
+    std::vector<ScanReport> not_scanners(size_t limit) const;
 
     // Forgets sources idle for longer than idle_forget_ns; returns how many.
     size_t expire(uint64_t now_ns);

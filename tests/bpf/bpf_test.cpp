@@ -20,6 +20,7 @@
 #include "block/blocker.hpp"
 #include "bpf/prog_runner.hpp"
 #include "packet.hpp"
+#include "scanwatch/counters.hpp"
 
 using namespace scanwatch;
 using namespace swtest;
@@ -34,15 +35,7 @@ constexpr uint64_t SEC = 1'000'000'000ull;
 constexpr uint64_t T0 = 1'700'000'000ull * SEC;  // a capture-like clock
 constexpr int kXdpPass = XDP_PASS, kXdpDrop = XDP_DROP, kTcOk = 0, kTcShot = 2;
 
-const char* counter_name(unsigned c) {
-    static const char* names[SW_C_MAX] = {
-        "PROBES", "SYN", "SYN_NMAP", "SYN_NOOPT", "ANSWERED", "FAIL_RST", "FAIL_ICMP",
-        "HALF_OPEN", "CONNECT", "RPC", "FIN", "NULL", "XMAS", "MAIMON", "ACK_PROBE",
-        "ODD_FLAGS", "UDP", "UDP_EMPTY", "ICMP_ECHO", "ICMP_ODD", "OS_TS", "OS_URG",
-        "OS_UDP", "BARE_IP", "SCTP_INIT", "FRAG", "FRAG_TINY", "ZMAP_IPID", "SAME_SEQ",
-        "SAME_SPORT", "SV_PROBE", "FIRST_OK"};
-    return c < SW_C_MAX ? names[c] : "?";
-}
+const char* counter_name(unsigned c) { return c < SW_C_MAX ? kCounters[c].id : "?"; }
 
 Addr addr(std::string_view s) {
     auto a = Addr::parse(s);

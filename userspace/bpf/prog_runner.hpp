@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bpf/skel.hpp"
+#include "bpf/skeleton.hpp"
 #include "scanwatch/abi.h"
 #include "scanwatch/addr.hpp"
 
@@ -21,7 +22,9 @@ namespace scanwatch {
 
 class ProgRunner {
 public:
-    ProgRunner();  // opens and loads the skeleton (replay clock); throws BpfError
+    // Opens and loads the skeleton with the replay clock and a mapped config
+    // (whatever o says about those two); o sets map sizes and flags. Throws BpfError.
+    explicit ProgRunner(SkelOptions o = {});
 
     // Runs the XDP program on one Ethernet frame at time now_ns; returns the XDP action.
     int run_xdp(std::span<const uint8_t> frame, uint64_t now_ns);

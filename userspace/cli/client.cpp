@@ -44,8 +44,11 @@ int block_command(const ClientOptions& c, const std::string& target, const std::
             }
         req["ttl_s"] = static_cast<double>(ns) / 1e9;
     }
-    ask(c, req);
-    std::printf("blocked %s\n", cidr.str().c_str());
+    auto resp = ask(c, req);
+    if (resp.value("updated", false))
+        std::printf("%s was already blocked: expiry renewed\n", cidr.str().c_str());
+    else
+        std::printf("blocked %s\n", cidr.str().c_str());
     return 0;
 }
 
@@ -93,6 +96,16 @@ int status_command(const ClientOptions& c) {
                 static_cast<unsigned long long>(resp["scanners"].get<uint64_t>()),
                 static_cast<unsigned long long>(resp["blocks"].get<uint64_t>()),
                 resp["block_enabled"].get<bool>() ? " (automatic blocking on)" : "");
+    // the sources closest to a verdict, and what each lacks
+    if (auto w = resp.find("watching"); w != resp.end() && w->is_array())
+        for (const auto& x : *w) {
+            std::string why;
+            for (const auto& r : x.value("why_not", nlohmann::json::array()))
+                if (r.is_string())
+                    why += (why.empty() ? "" : "; ") + r.get<std::string>();
+            std::printf("not a scanner (yet): %s: %s\n", x.value("src", std::string("?")).c_str(),
+                        why.empty() ? "-" : why.c_str());
+        }
     return 0;
 }
 

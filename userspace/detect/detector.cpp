@@ -9,6 +9,8 @@
 // a scanner; scan kinds and the tool are then read from the counters.
 #include "scanwatch/detector.hpp"
 
+#include "scanwatch/counters.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -16,6 +18,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <unordered_map>
 
@@ -37,6 +40,10 @@ struct Weights {
     // version 104316, so one RPCCheck outweighs one successful connection.
     static inline const double rpc_check = std::log(100.0);
     static inline const double os_marker = std::log(5.0);   // nmap -O markers
+    // Once per source: nmap -O's probes (TSval 0xFFFFFFFF twice, the ECN
+    // probe's urgent pointer without URG, U1's IP ID 0x1042) come from no
+    // client, so OS detection against a single port is named on its own.
+    static inline const double os_detect = std::log(100.0);
     static inline const double syn_noopt = std::log(2.0);   // SYN without options (masscan-like)
     static inline const double zmap_ipid = std::log(3.0);   // IP ID 54321
     // Empty echo, all-zero timestamp, echo with code != 0: nmap's pings (ping
@@ -48,6 +55,10 @@ struct Weights {
 
 constexpr unsigned kKindMin = 3;           // probes of one flag set before naming the kind
 constexpr uint64_t kFewPorts = 3;          // discovery / sweep: at most this many ports
+// A sweep may knock on a few more ports (masscan -p21,22,23,80,8000 over a
+// /8) when it does so on many more hosts than ports.
+constexpr uint64_t kSweepMaxPorts = 32;
+constexpr uint64_t kSweepHostsPerPort = 4;
 constexpr size_t kRpcStrongPrograms = 3;   // distinct programs that make the grinder
 constexpr size_t kRpcStrongHosts = 3;      // hosts called: an RPC sweep (portmapper probing)
 constexpr size_t kMaxRpcPrograms = 32;     // programs remembered per source
@@ -99,13 +110,6 @@ constexpr const char* tool_name(Tool t) {
     }
 }
 
-constexpr const char* kCounterNames[SW_C_MAX] = {
-    "probes", "syn", "syn_nmap", "syn_noopt", "answered", "fail_rst", "fail_icmp",
-    "half_open", "connect", "rpc", "fin", "null", "xmas", "maimon", "ack_probe",
-    "odd_flags", "udp", "udp_empty", "icmp_echo", "icmp_odd", "os_ts", "os_urg", "os_udp",
-    "bare_ip", "sctp_init", "frag", "frag_tiny", "zmap_ipid", "same_seq", "same_sport",
-    "sv_probe", "first_ok"};
-
 constexpr uint32_t bit(unsigned k) { return 1u << k; }
 
 // Probes whose failure we could observe (an answer, a RST, an ICMP
@@ -120,6 +124,28 @@ uint64_t answerable_probes(const uint32_t* c) {
     return p > skip ? p - skip : 0;
 }
 
+}  // namespace
+
+double score_value(double score) {
+    // the epsilon keeps 0.99 (stored as 0.98999...) at 0.99
+    return std::clamp(std::floor(score * 1000.0 + 1e-6) / 1000.0, 0.0, 1.0);
+}
+
+std::string format_score(double score) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%.3f", score_value(score));
+    return buf;
+}
+
+namespace {
+std::string format_seconds(uint64_t ns) {
+    char buf[32];
+    if (ns % 1'000'000'000ULL == 0)
+        std::snprintf(buf, sizeof buf, "%llus", static_cast<unsigned long long>(ns / 1'000'000'000ULL));
+    else
+        std::snprintf(buf, sizeof buf, "%gs", static_cast<double>(ns) / 1e9);
+    return buf;
+}
 }  // namespace
 
 uint64_t linear_count(const uint64_t* words, unsigned nbits) {
@@ -199,6 +225,7 @@ struct Verdict {
     Tool tool = Tool::unknown;
     uint64_t timeouts = 0;
     bool decoy = false;
+    std::vector<std::string> why_not;  // what a verdict lacks, in the words of the flags
 };
 
 // The sources that sent probes with one (seq, source port), for decoys.
@@ -278,6 +305,7 @@ struct Detector::Impl {
                                  c[SW_C_MAIMON] + c[SW_C_ACK_PROBE] + c[SW_C_ODD_FLAGS] +
                                  c[SW_C_FRAG_TINY];
         const uint64_t os = uint64_t{c[SW_C_OS_TS]} + c[SW_C_OS_URG] + c[SW_C_OS_UDP];
+        const bool os_detect = os >= 2 || (c[SW_C_ICMP_ODD] >= 1 && c[SW_C_OS_TS] >= 1);
         const uint64_t rpc = std::max<uint64_t>(c[SW_C_RPC], s.rpc_events);
         const bool strong_rpc = rpc_strong(s);
         const uint64_t probes = c[SW_C_PROBES];
@@ -299,13 +327,31 @@ struct Detector::Impl {
             c[SW_C_SV_PROBE] >= 2 || (c[SW_C_SV_PROBE] >= 1 && c[SW_C_CONNECT] >= 1) || s.rpc_check;
         if (s.rpc_check)
             L += Weights::rpc_check;
+        if (os_detect)
+            L += Weights::os_detect;
         v.score = 1.0 / (1.0 + std::exp(-L));
 
         // The fast path blocks after fewer ports than min_ports may ask for, and
         // a blocked source's record stops growing: its judgement counts as breadth.
-        const bool broad =
-            P >= cfg.min_ports || H >= cfg.min_hosts || strong_rpc || version_probing || s.fast_blocked;
+        const bool broad = P >= cfg.min_ports || H >= cfg.min_hosts || strong_rpc || version_probing ||
+                           os_detect || s.fast_blocked;
         v.scanner = s.reported || (v.score >= cfg.alert_score && broad);
+        if (!v.scanner) {
+            // Why not (yet), in the words of the flags that would change it.
+            if (!broad) {
+                v.why_not.push_back(std::to_string(P) + (P == 1 ? " port" : " ports") + " < --min-ports " +
+                                    std::to_string(cfg.min_ports));
+                v.why_not.push_back(std::to_string(H) + (H == 1 ? " host" : " hosts") + " < --min-hosts " +
+                                    std::to_string(cfg.min_hosts));
+            }
+            if (v.score < cfg.alert_score)
+                v.why_not.push_back("score " + format_score(v.score) + " < --alert-score " +
+                                    format_score(cfg.alert_score));
+            const uint64_t answers = uint64_t{c[SW_C_ANSWERED]} + c[SW_C_FAIL_RST] + c[SW_C_FAIL_ICMP];
+            if (answers == 0 && v.timeouts == 0 && answerable_probes(c) > 0)
+                v.why_not.push_back("no answer seen yet (an unanswered probe fails after --probe-timeout " +
+                                    format_seconds(cfg.probe_timeout_ns) + ")");
+        }
         // A decoy scans only on paper: say so, with a score nobody blocks on.
         v.decoy = s.decoy && !s.verified;
         if (v.decoy)
@@ -317,7 +363,9 @@ struct Detector::Impl {
             v.kinds |= bit(kRpc);
         if (version_probing)
             v.kinds |= bit(kServiceDetect);
-        const bool os_detect = os >= 2 || (c[SW_C_ICMP_ODD] >= 1 && c[SW_C_OS_TS] >= 1);
+        // -O's probes are unmistakable: named on their own, like -sV's.
+        if (os_detect)
+            v.kinds |= bit(kOsDetect);
         // -O's own NULL, SYN+FIN+PSH+URG, FIN+PSH+URG and code-9 echo probes
         // (with their retransmissions; IE1 counted twice) are not scans of
         // those kinds.
@@ -340,6 +388,8 @@ struct Detector::Impl {
         const uint64_t syn_plain = sub(syn_all, c[SW_C_ODD_FLAGS]);
         const uint64_t syn = tcp_disc ? sub(syn_plain, acks) : syn_plain;
         const uint64_t ack = tcp_disc ? 0 : acks;
+        const bool sweep = H >= cfg.min_hosts &&
+                           (P <= kFewPorts || (P <= kSweepMaxPorts && H >= kSweepHostsPerPort * P));
         if (v.scanner) {
             if (syn >= kKindMin && (c[SW_C_HALF_OPEN] >= 1 || c[SW_C_SYN_NMAP] >= kKindMin ||
                                     c[SW_C_SYN_NOOPT] >= cfg.min_ports))
@@ -357,21 +407,17 @@ struct Detector::Impl {
             if (c[SW_C_MAIMON] >= kKindMin) v.kinds |= bit(kMaimon);
             if (ack >= kKindMin) v.kinds |= bit(kAck);
             if (c[SW_C_ODD_FLAGS] >= kKindMin + os_extra) v.kinds |= bit(kCustomFlags);
-            if (c[SW_C_UDP] >= cfg.min_ports && P >= cfg.min_ports) v.kinds |= bit(kUdp);
+            if (c[SW_C_UDP] >= cfg.min_ports && (P >= cfg.min_ports || sweep)) v.kinds |= bit(kUdp);
             if (c[SW_C_BARE_IP] >= kKindMin) v.kinds |= bit(kIpProtocol);
             if (c[SW_C_SCTP_INIT] >= kKindMin) v.kinds |= bit(kSctp);
-            if (os_detect) v.kinds |= bit(kOsDetect);
             if (discovery) v.kinds |= bit(kDiscovery);
-            // A sweep probes one or a few ports across many hosts: it is
-            // named a sweep, not a port scan of the technique it used (the
-            // evidence still shows the SYNs, ACKs ...).
-            if (H >= cfg.min_hosts && P <= kFewPorts) {
+            // A sweep probes one or a few ports across many hosts: named
+            // `sweep`, with the kind of its probes beside it (syn, connect ...).
+            if (sweep)
                 v.kinds |= bit(kSweep);
-                v.kinds &= ~kPortScanKinds;
-            }
-            // Nor is probing one or two services (nmap -sV -p80) a port scan
-            // (unless the fast path cut the scan short).
-            if (P < cfg.min_ports && !s.fast_blocked)
+            // Probing one or two services of one host (nmap -sV -p80) is no
+            // port scan (unless the fast path cut the scan short).
+            if (P < cfg.min_ports && !sweep && !s.fast_blocked)
                 v.kinds &= ~kPortScanKinds;
         }
 
@@ -406,11 +452,12 @@ struct Detector::Impl {
         r.last_seen_ns = s.last_ns;
         for (unsigned i = 0; i < SW_C_MAX; i++)
             if (s.cnt[i])
-                r.evidence[kCounterNames[i]] = s.cnt[i];
+                r.evidence[kCounters[i].name] = s.cnt[i];
         if (v.timeouts)
             r.evidence["timeouts"] = v.timeouts;
         if (v.decoy)
             r.evidence["decoy"] = 1;
+        r.why_not = v.why_not;
         r.rpc_programs = s.rpc_programs;
         return r;
     }
@@ -603,6 +650,23 @@ std::optional<ScanReport> Detector::assess(const Addr& src) const {
         return std::nullopt;
     const State& s = it->second;
     return impl_->report(src, s, impl_->judge(s, s.observed_ns));
+}
+
+std::vector<ScanReport> Detector::not_scanners(size_t limit) const {
+    std::vector<ScanReport> out;
+    for (const auto& [src, s] : impl_->sources) {
+        if (!s.have_snapshot || s.reported)
+            continue;
+        auto r = impl_->report(src, s, impl_->judge(s, s.observed_ns));
+        if (!r.scanner)
+            out.push_back(std::move(r));
+    }
+    std::sort(out.begin(), out.end(), [](const ScanReport& a, const ScanReport& b) {
+        return a.score != b.score ? a.score > b.score : a.src < b.src;
+    });
+    if (out.size() > limit)
+        out.resize(limit);
+    return out;
 }
 
 size_t Detector::expire(uint64_t now_ns) {

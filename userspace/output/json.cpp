@@ -31,8 +31,6 @@ std::string rfc3339(uint64_t wall_ns) {
     return buf;
 }
 
-static double round_score(double s) { return std::floor(s * 1000.0) / 1000.0; }
-
 nlohmann::ordered_json scan_json(const ScanReport& r, const Clock& clock, uint64_t now_kernel_ns,
                                  const std::string& action) {
     nlohmann::ordered_json j;
@@ -43,7 +41,7 @@ nlohmann::ordered_json scan_json(const ScanReport& r, const Clock& clock, uint64
     j["ports"] = r.ports;
     j["hosts"] = r.hosts;
     j["probes"] = r.probes;
-    j["score"] = round_score(r.score);
+    j["score"] = score_value(r.score);
     j["first_seen"] = rfc3339(clock.wall(r.first_seen_ns));
     j["ts"] = rfc3339(clock.wall(now_kernel_ns));
     j["action"] = action;
@@ -65,7 +63,7 @@ std::string scan_line(const ScanReport& r) {
     for (size_t i = 0; i < r.kinds.size(); i++)
         o << (i ? ", " : "") << r.kinds[i];
     o << "): " << r.ports << (r.ports == 1 ? " port, " : " ports, ") << r.hosts
-      << (r.hosts == 1 ? " host, " : " hosts, ") << r.probes << " probes, score " << round_score(r.score);
+      << (r.hosts == 1 ? " host, " : " hosts, ") << r.probes << " probes, score " << format_score(r.score);
     return o.str();
 }
 

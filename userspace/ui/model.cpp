@@ -7,6 +7,9 @@
 #include <ctime>
 #include <set>
 
+#include "scanwatch/counters.hpp"
+#include "scanwatch/detector.hpp"
+
 namespace scanwatch::ui {
 
 namespace {
@@ -269,6 +272,7 @@ SourceRow row_from_json(const nlohmann::json& j) {
     r.failed = get_u64(j, "failed");
     r.score = get_double(j, "score", 0);
     r.scanner = j.value("scanner", false);
+    r.why_not = get_strings(j, "why_not");
     r.state = get_str(j, "state", "watching");
     auto b = j.find("block");
     if (b != j.end() && b->is_object()) {
@@ -658,7 +662,7 @@ std::string format_cell(const SourceRow& r, Column c, size_t w) {
         }
         return fit(s, w);
     }
-    case Column::Score: return fit(printf_str("%.3f", r.score), w, true);
+    case Column::Score: return fit(format_score(r.score), w, true);
     }
     return fit("", w);
 }
@@ -708,26 +712,11 @@ std::vector<std::string> header_lines(const TopModel& m, const HeaderInfo& h, si
 }
 
 std::vector<std::string> evidence_for_kind(std::string_view kind) {
-    static const std::map<std::string, std::vector<std::string>, std::less<>> kMap = {
-        {"syn", {"syn", "syn_nmap", "syn_noopt", "half_open"}},
-        {"connect", {"connect", "answered"}},
-        {"fin", {"fin"}},
-        {"null", {"null"}},
-        {"xmas", {"xmas"}},
-        {"maimon", {"maimon"}},
-        {"ack", {"ack_probe"}},
-        {"custom-flags", {"odd_flags"}},
-        {"udp", {"udp", "udp_empty", "fail_icmp"}},
-        {"ip-protocol", {"bare_ip"}},
-        {"sctp", {"sctp_init"}},
-        {"os-detect", {"os_ts", "os_urg", "os_udp", "icmp_odd"}},
-        {"service-detect", {"sv_probe", "rpc"}},
-        {"rpc", {"rpc"}},
-        {"discovery", {"icmp_echo", "icmp_odd", "ack_probe"}},
-        {"sweep", {}},
-    };
-    auto it = kMap.find(kind);
-    return it == kMap.end() ? std::vector<std::string>{} : it->second;
+    std::vector<std::string> out;
+    for (unsigned c = 0; c < SW_C_MAX; c++)
+        if (counter_backs_kind(c, kind))
+            out.emplace_back(kCounters[c].name);
+    return out;
 }
 
 std::vector<std::string> detail_lines(const TopModel& m, const SourceRow& r, size_t width, bool unicode) {
@@ -764,8 +753,10 @@ std::vector<std::string> detail_lines(const TopModel& m, const SourceRow& r, siz
         add_wrapped(head, join(items, ", "));
     };
 
-    add_wrapped("", r.src + "  tool " + r.tool + "  score " + printf_str("%.3f", r.score) + "  " +
+    add_wrapped("", r.src + "  tool " + r.tool + "  score " + format_score(r.score) + "  " +
                         (r.scanner ? "judged a scanner" : "not judged a scanner"));
+    if (!r.scanner && !r.why_not.empty())
+        add_list("why not: ", r.why_not);
     if (r.block) {
         std::string s = "block: " + std::string(r.block->manual ? "manual" : "automatic") + " on " + r.block->target;
         s += r.block->ttl_left_s ? ", " + format_duration(*r.block->ttl_left_s) + " left" : ", never expires";

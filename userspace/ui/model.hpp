@@ -70,6 +70,7 @@ struct SourceRow {
     double first_age_s = -1, last_age_s = -1;  // at the time of the sample
     std::map<std::string, uint64_t> evidence;
     std::vector<uint32_t> rpc_programs;
+    std::vector<std::string> why_not;   // what a verdict lacks (not scanners)
     std::optional<double> probe_rate;   // probes/s since the previous sample
     bool block_only = false;            // a block the agent has no source record for
 };
