@@ -148,6 +148,7 @@ struct sw_lpm_key {
 #define SW_BR_DETECTOR 2
 #define SW_BR_FAST_PATH 3
 #define SW_BR_CROWDSEC 4   /* a CrowdSec decision (pulled again at start, not in the state file) */
+#define SW_BR_SHIELD 5     /* sw_shield entries: made by the agent or the fast path */
 
 struct sw_block {
 	__u64 expires_ns;              /* sw_now() clock; 0 = never */

@@ -1146,12 +1146,14 @@ TEST_F(BlockTest, StateFileFailureIsReportedOnceAndTheBlockStillDrops) {
                    bpf_map__fd(r().skel()->maps.sw_cfg)};
     Blocker b(maps, BlockPolicy{}, "/proc/self/no-such-dir/blocks.json", Clock::identity());
     ASSERT_FALSE(b.add(Cidr::parse("198.18.0.2"), 0, SW_BR_MANUAL, "manual", now_));
+    b.flush();  // saves are batched (at most one a second); flush() writes now
     auto err = b.take_save_error();
     ASSERT_TRUE(err);
     EXPECT_NE(err->find("cannot save blocks to '/proc/self/no-such-dir/blocks.json'"), std::string::npos) << *err;
     EXPECT_NE(err->find("will not survive a restart"), std::string::npos) << *err;
     EXPECT_FALSE(b.take_save_error()) << "reported once, not per change";
     ASSERT_FALSE(b.add(Cidr::parse("198.18.0.4"), 0, SW_BR_MANUAL, "manual", now_));
+    b.flush();
     EXPECT_FALSE(b.take_save_error());
     EXPECT_FALSE(b.save_error().empty());
     EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpDrop) << "the kernel map holds the block anyway";

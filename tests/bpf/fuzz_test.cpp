@@ -691,6 +691,13 @@ private:
         return false;
     }
 
+    const sw_block* block_of(const sw_lpm_key& key) const {
+        for (auto& [k, b] : blocked_)
+            if (std::memcmp(k.addr, key.addr, 16) == 0)
+                return &b;
+        return nullptr;
+    }
+
     // entries in the shield map (XDP answers only shielded sources)
     size_t shield_count() {
         int fd = bpf_map__fd(p_.skel()->maps.sw_shield);
@@ -699,13 +706,6 @@ private:
         for (void* prev = nullptr; bpf_map_get_next_key(fd, prev, next) == 0; prev = k, n++)
             std::memcpy(k, next, 16);
         return n;
-    }
-
-    const sw_block* block_of(const sw_lpm_key& key) const {
-        for (auto& [k, b] : blocked_)
-            if (std::memcmp(k.addr, key.addr, 16) == 0)
-                return &b;
-        return nullptr;
     }
 
     void refresh_blocks() {

@@ -38,6 +38,7 @@ TEST(Config, EveryKeySetsItsOption) {
 interfaces = ["eth0", "eth1"]
 xdp_mode = "generic"
 socket = "/run/sw.sock"
+socket_group = "scanwatch"
 pin_dir = "/sys/fs/bpf/sw"
 sweep_ms = 100
 max_sources = 4096
@@ -78,6 +79,7 @@ pull_interval = "5s"
     EXPECT_EQ(o.ifaces, (std::vector<std::string>{"eth0", "eth1"}));
     EXPECT_EQ(o.xdp_mode, "generic");
     EXPECT_EQ(o.socket, "/run/sw.sock");
+    EXPECT_EQ(o.socket_group, "scanwatch");
     EXPECT_EQ(o.pin_dir, "/sys/fs/bpf/sw");
     EXPECT_EQ(o.sweep_ms, 100);
     EXPECT_EQ(o.max_sources, 4096u);
@@ -111,7 +113,7 @@ pull_interval = "5s"
 TEST(Config, EveryKeyIsCoveredByTheTestAbove) {
     // A new key must be added to EveryKeySetsItsOption too.
     const std::vector<std::string> keys = config_keys();
-    EXPECT_EQ(keys.size(), 31u);
+    EXPECT_EQ(keys.size(), 32u);
     EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), keys.size());
 }
 
