@@ -14,6 +14,8 @@ packages=(
   libclang-rt-dev
   # lab, tests and demo
   iproute2 nmap ncat curl tcpdump tmux procps python3
+  # the other scanners the live tests run (tool attribution)
+  hping3 masscan zmap
   # packaging tests: cpack's dpkg-shlibdeps (dpkg-dev), systemd-analyze verify,
   # the completion's helpers, man page lint
   dpkg-dev systemd bash-completion groff-base
