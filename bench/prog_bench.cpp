@@ -40,7 +40,7 @@
 #include <string>
 #include <vector>
 
-#include "bpf/skel.hpp"
+#include "bpf/skeleton.hpp"
 #include "packet.hpp"
 #include "scanwatch/abi.h"
 #include "sw_bench_empty.skel.h"
@@ -141,7 +141,91 @@ struct Row {
     Bytes frame;                // repeat rows
     std::vector<Bytes> frames;  // new-source rows (repeat = 1 each)
     bool blocked = false;
+    bool big_list = false;  // measured with 100,000 active blocks (and xdp-filter's list filled alike)
 };
+
+// The block list of the "100k blocks" rows, the size and shape of a real
+// CrowdSec list: 80,000 single addresses (40,000 IPv4 from 198.18.64.0,
+// 40,000 IPv6 from 2001:2:0:200::/64) and 20,000 ranges (4,000 IPv4 /28 in
+// 198.19.0.0/16, 16,000 IPv6 /64 in 2001:2:0:4000::/50). None of them is the
+// source of another row's packets. Keys as the agent writes them (abi.h).
+struct BigList {
+    std::vector<sw_lpm_key> singles, ranges;
+};
+
+BigList big_list() {
+    BigList l;
+    for (uint32_t i = 0; i < 40000; i++) {
+        sw_lpm_key k{};
+        k.prefixlen = 128;
+        k.addr[10] = k.addr[11] = 0xff;
+        uint32_t a = htonl(0xC6124000u + i);  // 198.18.64.0 + i
+        std::memcpy(k.addr + 12, &a, 4);
+        l.singles.push_back(k);
+        sw_lpm_key k6{};
+        k6.prefixlen = 128;
+        inet_pton(AF_INET6, "2001:2:0:200::", k6.addr);
+        k6.addr[12] = uint8_t(i >> 24), k6.addr[13] = uint8_t(i >> 16), k6.addr[14] = uint8_t(i >> 8), k6.addr[15] = uint8_t(i);
+        k6.addr[8] = 0x10;  // 2001:2:0:200:1000::i
+        l.singles.push_back(k6);
+    }
+    for (uint32_t i = 0; i < 4000; i++) {
+        sw_lpm_key k{};
+        k.prefixlen = 96 + 28;
+        k.addr[10] = k.addr[11] = 0xff;
+        uint32_t a = htonl(0xC6130000u + i * 16);  // 198.19.0.0 + 16 i, /28
+        std::memcpy(k.addr + 12, &a, 4);
+        l.ranges.push_back(k);
+    }
+    for (uint32_t i = 0; i < 16000; i++) {
+        sw_lpm_key k{};
+        k.prefixlen = 64;
+        inet_pton(AF_INET6, "2001:2:0:4000::", k.addr);
+        k.addr[6] = uint8_t(0x40 | (i >> 8)), k.addr[7] = uint8_t(i);  // 2001:2:0:4000+i::/64
+        l.ranges.push_back(k);
+    }
+    return l;
+}
+
+// Puts the single IPv4/IPv6 addresses of the list on xdp-filter's own source
+// lists (its filter_ipv4 / filter_ipv6 hash maps), with the value its CLI gave
+// 198.18.9.9 (`xdp-filter ip 198.18.9.9 -m src`). Returns how many it holds.
+size_t fill_xdp_filter(int prog_fd, const BigList& l) {
+    bpf_prog_info info{};
+    uint32_t ids[16];
+    info.nr_map_ids = 16;
+    info.map_ids = reinterpret_cast<uint64_t>(ids);
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+        return 0;
+    int v4 = -1, v6 = -1;
+    for (uint32_t i = 0; i < std::min<uint32_t>(info.nr_map_ids, 16); i++) {
+        int fd = bpf_map_get_fd_by_id(ids[i]);
+        bpf_map_info mi{};
+        uint32_t ml = sizeof mi;
+        if (fd < 0 || bpf_obj_get_info_by_fd(fd, &mi, &ml))
+            continue;
+        if (std::string(mi.name) == "filter_ipv4")
+            v4 = fd;
+        else if (std::string(mi.name) == "filter_ipv6")
+            v6 = fd;
+    }
+    if (v4 < 0)
+        return 0;
+    uint8_t tmpl[64]{};
+    uint32_t key9;
+    inet_pton(AF_INET, "198.18.9.9", &key9);
+    if (bpf_map_lookup_elem(v4, &key9, tmpl))
+        return 0;
+    size_t n = 1;
+    for (auto& k : l.singles) {
+        bool is4 = k.addr[10] == 0xff && k.addr[11] == 0xff && k.addr[0] == 0;
+        if (is4 ? bpf_map_update_elem(v4, k.addr + 12, tmpl, BPF_ANY) == 0
+                : (v6 >= 0 && bpf_map_update_elem(v6, k.addr, tmpl, BPF_ANY) == 0))
+            n++;
+    }
+    return n;
+}
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -179,12 +263,14 @@ int main(int argc, char** argv) {
     libbpf_set_print([](enum libbpf_print_level, const char*, va_list) { return 0; });
 
     // scanwatch: the skeleton as the agent loads it (live clock), not attached.
-    scanwatch::SkelPtr sw(scanwatch_bpf__open());
-    if (!sw)
-        die("opening the scanwatch skeleton");
-    sw->rodata->replay_mode = 0;
-    if (scanwatch_bpf__load(sw.get()))
-        die("loading the scanwatch programs (root needed)");
+    scanwatch::SkelPtr sw;
+    try {
+        scanwatch::SkelOptions so;
+        so.max_blocks = 262144;  // room for the 100k-blocks rows
+        sw = scanwatch::open_skeleton(so);
+    } catch (const std::exception& e) {
+        die(e.what());
+    }
     std::unique_ptr<sw_bench_empty, EmptyDeleter> empty(sw_bench_empty__open_and_load());
     if (!empty)
         die("loading the empty XDP program");
@@ -242,6 +328,15 @@ int main(int argc, char** argv) {
     blk.blocked = true;
     rows.push_back(blk);
     rows.push_back(evict);
+    Row big_est{"tcp_established_100k_blocks", "IPv4 TCP ACK+PSH, 100 B, 100,000 active blocks (80k addresses, 20k ranges)",
+                Packet::tcp4(S, T, 40000, 443).ack(777).psh().seq(1000).payload(data).build()};
+    big_est.big_list = true;
+    rows.push_back(big_est);
+    Row big_blk{"blocked_source_100k_blocks", "IPv4 TCP from one of 100,000 blocked (XDP_DROP; xdp-filter: on its list)",
+                Packet::tcp4("198.18.100.5", T, 40000, 443).ack(777).psh().seq(1000).payload(data).build()};
+    big_blk.big_list = true;
+    big_blk.blocked = true;
+    rows.push_back(big_blk);
     if (!o.only.empty()) {
         std::erase_if(rows, [&](const Row& r) { return r.name != o.only; });
         if (rows.empty())
@@ -256,8 +351,32 @@ int main(int argc, char** argv) {
 
     std::map<std::string, std::map<std::string, double>> result;  // row -> prog -> ns
     std::map<std::string, int> action;
+    bool big_loaded = false;
+    uint32_t big_blocks = 0;
     for (auto& r : rows) {
-        if (r.blocked) {
+        if (r.big_list && !big_loaded) {
+            // From here on, 100,000 blocks stay in the map (these rows come last).
+            BigList l = big_list();
+            size_t n = 0;
+            for (auto* v : {&l.singles, &l.ranges})
+                for (auto& k : *v) {
+                    sw_block b{};
+                    b.reason = SW_BR_MANUAL;
+                    if (bpf_map_update_elem(bpf_map__fd(sw->maps.sw_blocks), &k, &b, BPF_ANY))
+                        die("inserting block " + std::to_string(n) + ": " + std::strerror(errno));
+                    n++;
+                }
+            big_blocks = static_cast<uint32_t>(n);
+            big_loaded = true;
+            for (auto& [name, fd] : progs)
+                if (name == "xdp-filter")
+                    std::fprintf(stderr, "sw_prog_bench: %zu blocks in scanwatch, %zu addresses on xdp-filter's lists\n",
+                                 n, fill_xdp_filter(fd, l));
+            set_cfg(big_blocks);
+            for (auto& [name, fd] : progs)  // warm the new rows' frames
+                test_run(fd, r.frame, 1000);
+        }
+        if (r.blocked && !r.big_list) {
             sw_lpm_key k{};
             k.prefixlen = 128;
             k.addr[10] = k.addr[11] = 0xff;
@@ -303,8 +422,8 @@ int main(int argc, char** argv) {
         }
         for (auto& [name, v] : samples)
             result[r.name][name] = median(v);
-        if (r.blocked)
-            set_cfg(0);
+        if (r.blocked && !r.big_list)
+            set_cfg(big_blocks);
         ring_buffer__consume(rb.get());
     }
 
@@ -344,7 +463,9 @@ int main(int argc, char** argv) {
     }
     // A smoke check that the programs did what the rows claim.
     if ((action.count("blocked_source") && action["blocked_source"] != XDP_DROP) ||
-        (action.count("tcp_established") && action["tcp_established"] != XDP_PASS))
+        (action.count("tcp_established") && action["tcp_established"] != XDP_PASS) ||
+        (action.count("blocked_source_100k_blocks") && action["blocked_source_100k_blocks"] != XDP_DROP) ||
+        (action.count("tcp_established_100k_blocks") && action["tcp_established_100k_blocks"] != XDP_PASS))
         die("unexpected XDP action (blocked row must drop, others pass)");
     return 0;
 }

@@ -34,7 +34,7 @@
 #include <string>
 #include <vector>
 
-#include "bpf/skel.hpp"
+#include "bpf/skeleton.hpp"
 
 using namespace scanwatch;
 
@@ -64,23 +64,24 @@ long log_number(const std::string& log, const char* key) {
 
 // Loads only program `which` (0 XDP, 1 TC); keeps the skeleton when keep != null.
 LoadFigures load_one(int which, bool live, SkelPtr* keep = nullptr) {
-    SkelPtr s(scanwatch_bpf__open());
-    if (!s)
-        die("opening the skeleton");
-    s->rodata->replay_mode = live ? 0 : 1;
-    bpf_program* progs[2] = {s->progs.scanwatch_xdp, s->progs.scanwatch_tc_egress};
     static std::vector<char> logbuf(4 << 20);
     logbuf[0] = 0;
-    for (int i = 0; i < 2; i++)
-        bpf_program__set_autoload(progs[i], i == which);
-    bpf_program__set_log_buf(progs[which], logbuf.data(), logbuf.size());
-    bpf_program__set_log_level(progs[which], 4);  // BPF_LOG_STATS: the summary lines only
+    const char* names[2] = {"scanwatch_xdp", "scanwatch_tc_egress"};
+    SkelOptions so;
+    so.replay_clock = !live;
+    so.only_prog = names[which];
+    so.log_buf = logbuf.data();
+    so.log_size = logbuf.size();
+    so.log_level = 4;  // BPF_LOG_STATS: the summary lines only
+    SkelPtr s;
     auto t0 = std::chrono::steady_clock::now();
-    int rc = scanwatch_bpf__load(s.get());
+    try {
+        s = open_skeleton(so);
+    } catch (const BpfError& e) {
+        die(std::string(e.what()) + "\n" + logbuf.data());
+    }
     auto t1 = std::chrono::steady_clock::now();
-    if (rc)
-        die(std::string("loading ") + bpf_program__name(progs[which]) + ": " + std::strerror(-rc) + "\n" +
-            logbuf.data());
+    bpf_program* progs[2] = {s->progs.scanwatch_xdp, s->progs.scanwatch_tc_egress};
     LoadFigures f;
     f.prog = which == 0 ? "xdp" : "tc";
     std::string log(logbuf.data());

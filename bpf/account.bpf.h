@@ -92,6 +92,13 @@ __noinline int sw_account(struct acct *a)
 	}
 	if (o->verified && !(s->flags & SW_SF_VERIFIED))
 		__sync_fetch_and_or(&s->flags, SW_SF_VERIFIED);
+	if (o->proven) {
+		__u32 bit = 1u << (bpf_ntohs(o->dport) & 31);
+		if (!(s->proven & bit))
+			__sync_fetch_and_or(&s->proven, bit);
+		if (!(s->flags & SW_SF_PROVEN))
+			__sync_fetch_and_or(&s->flags, SW_SF_PROVEN);
+	}
 
 	for (__u32 i = 0; i < SW_C_MAX; i++) {
 		if (!(mask >> i))
@@ -106,11 +113,13 @@ __noinline int sw_account(struct acct *a)
 		}
 	}
 
-	if (cfg && (cfg->flags & SW_CFG_FAST_BLOCK) && !(s->flags & SW_SF_FAST_BLOCKED) &&
-	    fast_block(cfg, s, saddr, now, a->slot)) {
-		ev = SW_EV_FAST_BLOCK;
-		ev_counter = SW_C_SYN_NMAP;
-		ev_value = s->cnt[SW_C_SYN_NMAP];
+	if (cfg && (cfg->flags & SW_CFG_FAST_BLOCK) && !(s->flags & SW_SF_FAST_BLOCKED)) {
+		int fb = fast_block(cfg, s, saddr, now, a->slot);
+		if (fb) {
+			ev = fb;
+			ev_counter = SW_C_SYN;
+			ev_value = s->cnt[SW_C_SYN];
+		}
 	}
 
 	if (o->rpc) {

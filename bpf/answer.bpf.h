@@ -28,6 +28,8 @@ static __always_inline int tcp_answer(struct pkt *p, struct tcphdr *th, __u8 fla
 	if (flags & TH_SYN) {
 		f->state = SW_FS_SYNACK;
 		f->our_isn = bpf_ntohl(th->seq);
+		/* the prober's ACK of it, the one proof, is looked for from now on */
+		pending_set(p->daddr, p->saddr, th->dest, th->source);
 		o.mask = BIT(SW_C_ANSWERED) | (f->first_contact ? BIT(SW_C_FIRST_OK) : 0);
 		/* a tiny first fragment we answered with SYN/ACK was a SYN */
 		if (f->frag)

@@ -6,6 +6,35 @@
  */
 #pragma once
 
+/*
+ * Is this ACK the one that completes a handshake we answered, acknowledging
+ * our SYN/ACK's seq + 1? One array read for every ACK (sw_pending); the flow
+ * table only for flows we sent a SYN/ACK on. A global function: its stack is
+ * not the packet path's.
+ */
+__noinline int sw_ack_proof(struct pkt *p, __be16 sport, __be16 dport, __u32 ack)
+{
+	struct scratch *sc;
+	struct sw_flow *f;
+	__u32 *pend;
+
+	if (!p)
+		return 0;
+	pend = pending_get(p->saddr, p->daddr, sport, dport);
+	if (!pend)
+		return 0;
+	sc = get_scratch();
+	if (!sc)
+		return 0;
+	flow_key(&sc->fk, p->saddr, p->daddr, sport, dport, IPPROTO_TCP_);
+	f = bpf_map_lookup_elem(&sw_flows, &sc->fk);
+	if (!f || f->state != SW_FS_SYNACK || ack != f->our_isn + 1)
+		return 0;
+	f->state = SW_FS_ESTAB;
+	*pend = 0;
+	return 1;
+}
+
 /* Classifies a TCP segment. Returns 1 when o should be accounted to p->saddr. */
 static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now, struct obs *o)
 {
@@ -15,7 +44,10 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 	struct sw_flow *f;
 	__u8 flags;
 	__u32 doff;
+	/* the shield answers only a segment classified here as its SYN or proof */
+	__u8 act = p->act;
 
+	p->act = SW_ACT_NONE;
 	__be16 *ports = l4;
 	if ((void *)(ports + 2) > end) {
 		stat_add(p->slot, SW_S_TRUNCATED, 1);
@@ -96,6 +128,16 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 	/* The common path first: ACK-carrying segments of ordinary connections. */
 	if ((flags & (TH_ACK | TH_SYN | TH_RST | TH_FIN)) == TH_ACK) {
 		__u32 plen = p->l4_len - doff;
+		int proof = 0;
+
+		if (act == SW_ACT_PROOF) {
+			/* it ACKed a SYN cookie (shield.bpf.h checked it) */
+			p->act = act;
+			o->proven = o->verified = 1;
+			return 1;
+		}
+		if (sw_ack_proof(p, th->source, th->dest, bpf_ntohl(th->ack_seq)))
+			o->proven = proof = 1;
 		if (th->seq == 0 && plen == 0) {
 			/* ACK probe (-sA, -sW, -PA): nmap puts seq 0 on them */
 			o->mask |= BIT(SW_C_ACK_PROBE);
@@ -118,9 +160,9 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 			return 1;
 		}
 		if (plen < 28)
-			return 0;
+			return proof;
 		if (!rpc_call((void *)th + (doff & 0x3c), end, plen, 1, o))
-			return 0;
+			return proof;
 		sc = probe_flow(p, th);
 		if (!sc)
 			return 0;
@@ -164,17 +206,35 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		f = bpf_map_lookup_elem(&sw_flows, k);
 		if (!f)
 			return 0;
-		int hit = f->state == SW_FS_SYNACK && bpf_ntohl(th->seq) == f->isn + 1;
+		int seq_ok = bpf_ntohl(th->seq) == f->isn + 1;
+		if (flags & TH_ACK) {
+			/*
+			 * A handshake only if it acknowledged our SYN/ACK: by its own ACK
+			 * before (ESTAB) or by this one. The seq alone the forger chose;
+			 * a RST|ACK with a guessed ack proves nothing and leaves the flow.
+			 */
+			int acked = f->state == SW_FS_ESTAB ||
+				    (f->state == SW_FS_SYNACK && bpf_ntohl(th->ack_seq) == f->our_isn + 1);
+			if (!acked)
+				return 0;
+			bpf_map_delete_elem(&sw_flows, k);
+			o->verified = o->proven = 1;
+			if (seq_ok)
+				o->mask |= BIT(SW_C_CONNECT); /* handshake, then RST without data */
+			return 1;
+		}
+		int hit = f->state == SW_FS_SYNACK && seq_ok;
 		bpf_map_delete_elem(&sw_flows, k);
 		if (!hit)
 			return 0;
+		/*
+		 * SYN, SYN/ACK, bare RST: a half-open probe's evidence, but no proof:
+		 * a bystander's kernel sends the same RST to a SYN forged in its name.
+		 * "verified" only tells the detector the address answers.
+		 */
 		o->verified = 1;
-		if (flags & TH_ACK) {
-			o->mask |= BIT(SW_C_CONNECT); /* handshake, then RST without data */
-		} else {
-			o->mask |= BIT(SW_C_HALF_OPEN); /* SYN, SYN/ACK, bare RST */
-			o->half_open = 1;
-		}
+		o->mask |= BIT(SW_C_HALF_OPEN);
+		o->half_open = 1;
 		return 1;
 	}
 
@@ -214,6 +274,10 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 			__builtin_memcpy(&d, p->daddr + 12, 4);
 			if (p->ip_id == ((bpf_ntohl(d) ^ bpf_ntohs(th->dest) ^ bpf_ntohl(th->seq)) & 0xffff))
 				OBS_ADD(o, SW_C_MASSCAN_IPID);
+		}
+		if (act == SW_ACT_COOKIE) {
+			p->act = act;
+			return 1; /* the shield answers it: the host never sees it */
 		}
 
 		sc = probe_flow(p, th);

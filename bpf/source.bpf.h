@@ -114,9 +114,10 @@ struct obs {
 	__u8 rpc;        /* 1 = RPC CALL seen (rpc_first: at the start of a flow) */
 	__u8 rpc_first;
 	__u8 half_open;  /* bare RST completing a half-open probe: keep its TTL */
-	__u8 verified;   /* the source proved it receives our packets */
+	__u8 verified;   /* it answers our packets (a hint for the detector; not proof) */
 	__u8 no_port;    /* a probe of the host, not of a port (ICMP echo/timestamp) */
 	__u8 syn_flow;   /* a SYN that opened a flow: mark it when it is a first contact */
+	__u8 proven;     /* it ACKed our SYN/ACK (or a SYN cookie) on o->dport: not forged */
 	__u8 mask_hi;    /* counters 32..SW_C_MASK_BITS-1: bit c - 32 */
 };
 /* 32 bytes: it sits twice on sw_l4_xdp's stack, which the call chain fills */

@@ -13,14 +13,23 @@ packages=(
   # libFuzzer and the ASan/UBSan runtimes for clang (only recommended by clang)
   libclang-rt-dev
   # lab, tests and demo
-  iproute2 nmap ncat curl tcpdump tmux procps python3
+  iproute2 iputils-ping nmap ncat curl tcpdump tmux procps python3
+  # the xdp-filter column of bench/prog_bench.cpp
+  xdp-tools
   # the other scanners the live tests run (tool attribution)
   hping3 masscan zmap
   # packaging tests: cpack's dpkg-shlibdeps (dpkg-dev), systemd-analyze verify,
   # the completion's helpers, man page lint
   dpkg-dev systemd bash-completion groff-base
+  # the CrowdSec test: a private Local API (crowdsec -no-cs) and cscli
+  crowdsec
 )
 
+# --list: print the package names, one a line (tests/package/deps.py reads them)
+if [ "${1:-}" = --list ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 if [ "${SCANWATCH_SKIP_APT:-0}" = 1 ]; then
   exit 0
 fi
@@ -39,6 +48,12 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# crowdsec's postinst registers with CrowdSec's central API and fails offline
+# unless this file exists and is not empty; scanwatch only uses a private LAPI.
+if [[ " ${missing[*]} " == *" crowdsec "* && ! -s /etc/crowdsec/online_api_credentials.yaml ]]; then
+  mkdir -p /etc/crowdsec
+  echo "# offline: no central API (written by scanwatch's install-deps.sh)" >/etc/crowdsec/online_api_credentials.yaml
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"

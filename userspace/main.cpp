@@ -1,6 +1,7 @@
 // scanwatch: command-line entry. Parses arguments and maps failures to exit
 // codes: 0 success, 1 runtime failure, 2 usage error; one line on stderr.
 #include <CLI/CLI.hpp>
+#include <bpf/libbpf.h>
 
 #include <cmath>
 #include <cstdio>
@@ -9,7 +10,6 @@
 #include <functional>
 
 #include "common/version.hpp"
-#include "bpf/skel.hpp"
 #include "cli/commands.hpp"
 #include "config/config.hpp"
 #include "scanwatch/parse.hpp"
@@ -107,6 +107,9 @@ int main(int argc, char** argv) {
     ov.track(rc->add_option("--xdp-mode", run.xdp_mode, "auto, native or generic")->default_val("auto"),
              SW_COPY(xdp_mode));
     ov.track(rc->add_option("--socket", run.socket, "control socket path")->default_val(run.socket), SW_COPY(socket));
+    ov.track(rc->add_option("--socket-group", run.socket_group,
+                            "a group whose members may also use the control socket (mode 0660)"),
+             SW_COPY(socket_group));
     ov.track(rc->add_option("--pin-dir", run.pin_dir, "bpffs directory for the pinned maps")->default_val(run.pin_dir),
              SW_COPY(pin_dir));
     ov.track(rc->add_option("--sweep-ms", run.sweep_ms, "interval between full map sweeps")
@@ -128,7 +131,7 @@ int main(int argc, char** argv) {
                  ->default_val(run.block_score),
              SW_COPY(block_score));
     ov.track(rc->add_option("--max-blocks", run.max_blocks, "cap on active blocks")
-                 ->check(CLI::Range(1u, 65536u))
+                 ->check(CLI::Range(1u, 1000000u))
                  ->default_val(run.max_blocks),
              SW_COPY(max_blocks));
     ov.track(rc->add_option("--max-new-blocks", run.max_new_blocks_per_sec, "cap on new automatic blocks per second")
@@ -148,6 +151,19 @@ int main(int argc, char** argv) {
              SW_COPY(metrics_listen));
     ov.track(rc->add_flag("--syslog", run.syslog, "one line per detection and block/unblock to syslog (daemon facility)"),
              SW_COPY(syslog));
+    std::string cs_pull;
+    ov.track(rc->add_option("--crowdsec-url", run.crowdsec_url, "CrowdSec Local API (e.g. http://127.0.0.1:8080/)"),
+             SW_COPY(crowdsec_url));
+    ov.track(rc->add_option("--crowdsec-machine", run.crowdsec_machine, "push alerts as this CrowdSec machine"),
+             SW_COPY(crowdsec_machine));
+    ov.track(rc->add_option("--crowdsec-password-file", run.crowdsec_password_file,
+                            "the machine's password, in a file only its owner can read"),
+             SW_COPY(crowdsec_password_file));
+    ov.track(rc->add_option("--crowdsec-key-file", run.crowdsec_key_file,
+                            "pull ban decisions with this bouncer key (a file only its owner can read)"),
+             SW_COPY(crowdsec_key_file));
+    ov.track(rc->add_option("--crowdsec-pull-interval", cs_pull, "how often to pull decisions (default 10s)"),
+             SW_COPY(crowdsec_pull_interval_ns));
     add_detector_flags(rc, run.det, &ov);
 
     ReplayOptions rep;
@@ -225,6 +241,8 @@ int main(int argc, char** argv) {
                 run.det.probe_timeout_ns = duration_flag("--probe-timeout", probe_timeout);
             if (!block_ttl.empty())
                 run.block_ttl_ns = duration_flag("--block-ttl", block_ttl);
+            if (!cs_pull.empty())
+                run.crowdsec_pull_interval_ns = duration_flag("--crowdsec-pull-interval", cs_pull);
             // Defaults, then the config file, then the flags given; again at SIGHUP.
             const bool explicit_config = !config_path.empty();
             const std::string path = explicit_config ? config_path : kDefaultConfigPath;

@@ -103,8 +103,14 @@ _Static_assert(SW_C_MAX <= SW_C_MASK_BITS, "SW_C_* counters overflow the evidenc
 #endif
 
 /* sw_source.flags */
-#define SW_SF_VERIFIED (1u << 0)   /* proved it receives our packets (RST after our SYN/ACK, handshake) */
+/* answers our packets (a RST after our SYN/ACK, a handshake): a hint for the
+   detector only, since a live host's kernel also answers SYN/ACKs to SYNs
+   forged in its name */
+#define SW_SF_VERIFIED (1u << 0)
 #define SW_SF_FAST_BLOCKED (1u << 1) /* the XDP fast path blocked it */
+#define SW_SF_PROVEN (1u << 2)       /* ACKed our SYN/ACK's seq + 1 (or a SYN cookie): not forged */
+#define SW_SF_SHIELDED (1u << 3)     /* the XDP fast path shielded it (sw_shield) */
+#define SW_SF_REFUSED (1u << 4)      /* the kernel block budget refused to block it */
 
 struct sw_source {
 	__u64 first_ns;                /* clock of sw_now() */
@@ -128,8 +134,10 @@ struct sw_source {
 	 * nmap's, masscan's or -O's): what tells the scanner's OS (scanner_os). */
 	__u8 os_syn_ttl;               /* 0 = none seen yet */
 	__u16 os_syn_win;              /* host order */
+	__u32 proven;                  /* bit (dport % 32): a port where it completed a handshake
+	                                  (ACK of our ISN or of a SYN cookie): evidence nobody can forge */
 	__u32 os_syn_opts;             /* the option kinds in order (SW_SYN_OPTS_MAX) */
-	__u8 pad[8];
+	__u8 pad[4];
 };
 
 /*
@@ -152,6 +160,7 @@ struct sw_flow_key {
 
 #define SW_FS_SYN 1      /* SYN seen */
 #define SW_FS_SYNACK 2   /* our SYN/ACK seen */
+#define SW_FS_ESTAB 3    /* the prober ACKed our SYN/ACK's seq + 1: the handshake is proof */
 
 struct sw_flow {
 	__u64 syn_ns;
@@ -173,6 +182,8 @@ struct sw_lpm_key {
 #define SW_BR_MANUAL 1
 #define SW_BR_DETECTOR 2
 #define SW_BR_FAST_PATH 3
+#define SW_BR_CROWDSEC 4   /* a CrowdSec decision (pulled again at start, not in the state file) */
+#define SW_BR_SHIELD 5     /* sw_shield entries: made by the agent or the fast path */
 
 struct sw_block {
 	__u64 expires_ns;              /* sw_now() clock; 0 = never */
@@ -181,10 +192,36 @@ struct sw_block {
 	__u32 pad;
 };
 
+/* ---- the shield (LRU hash, key: the 16-byte address) ----------------------
+ * A suspect that never proved it receives our packets is answered, not
+ * dropped: XDP answers its SYNs with SYN cookies (every port looks open) and
+ * a valid cookie ACK proves the address is real: its port gets a bit in
+ * `passed` (its next SYN there reaches the host), the connection is reset.
+ */
+#define SW_DEFAULT_MAX_SHIELDS 65536
+
+struct sw_shield {
+	__u64 expires_ns;              /* sw_now() clock; 0 = never */
+	__u64 created_ns;
+	__u32 passed;                  /* bit (dport % 32): ports it proved itself on */
+	__u32 reason;                  /* SW_BR_DETECTOR or SW_BR_FAST_PATH */
+	__u32 cookies;                 /* SYN cookies sent to it */
+	__u32 proofs;                  /* valid cookie ACKs it sent */
+};
+
+/* ---- the kernel's own block budget (one-entry array, written by XDP only) -- */
+struct sw_budget {
+	__u64 spent;                   /* fast-path blocks made, ever */
+	__u64 win_start_ns;            /* the current one-second window */
+	__u32 win_used;                /* fast-path blocks made in it */
+	__u32 pad;
+};
+
 /* ---- runtime configuration (one-entry array) --------------------------- */
 #define SW_CFG_BLOCKING (1u << 0)    /* enforce the block map */
 #define SW_CFG_FAST_BLOCK (1u << 1)  /* XDP may block on its own */
 #define SW_CFG_BLOCK_UNVERIFIED (1u << 2)
+#define SW_CFG_SHIELD (1u << 3)      /* answer shielded sources' SYNs with SYN cookies */
 
 struct sw_config {
 	__u64 clock_ns;         /* replay: the clock last set for every CPU (the program reads sw_clock); live: unused */
@@ -195,6 +232,12 @@ struct sw_config {
 	__u64 fast_block_ttl_ns;
 	__u32 n_blocks;         /* entries in the block map (0 skips the lookup) */
 	__u32 n_allow;
+	/* the kernel block budget: the fast path blocks only while sw_budget.spent is
+	   below fast_block_allowed and this second's blocks below fast_block_per_sec */
+	__u64 fast_block_allowed;
+	__u32 fast_block_per_sec;
+	__u32 pad;
+	__u64 shield_ttl_ns;    /* fast-path shields last this long */
 };
 
 /* ---- replay clock (array, one slot per CPU) ------------------------------ */
@@ -247,6 +290,9 @@ struct sw_ifslot {
 #define SW_S_EGRESS 18         /* packets seen by the TC egress program */
 #define SW_S_BLOCKS_FAST 19
 #define SW_S_DROPPED_EGRESS 20 /* of SW_S_DROPPED: our answers to blocked sources (TC) */
+#define SW_S_BLOCKS_REFUSED 21 /* fast-path blocks the kernel budget refused */
+#define SW_S_COOKIES 22        /* SYN cookies sent to shielded sources (XDP_TX) */
+#define SW_S_PROOFS 23         /* valid cookie ACKs: a shielded address proved itself */
 #define SW_S_MAX 24
 
 struct sw_stat_row {
@@ -257,6 +303,7 @@ struct sw_stat_row {
 #define SW_EV_THRESHOLD 1   /* a counter crossed a small threshold: counter, value */
 #define SW_EV_RPC 2         /* ONC RPC CALL: value = program, aux = version */
 #define SW_EV_FAST_BLOCK 3  /* the XDP fast path blocked the source */
+#define SW_EV_BLOCK_REFUSED 4 /* the kernel block budget refused a fast-path block (first time per source) */
 
 struct sw_event {
 	__u64 ts_ns;

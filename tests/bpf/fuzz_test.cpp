@@ -18,7 +18,7 @@
 //    parse-truncated + parse-malformed), the L4 stage adding at most one
 //    truncated/malformed per parsed packet or TC run; vlan, ipv6_ext,
 //    fragments within their parents; probes == sum of the sources' probe
-//    counters; flows_new + flow_full == sum of the SYN counters;
+//    counters; flows_new + flow_full + cookies == sum of the SYN counters;
 //    events == events drained, blocks_fast == fast-path blocks.
 //  - per source: the counters add up the way the program sets them (one probe
 //    class per probe, answers at most one per SYN, ...).
@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -51,6 +52,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -58,7 +60,8 @@
 #include <vector>
 
 #include "bpf/stats.hpp"
-#include "bpf/skel.hpp"
+#include "bpf/prog_runner.hpp"
+#include "bpf/skeleton.hpp"
 #include "packet.hpp"
 #include "scanwatch/abi.h"
 
@@ -105,32 +108,10 @@ struct Caps {
 
 class Progs {
 public:
-    explicit Progs(Caps caps) : caps_(caps) {
-        skel_.reset(scanwatch_bpf__open());
-        if (!skel_)
-            throw std::runtime_error("opening the skeleton");
-        skel_->rodata->replay_mode = 1;  // the clock is ours
-        bpf_map__set_map_flags(skel_->maps.sw_cfg, bpf_map__map_flags(skel_->maps.sw_cfg) | BPF_F_MMAPABLE);
-        bpf_map__set_max_entries(skel_->maps.sw_sources, caps.sources);
-        bpf_map__set_max_entries(skel_->maps.sw_flows, caps.flows);
-        bpf_map__set_max_entries(skel_->maps.sw_blocks, caps.blocks);
-        // Lets BPF_PROG_TEST_RUN take frames beyond one page (jumbo, as a
-        // multi-buffer driver hands them over); the program and its verification
-        // are otherwise the same.
-        bpf_program__set_flags(skel_->progs.scanwatch_xdp,
-                               bpf_program__flags(skel_->progs.scanwatch_xdp) | BPF_F_XDP_HAS_FRAGS);
-        if (int rc = scanwatch_bpf__load(skel_.get()))
-            throw std::runtime_error("loading the programs: " + std::string(strerror(-rc)));
-        long page = sysconf(_SC_PAGESIZE);
-        void* mm = mmap(nullptr, static_cast<size_t>(page), PROT_READ | PROT_WRITE, MAP_SHARED,
-                        bpf_map__fd(skel_->maps.sw_cfg), 0);
-        if (mm == MAP_FAILED)
-            throw std::runtime_error("mapping sw_cfg");
-        cfg_ = static_cast<sw_config*>(mm);
-        rb_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.sw_events), on_event, &events_, nullptr));
-        if (!rb_)
-            throw std::runtime_error("ring buffer");
-        ncpu_ = libbpf_num_possible_cpus();
+    // The programs as `scanwatch replay` loads them (open_skeleton through
+    // ProgRunner): the replay clock, which run() moves forward before every
+    // packet, so the per-source event budget refills and blocks expire.
+    explicit Progs(Caps caps) : caps_(caps), r_(options(caps)) {
         // The largest frame BPF_PROG_TEST_RUN takes for the TC program (one page
         // less head- and tailroom); the maps are emptied before the campaign.
         for (tc_max_ = 4096; tc_max_ > 1500; tc_max_ -= 16) {
@@ -142,25 +123,23 @@ public:
         }
     }
     size_t tc_max() const { return tc_max_; }
-    ~Progs() { munmap(cfg_, static_cast<size_t>(sysconf(_SC_PAGESIZE))); }
 
     // Returns -errno of the test run, or the action.
     int run(bool xdp, const Bytes& f, uint64_t now, int* err) {
-        cfg_->clock_ns = now;
-        LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f.data(), .data_size_in = static_cast<uint32_t>(f.size()),
-                    .repeat = 1);
-        int rc = bpf_prog_test_run_opts(
-            bpf_program__fd(xdp ? skel_->progs.scanwatch_xdp : skel_->progs.scanwatch_tc_egress), &o);
-        *err = rc ? errno : 0;
-        return static_cast<int>(o.retval);
+        try {
+            *err = 0;
+            return xdp ? r_.run_xdp(f, now) : r_.run_tc(f, now);
+        } catch (const BpfError& e) {
+            *err = e.err();
+            return -1;
+        }
     }
 
-    sw_config& cfg() { return *cfg_; }
+    sw_config config() const { return r_.config(); }
+    void set_config(const sw_config& c) { r_.set_config(c); }
     const Caps& caps() const { return caps_; }
 
-    uint64_t stat(unsigned i) const {  // summed over CPUs and interface slots
-        return scanwatch::stat_total(scanwatch::read_stat_rows(bpf_map__fd(skel_->maps.sw_stats)), i);
-    }
+    uint64_t stat(unsigned i) const { return r_.stat(i); }  // summed over CPUs and interface slots
 
     template <class K, class V>
     std::vector<std::pair<K, V>> dump(bpf_map* m) const {
@@ -177,60 +156,53 @@ public:
         }
         return out;
     }
-    std::vector<std::pair<in6_addr, sw_source>> sources() const {
-        return dump<in6_addr, sw_source>(skel_->maps.sw_sources);
+    std::vector<std::pair<in6_addr, sw_source>> sources() {
+        return dump<in6_addr, sw_source>(skel()->maps.sw_sources);
     }
-    std::vector<std::pair<sw_flow_key, sw_flow>> flows() const {
-        return dump<sw_flow_key, sw_flow>(skel_->maps.sw_flows);
+    std::vector<std::pair<sw_flow_key, sw_flow>> flows() {
+        return dump<sw_flow_key, sw_flow>(skel()->maps.sw_flows);
     }
-    std::vector<std::pair<sw_lpm_key, sw_block>> blocks() const {
-        return dump<sw_lpm_key, sw_block>(skel_->maps.sw_blocks);
+    std::vector<std::pair<sw_lpm_key, sw_block>> blocks() {
+        return dump<sw_lpm_key, sw_block>(skel()->maps.sw_blocks);
     }
-    std::vector<sw_event> drain() {
-        if (ring_buffer__consume(rb_.get()) < 0)
-            throw std::runtime_error("ring buffer consume");
-        std::vector<sw_event> e;
-        e.swap(events_);
-        return e;
-    }
+    std::vector<sw_event> drain() { return r_.drain_events(); }
 
     void lpm_add(bpf_map* m, const sw_lpm_key& k, const void* v) {
         if (bpf_map_update_elem(bpf_map__fd(m), &k, v, BPF_ANY))
             throw std::runtime_error("lpm update");
     }
-    scanwatch_bpf* skel() { return skel_.get(); }
+    scanwatch_bpf* skel() { return r_.skel(); }
 
     // Empties every map and statistic.
     void reset() {
-        for (bpf_map* m : {skel_->maps.sw_sources, skel_->maps.sw_flows, skel_->maps.sw_blocks,
-                           skel_->maps.sw_allow}) {
+        for (bpf_map* m : {skel()->maps.sw_sources, skel()->maps.sw_flows, skel()->maps.sw_blocks,
+                           skel()->maps.sw_allow, skel()->maps.sw_shield}) {
             int fd = bpf_map__fd(m);
             uint8_t k[64]{};
             while (bpf_map_get_next_key(fd, nullptr, k) == 0)
                 if (bpf_map_delete_elem(fd, k))
                     throw std::runtime_error("emptying a map");
         }
-        std::vector<sw_stat_row> zeros(static_cast<size_t>(ncpu_));
+        std::vector<sw_stat_row> zeros(static_cast<size_t>(libbpf_num_possible_cpus()));
         for (uint32_t slot = 0; slot < SW_IF_SLOTS; slot++)
-            bpf_map_update_elem(bpf_map__fd(skel_->maps.sw_stats), &slot, zeros.data(), BPF_ANY);
+            bpf_map_update_elem(bpf_map__fd(skel()->maps.sw_stats), &slot, zeros.data(), BPF_ANY);
         drain();
     }
 
 private:
-    static int on_event(void* ctx, void* data, size_t size) noexcept {
-        if (size >= sizeof(sw_event)) {
-            sw_event e;
-            std::memcpy(&e, data, sizeof e);
-            static_cast<std::vector<sw_event>*>(ctx)->push_back(e);
-        }
-        return 0;
+    static SkelOptions options(const Caps& caps) {
+        SkelOptions o;
+        o.max_sources = caps.sources;
+        o.max_flows = caps.flows;
+        o.max_blocks = caps.blocks;
+        // Lets BPF_PROG_TEST_RUN take frames beyond one page (jumbo, as a
+        // multi-buffer driver hands them over); the program and its verification
+        // are otherwise the same.
+        o.xdp_frags = true;
+        return o;
     }
     Caps caps_;
-    SkelPtr skel_;
-    sw_config* cfg_ = nullptr;
-    RingBufferPtr rb_;
-    std::vector<sw_event> events_;
-    int ncpu_ = 1;
+    ProgRunner r_;
     size_t tc_max_ = 0;
 };
 
@@ -588,6 +560,10 @@ sw_lpm_key lpm(const char* text) {
 struct Totals {
     uint64_t xdp = 0, tc = 0, refused = 0, refused_xdp = 0, refused_tc = 0, drops = 0, shots = 0, fast_blocks = 0, events = 0, checkpoints = 0;
     uint64_t source_full = 0, flow_full = 0, events_lost = 0, truncated = 0, malformed = 0;
+    // The clock at work: scanner SYNs that passed because their fast-path block
+    // had expired, and the most events one source raised between two checkpoints
+    // (more than one second's budget only when the budget refilled).
+    uint64_t expired_passes = 0, active_drops = 0, max_source_events = 0;
     std::map<size_t, uint64_t> sizes;  // size class -> runs
 };
 
@@ -623,23 +599,34 @@ private:
     void start() {
         p_.reset();
         sw_config c{};
-        c.flags = SW_CFG_BLOCKING | SW_CFG_FAST_BLOCK;
+        c.flags = SW_CFG_BLOCKING | SW_CFG_FAST_BLOCK | SW_CFG_SHIELD;
+        // The fuzzer's scanners never ACK our ISN, so they are shielded, not
+        // blocked: the small-map instance runs with --block-unverified so
+        // fast-path blocks are made, met and expired there too.
+        if (small_)
+            c.flags |= SW_CFG_BLOCK_UNVERIFIED;
         c.ev_per_sec = 16;
+        c.fast_block_allowed = ~0ull;  // the budget is tested in bpf_test (ProofTest)
+        c.fast_block_per_sec = ~0u;
+        c.shield_ttl_ns = 30 * SEC;
         c.fast_block_half_open = kFastHalfOpen;
         c.fast_block_ports = kFastPorts;
         c.fast_block_ttl_ns = 30 * SEC;
-        p_.cfg() = c;
+        p_.set_config(c);
         // a manual block (a source the fuzzer sends benign traffic from) and an allow-listed scanner
         sw_block b{};
         b.reason = SW_BR_MANUAL;
         b.created_ns = now_;
         p_.lpm_add(p_.skel()->maps.sw_blocks, lpm(kBlocked4), &b);
-        p_.cfg().n_blocks = 1;
+        c.n_blocks = 1;
+        p_.set_config(c);
         uint32_t one = 1;
         p_.lpm_add(p_.skel()->maps.sw_allow, lpm(kScan4[3]), &one);
         p_.lpm_add(p_.skel()->maps.sw_allow, lpm(kScan6[3]), &one);
-        p_.cfg().n_allow = 2;
-        blocked_ = {lpm(kBlocked4)};
+        c.n_allow = 2;
+        p_.set_config(c);
+        blocked_ = {{lpm(kBlocked4), b}};
+        source_events_.clear();
         n_blocks_seen_ = 1;
         xdp_ = tc_ = drops_ = shots_ = events_ = 0;
         sig_frames_.clear();
@@ -679,6 +666,7 @@ private:
             f = nmap::syn(A, T, 40000, port_, isn_).build();
             xdp = true;
             step_ = 1;
+            scan_src_ = lpm(A);
             break;
         case 1:
             if (open_)
@@ -696,22 +684,40 @@ private:
         }
     }
 
-    bool carries_blocked(const Bytes& f) const {
-        for (auto& k : blocked_) {
+    // A block the program enforces at `now`: the agent removes expired ones later.
+    static bool active(const sw_block& b, uint64_t now) { return !b.expires_ns || b.expires_ns > now; }
+
+    bool carries_blocked(const Bytes& f, uint64_t now) const {
+        for (auto& [k, b] : blocked_) {
             auto [a, n] = wire(k.addr);
-            if (contains(f, a, n))
+            if (active(b, now) && contains(f, a, n))
                 return true;
         }
         return false;
     }
 
+    const sw_block* block_of(const sw_lpm_key& key) const {
+        for (auto& [k, b] : blocked_)
+            if (std::memcmp(k.addr, key.addr, 16) == 0)
+                return &b;
+        return nullptr;
+    }
+
+    // entries in the shield map (XDP answers only shielded sources)
+    size_t shield_count() {
+        int fd = bpf_map__fd(p_.skel()->maps.sw_shield);
+        uint8_t k[16], next[16];
+        size_t n = 0;
+        for (void* prev = nullptr; bpf_map_get_next_key(fd, prev, next) == 0; prev = k, n++)
+            std::memcpy(k, next, 16);
+        return n;
+    }
+
     void refresh_blocks() {
-        if (p_.cfg().n_blocks == n_blocks_seen_)
+        if (p_.config().n_blocks == n_blocks_seen_)
             return;
-        blocked_.clear();
-        for (auto& [k, b] : p_.blocks())
-            blocked_.push_back(k);
-        n_blocks_seen_ = p_.cfg().n_blocks;
+        blocked_ = p_.blocks();
+        n_blocks_seen_ = p_.config().n_blocks;
     }
 
     void send(Bytes& f, bool xdp) {
@@ -743,15 +749,34 @@ private:
         }
         CHECK(err == 0, "%s run of a %zu-byte frame failed: %s; frame %s", xdp ? "XDP" : "TC", f.size(),
               strerror(err), hexdump(f).c_str());
+        if (xdp && scan_src_) {
+            // an unmutated scanner SYN: dropped while its block holds, passed once it expired
+            if (const sw_block* b = block_of(*scan_src_)) {
+                if (active(*b, now_)) {
+                    CHECK(act == XDP_DROP, "SYN from %s under an active block passed", addr_text(scan_src_->addr).c_str());
+                    tot_.active_drops++;
+                } else {
+                    CHECK(act == XDP_PASS, "SYN from %s dropped after its block expired", addr_text(scan_src_->addr).c_str());
+                    tot_.expired_passes++;
+                }
+            }
+        }
+        scan_src_.reset();
         refresh_blocks();
         if (xdp) {
             xdp_++;
             tot_.xdp++;
-            CHECK(act == XDP_PASS || act == XDP_DROP, "XDP action %d; frame %s", act, hexdump(f).c_str());
+            // XDP_TX: the shield's answer (a cookie SYN/ACK or a RST) to a shielded source's TCP
+            CHECK(act == XDP_PASS || act == XDP_DROP || act == XDP_TX, "XDP action %d; frame %s", act,
+                  hexdump(f).c_str());
+            if (act == XDP_TX) {
+                tx_++;
+                CHECK(shield_count() > 0, "XDP_TX with nobody shielded: %s", hexdump(f).c_str());
+            }
             if (act == XDP_DROP) {
                 drops_++;
                 tot_.drops++;
-                CHECK(carries_blocked(f), "XDP_DROP of a frame without a blocked address: %s",
+                CHECK(carries_blocked(f, now_), "XDP_DROP of a frame without an active block's address: %s",
                       hexdump(f).c_str());
             }
             if (has_nmap_syn_signature(f))
@@ -763,7 +788,7 @@ private:
             if (act == 2) {
                 shots_++;
                 tot_.shots++;
-                CHECK(carries_blocked(f), "TC_ACT_SHOT of a frame without a blocked address: %s",
+                CHECK(carries_blocked(f, now_), "TC_ACT_SHOT of a frame without an active block's address: %s",
                       hexdump(f).c_str());
             }
         }
@@ -776,7 +801,9 @@ private:
     void drain() {
         for (auto& e : p_.drain()) {
             events_++;
-            CHECK(e.type >= SW_EV_THRESHOLD && e.type <= SW_EV_FAST_BLOCK, "event type %u", e.type);
+            uint64_t& n = source_events_[addr_text(e.saddr)];
+            tot_.max_source_events = std::max(tot_.max_source_events, ++n);
+            CHECK(e.type >= SW_EV_THRESHOLD && e.type <= SW_EV_BLOCK_REFUSED, "event type %u", e.type);
             if (e.type == SW_EV_THRESHOLD)
                 CHECK(e.counter < SW_C_MAX + 2 && e.value > 0, "threshold event counter %u value %u", e.counter,
                       e.value);
@@ -797,9 +824,11 @@ private:
     Totals& tot_;
     bool small_;
     uint64_t now_ = T0;
-    uint64_t xdp_ = 0, tc_ = 0, drops_ = 0, shots_ = 0, events_ = 0;
+    uint64_t xdp_ = 0, tc_ = 0, drops_ = 0, shots_ = 0, events_ = 0, tx_ = 0;
     unsigned since_drain_ = 0;
-    std::vector<sw_lpm_key> blocked_;
+    std::vector<std::pair<sw_lpm_key, sw_block>> blocked_;
+    std::optional<sw_lpm_key> scan_src_;  // the source of the scanner SYN being sent
+    std::map<std::string, uint64_t> source_events_;
     uint32_t n_blocks_seen_ = 0;
     std::vector<Bytes> sig_frames_;
     // the scan exchange in progress
@@ -844,7 +873,7 @@ void Campaign::checkpoint() {
     CHECK(sources.size() <= caps.sources, "%zu sources > cap %u", sources.size(), caps.sources);
     CHECK(flows.size() <= caps.flows, "%zu flows > cap %u", flows.size(), caps.flows);
     CHECK(blocks.size() <= caps.blocks, "%zu blocks > cap %u", blocks.size(), caps.blocks);
-    CHECK(p_.cfg().n_blocks == blocks.size(), "n_blocks %u != %zu entries", p_.cfg().n_blocks, blocks.size());
+    CHECK(p_.config().n_blocks == blocks.size(), "n_blocks %u != %zu entries", p_.config().n_blocks, blocks.size());
 
     // -- per source, and the sums over sources (exact while nothing was evicted)
     bool evicted = sources.size() >= caps.sources / 2 || S(SW_S_SOURCE_FULL) > 0;
@@ -879,7 +908,11 @@ void Campaign::checkpoint() {
         CHECK(s.ports_new <= SW_PORT_BITS && s.hosts_new <= SW_HOST_BITS, "%s: sketch counts", who.c_str());
         CHECK(!c(SW_C_PROBES) || (s.ttl_min <= s.ttl_max), "%s: ttl range", who.c_str());
         CHECK(s.first_ns <= s.last_ns, "%s: first seen after last seen", who.c_str());
-        CHECK(!(s.flags & ~uint32_t(SW_SF_VERIFIED | SW_SF_FAST_BLOCKED)), "%s: flags %x", who.c_str(), s.flags);
+        CHECK(!(s.flags & ~uint32_t(SW_SF_VERIFIED | SW_SF_FAST_BLOCKED | SW_SF_PROVEN | SW_SF_SHIELDED |
+                                    SW_SF_REFUSED)),
+              "%s: flags %x", who.c_str(), s.flags);
+        CHECK(!(s.flags & SW_SF_PROVEN) == !s.proven, "%s: proven flag %x without ports %x", who.c_str(), s.flags,
+              s.proven);
         probes += c(SW_C_PROBES);
         syns += c(SW_C_SYN);
         tiny += c(SW_C_FRAG_TINY);
@@ -887,10 +920,12 @@ void Campaign::checkpoint() {
     if (!evicted) {
         CHECK(probes == S(SW_S_PROBES), "sum of probe counters %" PRIu64 " != probes stat %" PRIu64, probes,
               S(SW_S_PROBES));
-        // every SYN opens a flow, and so does a tiny first fragment with its seq
-        const uint64_t flows = S(SW_S_FLOWS_NEW) + S(SW_S_FLOW_FULL);
+        // a SYN opens a flow, unless the shield answered it with a cookie; so
+        // does a tiny first fragment with its seq
+        const uint64_t flows = S(SW_S_FLOWS_NEW) + S(SW_S_FLOW_FULL) + S(SW_S_COOKIES);
         CHECK(syns <= flows && flows <= syns + tiny,
-              "SYNs %" PRIu64 " (tiny fragments %" PRIu64 ") vs flows_new + flow_full %" PRIu64, syns, tiny, flows);
+              "SYNs %" PRIu64 " (tiny fragments %" PRIu64 ") vs flows_new + flow_full + cookies %" PRIu64, syns,
+              tiny, flows);
     }
 
     // -- blocks: the manual one stays; every other one is the fast path's and justified
@@ -918,11 +953,14 @@ void Campaign::checkpoint() {
         if (it != sources.end()) {
             const sw_source& s = it->second;
             uint32_t answered = s.cnt[SW_C_HALF_OPEN] + s.cnt[SW_C_FAIL_RST] + s.cnt[SW_C_FAIL_ICMP];
-            CHECK((s.flags & SW_SF_FAST_BLOCKED) && (s.flags & SW_SF_VERIFIED) &&
-                      s.cnt[SW_C_SYN_NMAP] >= kFastPorts && s.ports_new >= kFastPorts &&
-                      std::min(answered, s.cnt[SW_C_SYN_NMAP]) >= kFastHalfOpen,
-                  "%s: fast block not justified by its record (flags %x nmap %u ports %u answered %u)", who.c_str(),
-                  s.flags, s.cnt[SW_C_SYN_NMAP], s.ports_new, answered);
+            // only handshakes on kFastPorts ports (ACKs of our ISN) justify a
+            // block, unless the instance runs with --block-unverified (small_)
+            const bool proven = (s.flags & SW_SF_PROVEN) && static_cast<uint32_t>(std::popcount(s.proven)) >= kFastPorts;
+            CHECK((s.flags & SW_SF_FAST_BLOCKED) && (proven || small_) &&
+                      s.cnt[SW_C_SYN] >= kFastPorts && s.ports_new >= kFastPorts &&
+                      std::min(answered, s.cnt[SW_C_SYN]) >= kFastHalfOpen,
+                  "%s: fast block not justified by its record (flags %x proven %x syn %u ports %u answered %u)",
+                  who.c_str(), s.flags, s.proven, s.cnt[SW_C_SYN], s.ports_new, answered);
         } else {
             CHECK(evicted, "%s blocked by the fast path without a record", who.c_str());
         }
@@ -985,6 +1023,16 @@ int main() {
         }
         cb.checkpoint();
         cs.checkpoint();
+        // The program ran on a moving clock: blocks expired (and then let the
+        // scanner through) and sources' event budgets refilled. A frozen clock
+        // (the program reading a field nobody moves) fails here.
+        if (count >= 100'000) {
+            CHECK(tot.active_drops > 0, "no scanner SYN met an active block");
+            CHECK(tot.expired_passes > 0, "no block expired: is the program's clock moving?");
+            CHECK(tot.max_source_events > 16,
+                  "no source raised more than one second's event budget (%" PRIu64 "): is the clock moving?",
+                  tot.max_source_events);
+        }
     } catch (const Failure& f) {
         std::fprintf(stderr, "bpf_fuzz: FAIL at packet %" PRIu64 " (seed %" PRIu64 "): %s\n", done, seed, f.what());
         return 1;
@@ -997,9 +1045,11 @@ int main() {
                 " TC runs, %" PRIu64 " refused by the test run (<14 B, and %" PRIu64 " XDP / %" PRIu64 " TC longer), sizes <14/<=1518/jumbo %" PRIu64 "/%" PRIu64 "/%" PRIu64
                 "; %" PRIu64 " XDP drops, %" PRIu64 " TC shots, %" PRIu64 " fast blocks, %" PRIu64
                 " events (%" PRIu64 " lost), truncated %" PRIu64 ", malformed %" PRIu64 ", source_full %" PRIu64
-                ", flow_full %" PRIu64 ", %" PRIu64 " checkpoints\n",
+                ", flow_full %" PRIu64 ", %" PRIu64 " checkpoints; %" PRIu64 " scanner SYNs dropped by active blocks, %"
+                PRIu64 " passed after expiry, at most %" PRIu64 " events from one source\n",
                 count, secs, tot.xdp, tot.tc, tot.refused, tot.refused_xdp, tot.refused_tc, tot.sizes[0], tot.sizes[1], tot.sizes[2], tot.drops,
                 tot.shots, tot.fast_blocks, tot.events, tot.events_lost, tot.truncated, tot.malformed,
-                tot.source_full, tot.flow_full, tot.checkpoints);
+                tot.source_full, tot.flow_full, tot.checkpoints, tot.active_drops, tot.expired_passes,
+                tot.max_source_events);
     return 0;
 }

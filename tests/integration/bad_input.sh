@@ -52,4 +52,28 @@ for cmd in status blocks "top --once" "block 198.18.0.5" "unblock 198.18.0.5"; d
 done
 # a socket path that is something else
 expect 1 "no scanwatch agent is listening on $T" status --socket "$T"
+# a stuck agent: it listens but never accepts, its backlog full. Every client
+# command gives up after 3 s with one line (it used to hang in connect()).
+python3 - "$T/stuck.sock" <<'PY' &
+import os, socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(0)
+held = []
+for _ in range(4):  # fill the backlog
+    c = socket.socket(socket.AF_UNIX); c.setblocking(False)
+    try: c.connect(sys.argv[1])
+    except OSError: pass
+    held.append(c)
+open(sys.argv[1] + ".ready", "w").close()
+time.sleep(60)
+PY
+STUCK=$!
+for _ in $(seq 50); do [ -e "$T/stuck.sock.ready" ] && break; sleep 0.1; done
+for cmd in status "block 198.18.0.5"; do
+  t0=$(date +%s%N)
+  # shellcheck disable=SC2086
+  expect 1 "the agent on $T/stuck.sock did not answer within 3 s" $cmd --socket "$T/stuck.sock"
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  [ "$ms" -lt 6000 ] || { echo "FAIL: '$cmd' against a stuck agent took $ms ms"; exit 1; }
+done
+kill "$STUCK"
 echo "PASS bad_input"

@@ -133,6 +133,23 @@ stop_agent() {
 
 in_scan() { ip netns exec "$NS_SCAN" "$@"; }
 
+# xdp_tx_mode: the --xdp-mode under which the program's own answers (XDP_TX:
+# the shield's SYN cookies) leave tg0. A veth in native mode hands such a
+# frame to its peer, which processes it only when the peer runs an XDP
+# program itself (the kernel kicks the peer's NAPI for XDP frames only then;
+# GRO on the peer is not enough: the frame waits for the next ordinary one).
+# So a pass-everything program ($SW_XDP_PASS, built by CMake) goes on tg0's
+# peer and the answer is "native"; without it, "generic", which needs nothing.
+xdp_tx_mode() {
+  local ns=$NS_SCAN peer=sc0
+  [ -n "${NS_SW:-}" ] && ns=$NS_SW peer=p2
+  if [ -f "${SW_XDP_PASS:-}" ] && ip -n "$ns" link set "$peer" xdpdrv obj "$SW_XDP_PASS" sec xdp 2>/dev/null; then
+    echo native
+  else
+    echo generic
+  fi
+}
+
 # wait_for_kind SRC KIND [seconds]: waits for a scan event naming KIND for SRC.
 wait_for_kind() {
   local src=$1 kind=$2 secs=${3:-10}

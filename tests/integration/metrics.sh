@@ -33,6 +33,18 @@ start_agent --metrics-listen "127.0.0.1:$PORT"
 scrape "$WORK/m0.txt" || fail "no /metrics right after start"
 python3 "$HERE/check_metrics.py" "$WORK/m0.txt" 'scanwatch_agent_info==1' || fail "bad exposition at start"
 
+# a second agent on the same address (another interface, pin dir and socket):
+# the address is the first agent's alone (no SO_REUSEPORT), exit 1, nothing attached
+ip -n "$NS_TGT" link add sw2a type veth peer name sw2b
+ip -n "$NS_TGT" link set sw2a up; ip -n "$NS_TGT" link set sw2b up
+rc=0; ip netns exec "$NS_TGT" "$SCANWATCH" run -i sw2a --metrics-listen "127.0.0.1:$PORT" --duration 2 \
+  --socket "$WORK/second.sock" --pin-dir "/sys/fs/bpf/${ID}b" --state-file "$WORK/b2.json" 2>"$WORK/second.err" || rc=$?
+[ "$rc" = 1 ] || fail "second agent on the same metrics address: exit $rc, want 1 ($(cat "$WORK/second.err"))"
+grep -q "cannot listen on 127.0.0.1:$PORT for --metrics-listen: Address already in use" "$WORK/second.err" \
+  || fail "second agent: $(cat "$WORK/second.err")"
+ip -n "$NS_TGT" link show sw2a | grep -q xdp && fail "the second agent attached XDP before failing"
+for _ in 1 2 3 4; do scrape "$WORK/m1.txt" || fail "a scrape failed after the second agent's try"; done
+
 in_scan nmap -n -Pn -sS -T4 --max-rate 500 -p 1-1000 "$TGT4" >/dev/null &
 NMAP=$!
 during=0

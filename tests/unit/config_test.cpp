@@ -38,6 +38,7 @@ TEST(Config, EveryKeySetsItsOption) {
 interfaces = ["eth0", "eth1"]
 xdp_mode = "generic"
 socket = "/run/sw.sock"
+socket_group = "scanwatch"
 pin_dir = "/sys/fs/bpf/sw"
 sweep_ms = 100
 max_sources = 4096
@@ -65,10 +66,20 @@ json = "-"
 syslog = true
 metrics_listen = "127.0.0.1:9469"
 quiet = true
+
+[crowdsec]
+lapi_url = "http://198.18.0.10:8080/"
+machine_id = "gw-a"
+machine_password_file = "/etc/scanwatch/m.secret"
+machine_password = "inline"
+bouncer_key_file = "/etc/scanwatch/b.key"
+bouncer_key = "k"
+pull_interval = "5s"
 )");
     EXPECT_EQ(o.ifaces, (std::vector<std::string>{"eth0", "eth1"}));
     EXPECT_EQ(o.xdp_mode, "generic");
     EXPECT_EQ(o.socket, "/run/sw.sock");
+    EXPECT_EQ(o.socket_group, "scanwatch");
     EXPECT_EQ(o.pin_dir, "/sys/fs/bpf/sw");
     EXPECT_EQ(o.sweep_ms, 100);
     EXPECT_EQ(o.max_sources, 4096u);
@@ -90,12 +101,19 @@ quiet = true
     EXPECT_TRUE(o.syslog);
     EXPECT_EQ(o.metrics_listen, "127.0.0.1:9469");
     EXPECT_TRUE(o.quiet);
+    EXPECT_EQ(o.crowdsec_url, "http://198.18.0.10:8080/");
+    EXPECT_EQ(o.crowdsec_machine, "gw-a");
+    EXPECT_EQ(o.crowdsec_password_file, "/etc/scanwatch/m.secret");
+    EXPECT_EQ(o.crowdsec_password, "inline");
+    EXPECT_EQ(o.crowdsec_key_file, "/etc/scanwatch/b.key");
+    EXPECT_EQ(o.crowdsec_key, "k");
+    EXPECT_EQ(o.crowdsec_pull_interval_ns, 5'000'000'000ULL);
 }
 
 TEST(Config, EveryKeyIsCoveredByTheTestAbove) {
     // A new key must be added to EveryKeySetsItsOption too.
     const std::vector<std::string> keys = config_keys();
-    EXPECT_EQ(keys.size(), 24u);
+    EXPECT_EQ(keys.size(), 32u);
     EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), keys.size());
 }
 
@@ -135,8 +153,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"\n\ninterfaces = [\"eth0\"]\n",
                 "test.toml:3: interfaces: unknown key at the top level; did you mean agent.interfaces (in [agent])?"},
         BadCase{"colour = 1\n",
-                "test.toml:1: colour: unknown key (keys live in [agent], [detect], [block] and [output])"},
-        BadCase{"[agents]\nx = 1\n", "test.toml:1: unknown section [agents] (sections: agent, detect, block, output)"},
+                "test.toml:1: colour: unknown key (keys live in [agent], [detect], [block], [output] and [crowdsec])"},
+        BadCase{"[agents]\nx = 1\n", "test.toml:1: unknown section [agents] (sections: agent, detect, block, output, crowdsec)"},
         BadCase{"[detect]\nmin_ports = \"5\"\n", "test.toml:2: detect.min_ports: expected an integer, got a string"},
         BadCase{"[detect]\nmin_ports = 5.5\n", "test.toml:2: detect.min_ports: expected an integer, got a float"},
         BadCase{"[detect]\nmin_ports = 0\n", "test.toml:2: detect.min_ports: must be between 1 and 65536, not 0"},

@@ -1,7 +1,7 @@
 #include <cstring>
 #include <cstdlib>
 
-#include "bpf/skel.hpp"
+#include "bpf/error.hpp"
 
 namespace scanwatch {
 

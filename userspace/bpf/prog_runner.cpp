@@ -1,5 +1,6 @@
 #include "bpf/prog_runner.hpp"
 
+#include "bpf/skeleton.hpp"
 #include "bpf/stats.hpp"
 
 #include <bpf/bpf.h>
@@ -32,35 +33,18 @@ int errno_or(int rc) { return rc < 0 ? -rc : (errno ? errno : EIO); }
 
 }  // namespace
 
-ProgRunner::ProgRunner() {
-    skel_.reset(scanwatch_bpf__open());
-    if (!skel_)
-        throw BpfError("opening the BPF skeleton", errno ? errno : ENOENT);
-    skel_->rodata->replay_mode = 1;
-
-    // The runner sets the clock before (almost) every packet. An mmap-able config
-    // array turns that into a plain store instead of a bpf() syscall. Only the map's
-    // flags change, at load time; the program and the ABI are the same.
-    int rc = bpf_map__set_map_flags(skel_->maps.sw_cfg,
-                                    bpf_map__map_flags(skel_->maps.sw_cfg) | BPF_F_MMAPABLE);
-    if (rc)
-        throw BpfError("configuring the sw_cfg map", rc);
-
-    // The replay clock: one slot per CPU, written with plain stores.
+ProgRunner::ProgRunner(SkelOptions o) {
+    // The runner sets the clock before (almost) every packet: the replay clock
+    // (one slot per CPU) and an mmap-able config array turn that into plain
+    // stores instead of bpf() syscalls. Only the maps' flags change, at load
+    // time; the program and the ABI are the same.
+    o.replay_clock = true;
+    o.mmap_config = true;
+    skel_ = open_skeleton(o);
     int ncpu = libbpf_num_possible_cpus();
     if (ncpu <= 0)
         throw BpfError("counting possible CPUs", ncpu);
     ncpu_ = static_cast<unsigned>(ncpu);
-    rc = bpf_map__set_max_entries(skel_->maps.sw_clock, ncpu_);
-    if (!rc)
-        rc = bpf_map__set_map_flags(skel_->maps.sw_clock,
-                                    bpf_map__map_flags(skel_->maps.sw_clock) | BPF_F_MMAPABLE);
-    if (rc)
-        throw BpfError("configuring the sw_clock map", rc);
-
-    rc = scanwatch_bpf__load(skel_.get());
-    if (rc)
-        throw BpfError("loading the BPF programs (replay mode)", rc);
 
     long page = sysconf(_SC_PAGESIZE);
     auto map_len = [&](size_t n) { return (n + page - 1) / page * page; };
@@ -133,6 +117,19 @@ int ProgRunner::run_xdp_on(unsigned cpu, std::span<const uint8_t> frame, uint64_
 
 int ProgRunner::run_xdp(std::span<const uint8_t> frame, uint64_t now_ns) {
     return run(skel_->progs.scanwatch_xdp, frame, now_ns, "running the XDP program");
+}
+
+int ProgRunner::run_xdp(std::span<const uint8_t> frame, uint64_t now_ns, std::vector<uint8_t>& out) {
+    set_clock(now_ns);
+    out.assign(frame.size() + 256, 0);
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
+                .data_size_in = static_cast<uint32_t>(frame.size()),
+                .data_size_out = static_cast<uint32_t>(out.size()), .repeat = 1);
+    int rc = bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.scanwatch_xdp), &opts);
+    if (rc)
+        throw BpfError("running the XDP program", errno_or(rc));
+    out.resize(opts.data_size_out);
+    return static_cast<int>(opts.retval);
 }
 
 int ProgRunner::run_tc(std::span<const uint8_t> frame, uint64_t now_ns) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bpf/skel.hpp"
+#include "bpf/skeleton.hpp"
 #include "scanwatch/abi.h"
 #include "scanwatch/addr.hpp"
 
@@ -21,10 +22,14 @@ namespace scanwatch {
 
 class ProgRunner {
 public:
-    ProgRunner();  // opens and loads the skeleton (replay clock); throws BpfError
+    // Opens and loads the skeleton with the replay clock and a mapped config
+    // (whatever o says about those two); o sets map sizes and flags. Throws BpfError.
+    explicit ProgRunner(SkelOptions o = {});
 
     // Runs the XDP program on one Ethernet frame at time now_ns; returns the XDP action.
     int run_xdp(std::span<const uint8_t> frame, uint64_t now_ns);
+    // The same, keeping the frame as the program left it (XDP_TX: our answer).
+    int run_xdp(std::span<const uint8_t> frame, uint64_t now_ns, std::vector<uint8_t>& out);
     // Thread-safe variant for a thread pinned to `cpu` (see cpus()): sets only
     // that CPU's clock. Threads must use different CPUs. Throws BpfError.
     int run_xdp_on(unsigned cpu, std::span<const uint8_t> frame, uint64_t now_ns);

@@ -44,8 +44,11 @@ int block_command(const ClientOptions& c, const std::string& target, const std::
             }
         req["ttl_s"] = static_cast<double>(ns) / 1e9;
     }
-    ask(c, req);
-    std::printf("blocked %s\n", cidr.str().c_str());
+    auto resp = ask(c, req);
+    if (resp.value("updated", false))
+        std::printf("%s was already blocked: expiry renewed\n", cidr.str().c_str());
+    else
+        std::printf("blocked %s\n", cidr.str().c_str());
     return 0;
 }
 

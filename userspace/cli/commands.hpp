@@ -23,6 +23,7 @@ struct RunOptions {
     std::string xdp_mode = "auto";
     std::vector<std::string> allow;
     std::string socket = "/run/scanwatch.sock";
+    std::string socket_group;      // also lets this group use the socket (mode 0660); empty: root only
     std::string pin_dir = "/sys/fs/bpf/scanwatch";
     double sweep_ms = 250;
     bool quiet = false;
@@ -39,6 +40,14 @@ struct RunOptions {
     // outputs
     std::string metrics_listen;    // "ADDR:PORT" or "[IPv6]:PORT": serve GET /metrics; empty: off
     bool syslog = false;           // one line per detection and block/unblock to syslog (LOG_DAEMON)
+    // CrowdSec's Local API ([crowdsec]; empty URL: off)
+    std::string crowdsec_url;
+    std::string crowdsec_machine;            // push alerts as this machine (empty: no push)
+    std::string crowdsec_password_file;
+    std::string crowdsec_password;           // inline (tests; warned about)
+    std::string crowdsec_key_file;           // pull decisions with this bouncer key (empty: no pull)
+    std::string crowdsec_key;                // inline (tests; warned about)
+    uint64_t crowdsec_pull_interval_ns = 10'000'000'000ULL;
 };
 
 // `reload` (optional) re-reads the options for SIGHUP: config file, then the

@@ -22,6 +22,7 @@
 #include "block/blocker.hpp"
 #include "bpf/loader.hpp"
 #include "control/control.hpp"
+#include "crowdsec/link.hpp"
 #include "metrics/server.hpp"
 #include "output/syslog.hpp"
 #include "cli/commands.hpp"
@@ -133,6 +134,15 @@ BlockPolicy block_policy(const RunOptions& o) {
     return bp;
 }
 
+const char* block_by(uint32_t reason_code) {
+    switch (reason_code) {
+    case SW_BR_MANUAL: return "manual";
+    case SW_BR_FAST_PATH: return "fast_path";
+    case SW_BR_CROWDSEC: return "crowdsec";
+    default: return "detector";
+    }
+}
+
 std::string join(const std::vector<std::string>& v) {
     std::string s;
     for (const auto& x : v)
@@ -159,6 +169,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     ko.pin_dir = o.pin_dir;
     if (o.max_sources)
         ko.max_sources = o.max_sources;
+    ko.max_blocks = o.max_blocks;
 
     EventWriter out(o.json);
     // Before the kernel is touched: a port in use costs nothing.
@@ -177,6 +188,9 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     });
     UniqueFd sigfd = signal_fd();
     auto warn = [](const std::string& m) { std::fprintf(stderr, "scanwatch: warning: %s\n", m.c_str()); };
+    // CrowdSec: a malformed URL or secret stops here, before the kernel is
+    // touched; an unreachable Local API is only a warning from its threads.
+    std::unique_ptr<crowdsec::Link> cs = crowdsec::Link::from_options(o, warn);
     Kernel kernel(ko, warn);
 
     std::vector<sw_event> pending;
@@ -186,10 +200,12 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         throw BpfError("opening the ring buffer", errno);
     UniqueFd timer = interval_timer(o.sweep_ms);
     UniqueFd ep(epoll_create1(EPOLL_CLOEXEC));
-    enum : uint64_t { kRing = 1, kSignal = 2, kTimer = 3 };
+    enum : uint64_t { kRing = 1, kSignal = 2, kTimer = 3, kCrowdSec = 5 };
     epoll_add(ep.get(), ring_buffer__epoll_fd(rb.get()), kRing);
     epoll_add(ep.get(), sigfd.get(), kSignal);
     epoll_add(ep.get(), timer.get(), kTimer);
+    if (cs)
+        epoll_add(ep.get(), cs->event_fd(), kCrowdSec);
 
     Clock clock = Clock::live();
     Analyzer an(o.det, out, clock, !o.quiet);
@@ -200,9 +216,11 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         std::error_code ec;
         std::filesystem::create_directories(std::filesystem::path(o.state_file).parent_path(), ec);
     }
-    Blocker blocker({kernel.blocks_fd(), kernel.allow_fd(), kernel.config_fd()}, block_policy(o), o.state_file, clock);
+    Blocker blocker({kernel.blocks_fd(), kernel.allow_fd(), kernel.config_fd(), kernel.shield_fd(), kernel.budget_fd()},
+                    block_policy(o), o.state_file, clock);
     blocker.set_protected(local_protected_addresses());
-    blocker.restore(start);
+    for (const auto& line : blocker.restore(start))
+        warn(line);
 
     auto block_event = [&](const char* kind, const BlockEntry& e, const std::string& why, uint64_t now) {
         nlohmann::ordered_json j;
@@ -210,38 +228,75 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["src"] = e.target.prefix == 128 ? e.target.addr.str() : e.target.str();
         j["target"] = e.target.str();
         j["reason"] = why.empty() ? e.reason : why;
-        j["by"] = e.reason_code == SW_BR_MANUAL ? "manual" : e.reason_code == SW_BR_FAST_PATH ? "fast_path" : "detector";
+        j["by"] = block_by(e.reason_code);
         j["ttl_s"] = e.expires_ns ? nlohmann::ordered_json((e.expires_ns - std::min(e.expires_ns, e.created_ns)) / 1'000'000'000ULL)
                                   : nlohmann::ordered_json();
         j["expires"] = e.expires_ns ? nlohmann::ordered_json(rfc3339(clock.wall(e.expires_ns))) : nlohmann::ordered_json();
         j["ts"] = rfc3339(clock.wall(now));
         out.write(j);
-        if (!o.quiet)
+        // CrowdSec's blocks come by the thousand: one summary line per pull instead.
+        if (!o.quiet && e.reason_code != SW_BR_CROWDSEC)
             std::fprintf(stderr, "scanwatch: %s %s (%s)\n", kind, j["src"].get<std::string>().c_str(),
                          j["reason"].get<std::string>().c_str());
     };
 
     // A report becomes a block when the policy allows it.
-    an.on_report = [&](const ScanReport& r, const sw_source& rec) -> std::string {
+    auto refused_event = [&](const std::string& src, const std::string& why, const char* by, uint64_t now) {
+        if (!o.quiet)
+            std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", src.c_str(), why.c_str());
+        nlohmann::ordered_json j{{"event", "block_refused"}, {"src", src}, {"reason", why}, {"by", by},
+                                 {"ts", rfc3339(clock.wall(now))}};
+        out.write(j);
+    };
+    // A source that cannot prove itself is shielded instead (SYN cookies).
+    auto shield_event = [&](const Addr& a, const std::string& why, const char* by, uint64_t now) {
+        nlohmann::ordered_json j{{"event", "shield"}, {"src", a.str()}, {"reason", why}, {"by", by},
+                                 {"ttl_s", blocker.policy().ttl_ns / 1'000'000'000ULL}, {"ts", rfc3339(clock.wall(now))}};
+        out.write(j);
+        if (!o.quiet)
+            std::fprintf(stderr, "scanwatch: shield %s (%s)\n", a.str().c_str(), why.c_str());
+    };
+    auto decide = [&](const ScanReport& r, const sw_source& rec) -> std::string {
         if (blocker.find(r.src))
             return "block";
-        if (blocker.refuse(r, rec))
+        if (auto no = blocker.refuse(r, rec)) {
+            // no proof: answered with SYN cookies instead, never dropped
+            if (!o.block || r.score < blocker.policy().block_score || blocker.is_protected(r.src))
+                return "alert";
+            if ((rec.flags & SW_SF_SHIELDED) || blocker.shielded(r.src))
+                return "shield";
+            if (blocker.shield(r.src, mono_now_ns())) {
+                shield_event(r.src, *no, "detector", mono_now_ns());
+                return "shield";
+            }
             return "alert";
+        }
         std::string why;
         for (const auto& k : r.kinds)
             why += (why.empty() ? "" : ",") + k;
         why += " score " + format_score(r.score);
         uint64_t now = mono_now_ns();
         if (auto err = blocker.add(Cidr{r.src, 128}, blocker.policy().ttl_ns, SW_BR_DETECTOR, why, now)) {
-            if (!o.quiet)
-                std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", r.src.str().c_str(), err->c_str());
-            nlohmann::ordered_json j{{"event", "block_refused"}, {"src", r.src.str()}, {"reason", *err},
-                                     {"ts", rfc3339(clock.wall(now))}};
-            out.write(j);
+            refused_event(r.src.str(), *err, "detector", now);
             return "alert";
         }
         block_event("block", *blocker.find(r.src), why, now);
         return "block";
+    };
+
+    // Every verdict goes to CrowdSec as an alert, with the ban when we blocked.
+    an.on_report = [&](const ScanReport& r, const sw_source& rec) -> std::string {
+        std::string action = decide(r, rec);
+        if (cs) {
+            std::optional<uint64_t> ban;
+            const BlockEntry* b = action == "block" ? blocker.find(r.src) : nullptr;
+            if (b && b->reason_code != SW_BR_CROWDSEC) {
+                uint64_t now = mono_now_ns();
+                ban = b->expires_ns ? std::max<uint64_t>(1, (b->expires_ns > now ? b->expires_ns - now : 0) / 1'000'000'000ULL) : 0;
+            }
+            cs->alert(r, clock, ban);
+        }
+        return action;
     };
 
     auto block_json = [&](const BlockEntry& e, uint64_t now) {
@@ -249,6 +304,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["target"] = e.target.str();
         j["reason"] = e.reason;
         j["manual"] = e.reason_code == SW_BR_MANUAL;
+        j["by"] = block_by(e.reason_code);
         j["created"] = rfc3339(clock.wall(e.created_ns));
         j["expires"] = e.expires_ns ? nlohmann::json(rfc3339(clock.wall(e.expires_ns))) : nlohmann::json();
         j["ttl_left_s"] = e.expires_ns ? nlohmann::json(e.expires_ns > now ? (e.expires_ns - now) / 1'000'000'000ULL : 0)
@@ -282,7 +338,9 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["evidence"] = r ? nlohmann::json(r->evidence) : nlohmann::json::object();
         j["rpc_programs"] = r ? r->rpc_programs : std::vector<uint32_t>{};
         const BlockEntry* b = blocker.find(a);
-        j["state"] = b ? "blocked" : (r && r->scanner) ? "scanner" : "watching";
+        j["state"] = b ? "blocked" : (rec.flags & SW_SF_SHIELDED) || blocker.shielded(a) ? "shielded"
+                   : (r && r->scanner)                                            ? "scanner"
+                                                                                  : "watching";
         j["block"] = b ? block_json(*b, now) : nlohmann::json();
         return j;
     };
@@ -313,12 +371,16 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             j["sources_map_full"] = map_full;
             j["sources"] = an.detector().tracked();
             j["scanners"] = an.detector().scanners_reported();
-            j["blocks"] = blocker.list().size();
+            j["blocks"] = blocker.size();
             j["blocks_created"] = blocker.created_total();
+            j["blocks_refused_kernel"] = kernel.stat(SW_S_BLOCKS_REFUSED);
+            j["syn_cookies"] = kernel.stat(SW_S_COOKIES);
+            j["cookie_proofs"] = kernel.stat(SW_S_PROOFS);
             j["block_enabled"] = o.block;
             j["state_file_error"] =
                 blocker.save_error().empty() ? nlohmann::json() : nlohmann::json(blocker.save_error());
             j["last_sweep_ms"] = std::round(last_sweep_ms * 100) / 100;
+            j["crowdsec"] = cs ? cs->status() : nlohmann::json();
             // the sources closest to a verdict and what each lacks
             nlohmann::json watching = nlohmann::json::array();
             for (const auto& r : an.detector().not_scanners(kStatusWatching))
@@ -337,7 +399,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                 rows.resize(limit);
             return {{"ok", true}, {"sources", rows}, {"packets", kernel.stat(SW_S_PACKETS)},
                     {"dropped", kernel.stat(SW_S_DROPPED)}, {"xdp_mode", kernel.xdp_mode()}, {"ifaces", o.ifaces},
-                    {"blocks", blocker.list().size()}};
+                    {"blocks", blocker.size()}};
         }
         if (cmd == "blocks") {
             nlohmann::json arr = nlohmann::json::array();
@@ -357,16 +419,26 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                 return {{"ok", true}};
             }
             uint64_t ttl = req.ttl_ns.value_or(blocker.policy().ttl_ns);
-            if (auto err = blocker.add(c, ttl, SW_BR_MANUAL, "manual", now))
-                return {{"ok", false}, {"error", *err}};
-            for (const auto& e : blocker.list())
-                if (e.target.prefix == c.prefix && e.target.addr == c.addr)
-                    block_event("block", e, "manual", now);
-            return {{"ok", true}};
+            BlockOutcome r = blocker.put(c, ttl, SW_BR_MANUAL, "manual", now);
+            if (!r) {
+                // Logged and counted like any refused block.
+                if (!o.quiet)
+                    std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", c.str().c_str(), r.error.c_str());
+                out.write(nlohmann::ordered_json{{"event", "block_refused"}, {"src", c.str()}, {"reason", r.error},
+                                                 {"by", "manual"}, {"ts", rfc3339(clock.wall(now))}});
+                return {{"ok", false}, {"error", r.error}};
+            }
+            const BlockEntry* e = blocker.get(c);
+            if (r.kind == BlockOutcome::Created)
+                block_event("block", *e, "manual", now);
+            // A second block of the same target renews its expiry: one block,
+            // one event, one count.
+            return {{"ok", true}, {"updated", r.kind == BlockOutcome::Updated},
+                    {"expires", e->expires_ns ? nlohmann::json(rfc3339(clock.wall(e->expires_ns))) : nlohmann::json()}};
         }
         return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
     };
-    ControlServer control(o.socket, handle);
+    ControlServer control(o.socket, handle, o.socket_group);
     enum : uint64_t { kControl = 4, kClientBase = 1ULL << 32 };
     control.set_epoll(ep.get(), kClientBase);
     epoll_add(ep.get(), control.listen_fd(), kControl);
@@ -376,9 +448,10 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     started["ifaces"] = o.ifaces;
     started["xdp_mode"] = kernel.xdp_mode();
     started["block"] = o.block;
-    started["blocks_restored"] = blocker.list().size();
+    started["blocks_restored"] = blocker.size();
     started["pin_dir"] = o.pin_dir;
     started["socket"] = o.socket;
+    started["crowdsec"] = cs ? nlohmann::ordered_json(cs->status()["lapi_url"]) : nlohmann::ordered_json();
     started["ts"] = rfc3339(clock.wall(start));
     out.write(started);
     if (!o.quiet) {
@@ -386,6 +459,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         for (const auto& a : kernel.attachments())
             names += (names.empty() ? "" : ", ") + a.iface + " (" + a.xdp_mode + " XDP)";
         std::fprintf(stderr, "scanwatch: watching %s%s\n", names.c_str(), o.block ? ", blocking scanners" : "");
+        if (cs)
+            std::fprintf(stderr, "scanwatch: %s\n", cs->describe().c_str());
     }
 
     // SIGHUP: read the config again. Thresholds, blocking policy, allow list
@@ -429,7 +504,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     ms.xdp_mode = kernel.xdp_mode();
     ms.start_time_s = static_cast<double>(clock.wall(start)) / 1e9;
     ms.sweep = Histogram({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
-    ms.maps = {{"sources", 0, ko.max_sources}, {"flows", 0, ko.max_flows}, {"blocks", 0, SW_DEFAULT_MAX_BLOCKS}};
+    ms.maps = {{"sources", 0, ko.max_sources}, {"flows", 0, ko.max_flows}, {"blocks", 0, std::max<uint32_t>(o.max_blocks, SW_DEFAULT_MAX_BLOCKS)}};
     uint64_t flows_counted_ns = 0;
     auto publish_metrics = [&](size_t sources_read, uint64_t now) {
         auto rows = kernel.stat_rows();
@@ -446,12 +521,14 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             ms.maps[1].entries = count_keys(kernel.flows_fd(), sizeof(sw_flow_key));
             flows_counted_ns = now;
         }
-        ms.maps[2].entries = blocker.list().size();
+        ms.maps[2].entries = blocker.size();
         ms.sources_tracked = an.detector().tracked();
         ms.scanners = an.detector().scanners_reported();
-        ms.blocks_active = blocker.list().size();
+        ms.blocks_active = blocker.size();
         ms.ring_events_received = an.events();
         ms.last_sweep_s = last_sweep_ms / 1e3;
+        if (cs)
+            cs->fill(ms.crowdsec);
         tally.fill(ms);
         metrics->publish(ms);
     };
@@ -493,9 +570,59 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     const uint64_t deadline = o.duration_s > 0 ? start + static_cast<uint64_t>(o.duration_s * 1e9) : 0;
     bool stop = false;
     std::string stop_reason = "duration";
+    // A block the XDP fast path made: told like any block, and to CrowdSec as
+    // an alert with its ban (the detector may never report a source cut off
+    // after a handful of probes).
+    auto adopted = [&](const BlockEntry& e, uint64_t now) {
+        block_event("block", e, "", now);
+        if (cs && e.reason_code == SW_BR_FAST_PATH) {
+            ScanReport r;
+            r.src = e.target.addr;
+            r.kinds = {"syn"};
+            r.tool = "nmap";
+            r.score = 1.0;
+            r.first_seen_ns = r.last_seen_ns = e.created_ns;
+            uint64_t ttl = e.expires_ns ? std::max<uint64_t>(1, (e.expires_ns > now ? e.expires_ns - now : 0) / 1'000'000'000ULL) : 0;
+            cs->alert(r, clock, ttl);
+        }
+    };
+    // Blocks the XDP fast path made; the caps hold for them too.
+    auto adopt = [&](uint64_t now, bool force) {
+        std::vector<BlockEntry> refused;
+        for (const auto& e : blocker.adopt_kernel_blocks(now, force, &refused))
+            adopted(e, now);
+        for (const auto& e : refused)
+            refused_event(e.target.prefix == 128 ? e.target.addr.str() : e.target.str(), e.reason, "fast_path", now);
+    };
+    bool cs_more = false;  // CrowdSec decisions wait to be applied: do not sleep
+    // Pulled decisions become blocks; refusals are said once and counted.
+    uint64_t cs_put = 0, cs_lifted = 0, cs_first_ns = 0;
+    auto cs_block = [&](const char* kind, const BlockEntry& e, const std::string& why, uint64_t now) {
+        (kind[0] == 'b' ? cs_put : cs_lifted)++;
+        if (!cs_first_ns)
+            cs_first_ns = now;
+        block_event(kind, e, why, now);
+    };
+    auto cs_refused = [&](const Cidr& t, const std::string& label, const std::string& why, uint64_t now) {
+        if (!o.quiet)
+            std::fprintf(stderr, "scanwatch: crowdsec: not enforcing the ban on %s (%s): %s\n", t.str().c_str(),
+                         label.c_str(), why.c_str());
+        out.write(nlohmann::ordered_json{{"event", "block_refused"}, {"src", t.str()}, {"reason", why},
+                                         {"by", "crowdsec"}, {"decision", label}, {"ts", rfc3339(clock.wall(now))}});
+    };
+    auto cs_synced = [&](uint64_t added, uint64_t lifted, uint64_t now) {
+        size_t in_force = 0;
+        for (const auto& e : blocker.list())
+            in_force += e.reason_code == SW_BR_CROWDSEC;
+        out.write(nlohmann::ordered_json{{"event", "crowdsec_sync"}, {"added", added}, {"lifted", lifted},
+                                         {"in_force", in_force}, {"ts", rfc3339(clock.wall(now))}});
+        if (!o.quiet)
+            std::fprintf(stderr, "scanwatch: crowdsec: full list applied: %llu new bans, %llu stale lifted, %zu in force\n",
+                         static_cast<unsigned long long>(added), static_cast<unsigned long long>(lifted), in_force);
+    };
     while (!stop) {
         epoll_event evs[16];
-        int n = epoll_wait(ep.get(), evs, 16, 250);
+        int n = epoll_wait(ep.get(), evs, 16, cs_more ? 0 : 250);
         if (n < 0 && errno != EINTR)
             throw std::runtime_error(std::string("epoll_wait: ") + std::strerror(errno));
         bool do_sweep = false;
@@ -539,17 +666,33 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             bool fast = false;
             for (const auto& e : pending) {
                 fast |= e.type == SW_EV_FAST_BLOCK;
+                if (e.type == SW_EV_BLOCK_REFUSED) {
+                    refused_event(Addr::from_bytes(e.saddr).str(),
+                                  "kernel block budget spent (" + std::to_string(blocker.policy().max_new_per_sec) +
+                                      "/s, " + std::to_string(blocker.policy().max_blocks) + " active blocks)",
+                                  "fast_path", now);
+                    continue;
+                }
                 an.on_event(e);
             }
             pending.clear();
             if (fast)
-                for (const auto& e : blocker.adopt_kernel_blocks(now))
-                    block_event("block", e, "", now);
+                adopt(now, true);
             an.flush(lookup, now);
         }
+        if (cs) {
+            cs_more = cs->work(blocker, now, cs_block, cs_refused, cs_synced);
+            if (!cs_more && (cs_put || cs_lifted)) {
+                if (!o.quiet)
+                    std::fprintf(stderr,
+                                 "scanwatch: crowdsec: %llu bans applied, %llu lifted in %.0f ms (%zu blocks in all)\n",
+                                 static_cast<unsigned long long>(cs_put), static_cast<unsigned long long>(cs_lifted),
+                                 (mono_now_ns() - cs_first_ns) / 1e6, blocker.size());
+                cs_put = cs_lifted = cs_first_ns = 0;
+            }
+        }
         if (do_sweep) {
-            for (const auto& e : blocker.adopt_kernel_blocks(now))
-                block_event("block", e, "", now);
+            adopt(now, false);
             for (const auto& e : blocker.expire(now))
                 block_event("unblock", e, "expired", now);
             // A huge map makes a sweep slow: keep the agent responsive (events,
@@ -567,12 +710,16 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             }
             check_overload(now);
         }
+        blocker.save_if_due(now);
         if (auto err = blocker.take_save_error())
             warn(*err);
         if (deadline && now >= deadline)
             stop = true;
     }
 
+    blocker.flush();
+    if (auto err = blocker.take_save_error())
+        warn(*err);
     nlohmann::ordered_json stopped;
     uint64_t end = mono_now_ns();
     stopped["event"] = "stopped";
@@ -590,7 +737,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     stopped["max_sources"] = ko.max_sources;
     stopped["sources_map_full"] = map_full;
     stopped["dropped"] = kernel.stat(SW_S_DROPPED);
-    stopped["blocks_active"] = blocker.list().size();
+    stopped["blocks_active"] = blocker.size();
     stopped["blocks_created"] = blocker.created_total();
     stopped["truncated"] = kernel.stat(SW_S_TRUNCATED);
     stopped["malformed"] = kernel.stat(SW_S_MALFORMED);

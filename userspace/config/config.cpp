@@ -184,6 +184,7 @@ const std::vector<Key>& keys() {
         key("agent", "interfaces", false, SW_FIELD(ifaces), strings(check_iface, true)),
         key("agent", "xdp_mode", false, SW_FIELD(xdp_mode), string(check_mode)),
         key("agent", "socket", false, SW_FIELD(socket), string(check_not_empty)),
+        key("agent", "socket_group", false, SW_FIELD(socket_group), string()),
         key("agent", "pin_dir", false, SW_FIELD(pin_dir), string(check_not_empty)),
         key("agent", "sweep_ms", false, SW_FIELD(sweep_ms), number(10, 10000)),
         key("agent", "max_sources", false, SW_FIELD(max_sources), integer(1024, 1 << 24)),
@@ -199,7 +200,7 @@ const std::vector<Key>& keys() {
         key("block", "score", true, SW_FIELD(block_score), number(0.5, 1.0)),
         key("block", "unverified", true, SW_FIELD(block_unverified), boolean()),
         key("block", "fast_path", true, SW_FIELD(fast_block), boolean()),
-        key("block", "max_blocks", true, SW_FIELD(max_blocks), integer(1, 65536)),
+        key("block", "max_blocks", true, SW_FIELD(max_blocks), integer(1, 1000000)),
         key("block", "max_new_per_sec", true, SW_FIELD(max_new_blocks_per_sec), integer(1, 100000)),
         key("block", "state_file", false, SW_FIELD(state_file), string()),
         key("block", "allow", true, SW_FIELD(allow), strings(check_cidr, false)),
@@ -208,6 +209,14 @@ const std::vector<Key>& keys() {
         key("output", "syslog", true, SW_FIELD(syslog), boolean()),
         key("output", "metrics_listen", false, SW_FIELD(metrics_listen), string(check_listen)),
         key("output", "quiet", true, SW_FIELD(quiet), boolean()),
+        // [crowdsec]: the Local API shared by several gateways; read at start.
+        key("crowdsec", "lapi_url", false, SW_FIELD(crowdsec_url), string()),
+        key("crowdsec", "machine_id", false, SW_FIELD(crowdsec_machine), string(check_not_empty)),
+        key("crowdsec", "machine_password_file", false, SW_FIELD(crowdsec_password_file), string(check_not_empty)),
+        key("crowdsec", "machine_password", false, SW_FIELD(crowdsec_password), string(check_not_empty)),
+        key("crowdsec", "bouncer_key_file", false, SW_FIELD(crowdsec_key_file), string(check_not_empty)),
+        key("crowdsec", "bouncer_key", false, SW_FIELD(crowdsec_key), string(check_not_empty)),
+        key("crowdsec", "pull_interval", false, SW_FIELD(crowdsec_pull_interval_ns), duration()),
     };
     return table;
 }
@@ -301,12 +310,12 @@ void apply_config(std::string_view text, const std::string& name, RunOptions& o)
         const toml::table* sec_tbl = sec_node.as_table();
         if (!sec_tbl) {
             std::string hint = elsewhere(sec);
-            fail(sec_line, sec, hint.empty() ? "unknown key (keys live in [agent], [detect], [block] and [output])"
+            fail(sec_line, sec, hint.empty() ? "unknown key (keys live in [agent], [detect], [block], [output] and [crowdsec])"
                                              : "unknown key at the top level; did you mean " + hint + " (in [" +
                                                    hint.substr(0, hint.find('.')) + "])?");
         }
         if (!known_section(sec))
-            fail(sec_line, "", "unknown section [" + sec + "] (sections: agent, detect, block, output)");
+            fail(sec_line, "", "unknown section [" + sec + "] (sections: agent, detect, block, output, crowdsec)");
         for (auto&& [k, v] : *sec_tbl) {
             const std::string kname(k.str());
             const std::string full = sec + "." + kname;

@@ -159,7 +159,7 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     w.family("scanwatch_blocks_active", "gauge", "Blocks in force.");
     w.sample("scanwatch_blocks_active", {}, s.blocks_active);
     w.family("scanwatch_blocks_created_total", "counter", "Blocks created, by who made them.");
-    for (const char* r : {"detector", "manual", "fast_path"}) {
+    for (const char* r : {"detector", "manual", "fast_path", "crowdsec"}) {
         auto it = s.blocks_created.find(r);
         w.sample("scanwatch_blocks_created_total", {{"reason", r}}, it == s.blocks_created.end() ? 0 : it->second);
     }
@@ -167,6 +167,28 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     w.sample("scanwatch_blocks_refused_total", {}, s.blocks_refused);
     w.family("scanwatch_unblocks_total", "counter", "Blocks removed (expired or by hand).");
     w.sample("scanwatch_unblocks_total", {}, s.unblocks);
+
+    if (s.crowdsec.enabled) {
+        const auto& c = s.crowdsec;
+        w.family("scanwatch_crowdsec_lapi_up", "gauge", "1 when CrowdSec's Local API answered the last request.");
+        w.sample("scanwatch_crowdsec_lapi_up", {}, uint64_t(c.reachable ? 1 : 0));
+        w.family("scanwatch_crowdsec_alerts_pushed_total", "counter", "Alerts the Local API accepted.");
+        w.sample("scanwatch_crowdsec_alerts_pushed_total", {}, c.alerts_pushed);
+        w.family("scanwatch_crowdsec_alerts_failed_total", "counter", "Pushes of alerts that failed (the alerts stay queued and are retried).");
+        w.sample("scanwatch_crowdsec_alerts_failed_total", {}, c.alerts_failed);
+        w.family("scanwatch_crowdsec_alerts_queued", "gauge", "Alerts waiting for the Local API.");
+        w.sample("scanwatch_crowdsec_alerts_queued", {}, c.alerts_queued);
+        w.family("scanwatch_crowdsec_alerts_dropped_total", "counter", "Alerts dropped because the queue was full.");
+        w.sample("scanwatch_crowdsec_alerts_dropped_total", {}, c.alerts_dropped);
+        w.family("scanwatch_crowdsec_decisions_active", "gauge", "Ban decisions pulled and in force, by origin.");
+        for (const auto& [origin, n] : c.decisions_by_origin)
+            w.sample("scanwatch_crowdsec_decisions_active", {{"origin", origin}}, n);
+        w.family("scanwatch_crowdsec_decisions_refused_total", "counter",
+                 "Decisions the safety rules refused (allow list, own addresses, gateways, loopback).");
+        w.sample("scanwatch_crowdsec_decisions_refused_total", {}, c.refused);
+        w.family("scanwatch_crowdsec_last_pull_timestamp_seconds", "gauge", "Unix time of the last good pull.");
+        w.sample("scanwatch_crowdsec_last_pull_timestamp_seconds", {}, c.last_pull_s);
+    }
 
     w.family("scanwatch_sweep_last_seconds", "gauge", "Duration of the latest full sweep of the sources map.");
     w.sample("scanwatch_sweep_last_seconds", {}, s.last_sweep_s);

@@ -56,6 +56,15 @@ struct MetricsSnapshot {
     uint64_t ring_events_received = 0;  // by the agent
     double last_sweep_s = 0;
     Histogram sweep{};
+
+    struct CrowdSec {
+        bool enabled = false;         // [crowdsec] configured: the families below are written
+        bool reachable = false;
+        uint64_t alerts_pushed = 0, alerts_failed = 0, alerts_queued = 0, alerts_dropped = 0;
+        std::map<std::string, uint64_t> decisions_by_origin;
+        double last_pull_s = 0;       // Unix time; 0: never
+        uint64_t refused = 0;         // decisions the safety rules refused
+    } crowdsec;
 };
 
 // Text exposition format 0.0.4.

@@ -1,21 +1,30 @@
-// GET /metrics over HTTP (cpp-httplib), in its own thread. The agent's loop
-// publishes a snapshot after each sweep; requests render the latest one.
+// GET /metrics over HTTP/1.1 in its own thread: a small poll() server, not a
+// general web server. The agent's loop publishes a snapshot after each sweep;
+// requests render the latest one.
+//
+// Local hardening (issue 18): the address is bound exclusively (no
+// SO_REUSEPORT: a second agent on the same address fails at start instead of
+// sharing the scrapes), at most kMaxConnections are open at once (when full,
+// the connection that has waited longest for its request is closed to make
+// room), and each connection has kRequestDeadlineMs from accept to the end of
+// its reply, however slowly it trickles bytes. One request per connection.
 #pragma once
 
-#include <memory>
+#include <atomic>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "metrics/metrics.hpp"
-
-namespace httplib {
-class Server;
-}
 
 namespace scanwatch {
 
 class MetricsServer {
 public:
+    static constexpr int kMaxConnections = 64;
+    static constexpr int kRequestDeadlineMs = 3000;
+    static constexpr size_t kMaxRequestBytes = 8192;
+
     // Binds at once: throws std::runtime_error naming the address when it cannot.
     explicit MetricsServer(const ListenAddress& at);
     ~MetricsServer();  // stops the server and joins its thread
@@ -26,7 +35,11 @@ public:
     int port() const { return port_; }
 
 private:
-    std::unique_ptr<httplib::Server> srv_;
+    void serve();
+    std::string respond(const std::string& request);
+
+    int listen_fd_ = -1;
+    int stop_fd_ = -1;  // eventfd: the destructor wakes the thread
     std::thread thread_;
     std::mutex mu_;
     MetricsSnapshot latest_;

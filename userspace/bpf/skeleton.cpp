@@ -1,0 +1,91 @@
+#include "bpf/skeleton.hpp"
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+
+namespace scanwatch {
+
+namespace {
+
+void check(int rc, const std::string& what) {
+    if (rc)
+        throw BpfError(what, rc);
+}
+
+void set_size(bpf_map* m, uint32_t n, const char* name) {
+    if (n)
+        check(bpf_map__set_max_entries(m, n), std::string("sizing map ") + name);
+}
+
+void add_flags(bpf_map* m, uint32_t flags, const char* name) {
+    check(bpf_map__set_map_flags(m, bpf_map__map_flags(m) | flags), std::string("configuring map ") + name);
+}
+
+}  // namespace
+
+const std::vector<MapPinName>& pinned_maps() {
+    static const std::vector<MapPinName> pins = {
+        {"sw_sources", "sources"}, {"sw_flows", "flows"},   {"sw_blocks", "blocks"},
+        {"sw_allow", "allow"},     {"sw_cfg", "config"},    {"sw_stats", "ifstats"},  // "stats": the old global layout
+        {"sw_shield", "shield"},   {"sw_budget", "budget"},
+    };
+    return pins;
+}
+
+SkelPtr open_skeleton(const SkelOptions& o) {
+    SkelPtr s(scanwatch_bpf__open());
+    if (!s)
+        throw BpfError("opening the BPF object", errno ? errno : ENOENT);
+    auto& m = s->maps;
+
+    s->rodata->replay_mode = o.replay_clock ? 1 : 0;
+    if (o.replay_clock) {
+        int ncpu = libbpf_num_possible_cpus();
+        if (ncpu <= 0)
+            throw BpfError("counting possible CPUs", ncpu);
+        set_size(m.sw_clock, static_cast<uint32_t>(ncpu), "sw_clock");
+        add_flags(m.sw_clock, BPF_F_MMAPABLE, "sw_clock");
+    }
+    if (o.mmap_config)
+        add_flags(m.sw_cfg, BPF_F_MMAPABLE, "sw_cfg");
+    set_size(m.sw_sources, o.max_sources, "sw_sources");
+    set_size(m.sw_flows, o.max_flows, "sw_flows");
+    set_size(m.sw_blocks, o.max_blocks, "sw_blocks");
+
+    for (bpf_program* p : {s->progs.scanwatch_xdp, s->progs.scanwatch_tc_egress}) {
+        bool on = o.only_prog.empty() || o.only_prog == bpf_program__name(p);
+        check(bpf_program__set_autoload(p, on), "selecting the programs");
+        if (on && o.xdp_frags && p == s->progs.scanwatch_xdp)
+            check(bpf_program__set_flags(p, bpf_program__flags(p) | BPF_F_XDP_HAS_FRAGS), "setting XDP frags");
+        if (on && o.log_buf && !o.only_prog.empty()) {
+            check(bpf_program__set_log_buf(p, o.log_buf, o.log_size), "setting the verifier log");
+            check(bpf_program__set_log_level(p, o.log_level), "setting the verifier log level");
+        }
+    }
+
+    if (!o.pin_dir.empty()) {
+        // Maps already pinned there (an agent that was killed) are reused with
+        // their contents; missing ones are created and pinned at load.
+        for (const auto& p : pinned_maps()) {
+            bpf_map* map = bpf_object__find_map_by_name(s->obj, p.map);
+            std::string path = o.pin_dir + "/" + p.pin;
+            if (!map)
+                throw BpfError(std::string("finding map ") + p.map, ENOENT);
+            check(bpf_map__set_pin_path(map, path.c_str()), "setting pin path " + path);
+        }
+    }
+
+    if (int err = scanwatch_bpf__load(s.get())) {
+        if (err == -EPERM || err == -EACCES)
+            throw BpfError("loading the BPF programs needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON (or root)", err);
+        if (!o.pin_dir.empty())
+            throw BpfError("loading the BPF programs (pinned maps in " + o.pin_dir +
+                               " from an incompatible version? remove them)",
+                           err);
+        throw BpfError(o.replay_clock ? "loading the BPF programs (replay clock)" : "loading the BPF programs", err);
+    }
+    return s;
+}
+
+}  // namespace scanwatch
