@@ -321,6 +321,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["src"] = a.str();
         j["kinds"] = r ? r->kinds : std::vector<std::string>{};
         j["tool"] = r ? r->tool : "unknown";
+        j["scanner_os"] = r ? r->scanner_os : "unknown";
         j["ports"] = r ? r->ports : distinct_ports(rec);
         j["hosts"] = r ? r->hosts : distinct_hosts(rec);
         j["probes"] = rec.cnt[SW_C_PROBES];
