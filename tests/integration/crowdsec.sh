@@ -112,7 +112,10 @@ prometheus:
   enabled: false
 EOF
 }
-cscli_() { ip netns exec "$NS_L" cscli -c "$CS/config.yaml" "$@" 2>>"$WORK/cscli.err"; }
+cscli_() {
+  ip netns exec "$NS_L" cscli -c "$CS/config.yaml" "$@" 2>>"$WORK/cscli.err" ||
+    { tail -n 3 "$WORK/cscli.err" >&2; fail "cscli $1 $2 failed"; }
+}
 lapi_start() {
   ip netns exec "$NS_L" crowdsec -c "$CS/config.yaml" -no-cs >>"$WORK/lapi.log" 2>&1 &
   LAPI_PID=$!
