@@ -1,31 +1,47 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Blocking: the in-kernel fast path that blocks a proven nmap SYN scanner,
- * and the lookup both programs make before anything else.
+ * Blocking: the in-kernel fast path (a proven scanner is blocked, an unproven
+ * one shielded), and the lookup both programs make before anything else.
  * Included once by scanwatch.bpf.c, in the order given there.
  */
 #pragma once
 
 /*
- * The in-kernel fast path: a source that sends nmap raw SYNs to several ports,
- * had several of them answered (half-open RSTs or refusals) and proved it
- * receives our packets is blocked here and now, before the agent's next look.
- * The agent adopts the block, reports it and owns its expiry.
+ * The in-kernel fast path. A source that sent SYNs to several ports and had
+ * several of them refused or half-opened looks like a scanner, but all of
+ * that can be forged in a bystander's name. So:
+ * - a source that completed handshakes (ACKs of our SYN/ACK or of a SYN
+ *   cookie: sw_source.proven) on fast_block_ports ports, or any source with
+ *   --block-unverified, is blocked here and now, spending from the kernel
+ *   budget the agent set (sw_budget); the agent adopts the block;
+ * - any other goes under the shield (SYN cookies, shield.bpf.h): a forged
+ *   bystander loses one connection attempt per port, a scanner its results.
+ * Returns the event to send: SW_EV_FAST_BLOCK, SW_EV_BLOCK_REFUSED (the
+ * budget said no, told once per source) or 0.
  */
 static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s, const __u8 *saddr,
 				      __u64 now, __u32 slot)
 {
 	__u32 answered = s->cnt[SW_C_HALF_OPEN] + s->cnt[SW_C_FAIL_RST] + s->cnt[SW_C_FAIL_ICMP];
-	__u32 nmap = s->cnt[SW_C_SYN_NMAP];
+	__u32 syns = s->cnt[SW_C_SYN];
 	__u32 zero = 0;
 	struct scratch *sc;
 
-	if (!cfg->fast_block_half_open || nmap < cfg->fast_block_ports ||
+	if (!cfg->fast_block_half_open || syns < cfg->fast_block_ports ||
 	    s->ports_new < cfg->fast_block_ports ||
-	    (answered < nmap ? answered : nmap) < cfg->fast_block_half_open)
+	    (answered < syns ? answered : syns) < cfg->fast_block_half_open)
 		return 0;
-	if (!(s->flags & SW_SF_VERIFIED) && !(cfg->flags & SW_CFG_BLOCK_UNVERIFIED))
+	if ((__u32)__builtin_popcount(s->proven) < cfg->fast_block_ports &&
+	    !(cfg->flags & SW_CFG_BLOCK_UNVERIFIED)) {
+		if ((cfg->flags & SW_CFG_SHIELD) && !(s->flags & SW_SF_SHIELDED)) {
+			sc = bpf_map_lookup_elem(&sw_scratch, &zero);
+			if (!sc)
+				return 0;
+			__sync_fetch_and_or(&s->flags, SW_SF_SHIELDED);
+			shield_add(cfg, saddr, now, &sc->sv);
+		}
 		return 0;
+	}
 	/* the call chain's stack is full: key and value live in per-CPU scratch */
 	sc = bpf_map_lookup_elem(&sw_scratch, &zero);
 	if (!sc)
@@ -34,16 +50,24 @@ static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s
 	__builtin_memcpy(sc->k.addr, saddr, 16);
 	if (cfg->n_allow && bpf_map_lookup_elem(&sw_allow, &sc->k))
 		return 0;
+	if (!budget_spend(cfg, now, slot)) {
+		if (s->flags & SW_SF_REFUSED)
+			return 0;
+		__sync_fetch_and_or(&s->flags, SW_SF_REFUSED);
+		return SW_EV_BLOCK_REFUSED;
+	}
 	sc->b.created_ns = now;
 	sc->b.expires_ns = cfg->fast_block_ttl_ns ? now + cfg->fast_block_ttl_ns : 0;
 	sc->b.reason = SW_BR_FAST_PATH;
 	sc->b.pad = 0;
-	if (bpf_map_update_elem(&sw_blocks, &sc->k, &sc->b, BPF_NOEXIST))
+	if (bpf_map_update_elem(&sw_blocks, &sc->k, &sc->b, BPF_NOEXIST)) {
+		budget_refund();
 		return 0; /* already blocked, or the map is full */
+	}
 	__sync_fetch_and_or(&s->flags, SW_SF_FAST_BLOCKED);
 	__sync_fetch_and_add(&cfg->n_blocks, 1);
 	stat_add(slot, SW_S_BLOCKS_FAST, 1);
-	return 1;
+	return SW_EV_FAST_BLOCK;
 }
 
 

@@ -82,6 +82,7 @@ struct scratch {
 	struct sw_block b;
 	struct sw_flow_key fk;
 	struct sw_flow fv;
+	struct sw_shield sv;
 };
 
 struct {

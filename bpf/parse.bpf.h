@@ -42,6 +42,8 @@
 #define TH_PSH 0x08
 #define TH_ACK 0x10
 #define TH_URG 0x20
+#define TH_ECE 0x40
+#define TH_CWR 0x80
 
 /* Parse outcome. */
 #define SW_P_OK 0
@@ -72,7 +74,8 @@ struct pkt {
 	__u8 vlan;
 	__u8 ext;            /* IPv6 extension headers walked */
 	__u8 slot;           /* statistics row of the interface (SW_IF_SLOT_OTHER if unknown) */
-	__u8 pad[4];
+	__u8 act;            /* the shield's answer (SW_ACT_*, shield.bpf.h) */
+	__u8 pad[3];
 };
 
 static __always_inline void sw_v4_mapped(__u8 *dst, __be32 a)

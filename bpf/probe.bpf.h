@@ -6,6 +6,35 @@
  */
 #pragma once
 
+/*
+ * Is this ACK the one that completes a handshake we answered, acknowledging
+ * our SYN/ACK's seq + 1? One array read for every ACK (sw_pending); the flow
+ * table only for flows we sent a SYN/ACK on. A global function: its stack is
+ * not the packet path's.
+ */
+__noinline int sw_ack_proof(struct pkt *p, __be16 sport, __be16 dport, __u32 ack)
+{
+	struct scratch *sc;
+	struct sw_flow *f;
+	__u32 *pend;
+
+	if (!p)
+		return 0;
+	pend = pending_get(p->saddr, p->daddr, sport, dport);
+	if (!pend)
+		return 0;
+	sc = get_scratch();
+	if (!sc)
+		return 0;
+	flow_key(&sc->fk, p->saddr, p->daddr, sport, dport, IPPROTO_TCP_);
+	f = bpf_map_lookup_elem(&sw_flows, &sc->fk);
+	if (!f || f->state != SW_FS_SYNACK || ack != f->our_isn + 1)
+		return 0;
+	f->state = SW_FS_ESTAB;
+	*pend = 0;
+	return 1;
+}
+
 /* Classifies a TCP segment. Returns 1 when o should be accounted to p->saddr. */
 static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now, struct obs *o)
 {
@@ -15,7 +44,10 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 	struct sw_flow *f;
 	__u8 flags;
 	__u32 doff;
+	/* the shield answers only a segment classified here as its SYN or proof */
+	__u8 act = p->act;
 
+	p->act = SW_ACT_NONE;
 	__be16 *ports = l4;
 	if ((void *)(ports + 2) > end) {
 		stat_add(p->slot, SW_S_TRUNCATED, 1);
@@ -42,11 +74,32 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		 */
 		if (p->l4_len >= 8 && (void *)(ports + 4) <= end) {
 			__be32 seq;
+			struct sw_flow *nf;
 
 			__builtin_memcpy(&seq, ports + 2, 4);
 			o->seqval = bpf_ntohl(seq);
 			o->sport = bpf_ntohs(ports[0]);
 			o->seq_track = 1;
+			o->syn_flow = 1; /* a first contact's answer counts, as for a SYN */
+			/*
+			 * RFC 1858's tiny fragment: keep a flow as for a SYN, so
+			 * our answer to the reassembled probe (SYN/ACK: it was a
+			 * SYN) and the scanner's RST to it count as for -sS.
+			 */
+			sc = get_scratch();
+			if (!sc)
+				return 1;
+			flow_key(&sc->fk, p->saddr, p->daddr, ports[0], ports[1], IPPROTO_TCP_);
+			nf = &sc->fv;
+			__builtin_memset(nf, 0, sizeof(*nf));
+			nf->syn_ns = now;
+			nf->isn = o->seqval;
+			nf->state = SW_FS_SYN;
+			nf->frag = 1;
+			if (bpf_map_update_elem(&sw_flows, &sc->fk, nf, BPF_ANY))
+				stat_add(p->slot, SW_S_FLOW_FULL, 1);
+			else
+				stat_add(p->slot, SW_S_FLOWS_NEW, 1);
 		}
 		return 1;
 	}
@@ -75,21 +128,41 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 	/* The common path first: ACK-carrying segments of ordinary connections. */
 	if ((flags & (TH_ACK | TH_SYN | TH_RST | TH_FIN)) == TH_ACK) {
 		__u32 plen = p->l4_len - doff;
+		int proof = 0;
+
+		if (act == SW_ACT_PROOF) {
+			/* it ACKed a SYN cookie (shield.bpf.h checked it) */
+			p->act = act;
+			o->proven = o->verified = 1;
+			return 1;
+		}
+		if (sw_ack_proof(p, th->source, th->dest, bpf_ntohl(th->ack_seq)))
+			o->proven = proof = 1;
 		if (th->seq == 0 && plen == 0) {
 			/* ACK probe (-sA, -sW, -PA): nmap puts seq 0 on them */
 			o->mask |= BIT(SW_C_ACK_PROBE);
+			if (doff == 20 && (th->window == bpf_htons(64) || th->window == bpf_htons(512)))
+				OBS_ADD(o, SW_C_HPING);
 			o->seqval = bpf_ntohl(th->ack_seq);
 			o->probe = o->seq_track = 1;
 			return 1;
 		}
+		/* -O's T4/T6: an empty ACK with nmap's 20 bytes of options (TSval
+		 * 0xFFFFFFFF); a stack's ACKs carry 12 (Linux) or none */
+		if (plen == 0 && doff == 40 && tcp_ts_marker(th, end, doff - 20)) {
+			o->mask |= BIT(SW_C_OS_TS);
+			o->probe = 1;
+			return 1;
+		}
+
 		if (sv_probe((void *)th + (doff & 0x3c), end, plen)) {
 			o->mask |= BIT(SW_C_SV_PROBE);
 			return 1;
 		}
 		if (plen < 28)
-			return 0;
+			return proof;
 		if (!rpc_call((void *)th + (doff & 0x3c), end, plen, 1, o))
-			return 0;
+			return proof;
 		sc = probe_flow(p, th);
 		if (!sc)
 			return 0;
@@ -101,6 +174,19 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		}
 		o->mask |= BIT(SW_C_RPC);
 		o->rpc = 1;
+		return 1;
+	}
+
+	/*
+	 * Flag sets no connection uses (SYN with RST, RST with FIN, SYN+FIN with
+	 * ACK, all six): a probe whatever answers it, one-way as well as live.
+	 * SYN+FIN alone goes on as a SYN (its answers are tracked like one).
+	 */
+	if ((flags & (TH_SYN | TH_RST)) == (TH_SYN | TH_RST) ||
+	    (flags & (TH_RST | TH_FIN)) == (TH_RST | TH_FIN) ||
+	    (flags & (TH_SYN | TH_FIN | TH_ACK)) == (TH_SYN | TH_FIN | TH_ACK)) {
+		o->mask |= BIT(SW_C_ODD_FLAGS);
+		o->probe = o->seq_track = 1;
 		return 1;
 	}
 
@@ -120,17 +206,35 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		f = bpf_map_lookup_elem(&sw_flows, k);
 		if (!f)
 			return 0;
-		int hit = f->state == SW_FS_SYNACK && bpf_ntohl(th->seq) == f->isn + 1;
+		int seq_ok = bpf_ntohl(th->seq) == f->isn + 1;
+		if (flags & TH_ACK) {
+			/*
+			 * A handshake only if it acknowledged our SYN/ACK: by its own ACK
+			 * before (ESTAB) or by this one. The seq alone the forger chose;
+			 * a RST|ACK with a guessed ack proves nothing and leaves the flow.
+			 */
+			int acked = f->state == SW_FS_ESTAB ||
+				    (f->state == SW_FS_SYNACK && bpf_ntohl(th->ack_seq) == f->our_isn + 1);
+			if (!acked)
+				return 0;
+			bpf_map_delete_elem(&sw_flows, k);
+			o->verified = o->proven = 1;
+			if (seq_ok)
+				o->mask |= BIT(SW_C_CONNECT); /* handshake, then RST without data */
+			return 1;
+		}
+		int hit = f->state == SW_FS_SYNACK && seq_ok;
 		bpf_map_delete_elem(&sw_flows, k);
 		if (!hit)
 			return 0;
+		/*
+		 * SYN, SYN/ACK, bare RST: a half-open probe's evidence, but no proof:
+		 * a bystander's kernel sends the same RST to a SYN forged in its name.
+		 * "verified" only tells the detector the address answers.
+		 */
 		o->verified = 1;
-		if (flags & TH_ACK) {
-			o->mask |= BIT(SW_C_CONNECT); /* handshake, then RST without data */
-		} else {
-			o->mask |= BIT(SW_C_HALF_OPEN); /* SYN, SYN/ACK, bare RST */
-			o->half_open = 1;
-		}
+		o->mask |= BIT(SW_C_HALF_OPEN);
+		o->half_open = 1;
 		return 1;
 	}
 
@@ -142,10 +246,13 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 
 		o->probe = o->seq_track = o->syn_flow = 1;
 		o->mask |= BIT(SW_C_SYN);
-		if (flags & TH_FIN)
+		/* SYN with FIN, PSH or URG: no stack opens a connection so */
+		if (flags & (TH_FIN | TH_PSH | TH_URG))
 			o->mask |= BIT(SW_C_ODD_FLAGS);
 		if (optlen == 0) {
 			o->mask |= BIT(SW_C_SYN_NOOPT);
+			if (th->window == bpf_htons(64) || th->window == bpf_htons(512))
+				OBS_ADD(o, SW_C_HPING); /* hping3 -S: window 64 (3.0.0: 512) */
 		} else if (optlen == 4) {
 			if ((void *)(opt + 4) <= end && th->window == bpf_htons(1024) &&
 			    opt[0] == 2 && opt[1] == 4 && opt[2] == 0x05 && opt[3] == 0xb4) {
@@ -154,9 +261,24 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 			}
 		} else if (tcp_ts_marker(th, end, optlen)) {
 			o->mask |= BIT(SW_C_OS_TS);
+		} else if (!(flags & ~(TH_SYN | TH_ECE | TH_CWR))) {
+			/* a stack's SYN: what tells the scanner's OS */
+			o->os_syn_win = bpf_ntohs(th->window);
+			o->os_syn_opts = tcp_opt_order(th, end, optlen);
 		}
 		if (th->urg_ptr && !(flags & TH_URG))
 			o->mask |= BIT(SW_C_OS_URG);
+		/* masscan: IP ID = (daddr ^ dport ^ seq) & 0xffff, all host order */
+		if (!p->ipv6) {
+			__u32 d;
+			__builtin_memcpy(&d, p->daddr + 12, 4);
+			if (p->ip_id == ((bpf_ntohl(d) ^ bpf_ntohs(th->dest) ^ bpf_ntohl(th->seq)) & 0xffff))
+				OBS_ADD(o, SW_C_MASSCAN_IPID);
+		}
+		if (act == SW_ACT_COOKIE) {
+			p->act = act;
+			return 1; /* the shield answers it: the host never sees it */
+		}
 
 		sc = probe_flow(p, th);
 		if (!sc)
@@ -195,7 +317,12 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		return 0; /* URG+ACK etc. mid-connection */
 
 	o->probe = o->seq_track = 1;
-	flags &= 0x3f;
+	/* -O's T2 (no flags) and T7 (FIN+PSH+URG) carry nmap's options */
+	if (doff > 20 && tcp_ts_marker(th, end, doff - 20))
+		o->mask |= BIT(SW_C_OS_TS);
+	if (doff == 20 && (th->window == bpf_htons(64) || th->window == bpf_htons(512)))
+		OBS_ADD(o, SW_C_HPING); /* hping3 -F/-U/-P ...: window 64 (3.0.0: 512) */
+	/* all eight flag bits: CWR or ECE alone is no NULL probe */
 	if (flags == TH_FIN)
 		o->mask |= BIT(SW_C_FIN);
 	else if (flags == 0)

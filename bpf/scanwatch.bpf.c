@@ -18,6 +18,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* One program, split by concern; each header builds on the ones before it. */
 #include "maps.bpf.h"      /* maps, settings, clock, statistics */
 #include "source.bpf.h"    /* per-source records, sketches, struct obs */
+#include "shield.bpf.h"    /* proof (sw_pending), the SYN-cookie shield, the block budget */
 #include "block.bpf.h"     /* fast-path blocks, is_blocked() */
 #include "flow.bpf.h"      /* the probe-flow table */
 #include "account.bpf.h"   /* sw_account(): records and events */
@@ -89,6 +90,37 @@ __noinline int sw_l4_tc(struct __sk_buff *skb, struct pkt *p)
 	return 0;
 }
 
+/* The shield's decision on a TCP segment (sets p->act), before it is accounted. */
+__noinline int sw_shield_xdp(struct xdp_md *ctx, struct pkt *p)
+{
+	struct sw_config *cfg = get_config();
+
+	if (!ctx || !p || !cfg)
+		return 0;
+	shield_decide(ctx, p, cfg);
+	return p->act;
+}
+
+/* The shield's answer written over the packet; the new frame length or -1. */
+__noinline int sw_shield_tx(struct xdp_md *ctx, struct pkt *p)
+{
+	int len;
+
+	if (!ctx || !p)
+		return -1;
+	if (p->act == SW_ACT_COOKIE) {
+		void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
+		struct tcphdr *th = data + (p->l4_off & SW_L4_OFF_MAX);
+		if ((void *)(th + 1) > end)
+			return -1;
+		pending_set(p->saddr, p->daddr, th->source, th->dest);
+	}
+	len = shield_answer(ctx, p);
+	if (len > 0 && p->act == SW_ACT_COOKIE)
+		stat_add(p->slot, SW_S_COOKIES, 1);
+	return len;
+}
+
 /* ---------------- entry points --------------------------------------- */
 
 SEC("xdp")
@@ -122,8 +154,20 @@ int scanwatch_xdp(struct xdp_md *ctx)
 	}
 	if (p.frag)
 		stat_add(slot, SW_S_FRAGMENTS, 1);
-	if (p.l4_ok)
-		sw_l4_xdp(ctx, &p);
+	if (!p.l4_ok)
+		return XDP_PASS;
+	if (p.proto == IPPROTO_TCP_ && cfg && (cfg->flags & SW_CFG_SHIELD))
+		sw_shield_xdp(ctx, &p);
+	sw_l4_xdp(ctx, &p);
+	if (p.act) {
+		/* the shield answers: our SYN/ACK with a cookie, or the RST after a proof */
+		int len = sw_shield_tx(ctx, &p);
+		if (len > 0) {
+			if (bpf_xdp_adjust_tail(ctx, len - (int)bpf_xdp_get_buff_len(ctx)) == 0)
+				return XDP_TX;
+			return XDP_DROP; /* rewritten already: never pass it on */
+		}
+	}
 	return XDP_PASS;
 }
 

@@ -17,6 +17,24 @@
 #define SW_PORT_BITS 512 /* distinct destination ports sketch (linear counting) */
 #define SW_HOST_BITS 256 /* distinct destination hosts sketch */
 #define SW_PORT_WORDS (SW_PORT_BITS / 64)
+#define SW_PORT_HASH_MUL 0x9e3779b1u /* port sketch bit: sw_hash32(port * MUL + proto) % SW_PORT_BITS */
+
+/* murmur3's finaliser: the sketches' hash, the same in the kernel and the agent */
+static inline __u32 sw_hash32(__u32 x)
+{
+	x ^= x >> 16;
+	x *= 0x85ebca6b;
+	x ^= x >> 13;
+	x *= 0xc2b2ae35;
+	x ^= x >> 16;
+	return x;
+}
+
+/* The bit a probe of port (or -sO protocol) port_key over proto sets in sw_source.ports. */
+static inline __u32 sw_port_bit(__u16 port_key, __u8 proto)
+{
+	return sw_hash32(port_key * SW_PORT_HASH_MUL + proto) % SW_PORT_BITS;
+}
 #define SW_HOST_WORDS (SW_HOST_BITS / 64)
 
 #define SW_DEFAULT_MAX_SOURCES 65536
@@ -63,7 +81,11 @@
 	X(SAME_SEQ,   "same_seq",   "") /* 28: probes repeating the previous probe's seq/ack value */ \
 	X(SAME_SPORT, "same_sport",  "") /* 29: probes repeating the previous probe's source port */ \
 	X(SV_PROBE,   "sv_probe",   "service-detect") /* 30: a payload that is one of nmap -sV's probes or NSE's marker */ \
-	X(FIRST_OK,   "first_ok",   "") /* 31: first contacts (new port or host) we answered with SYN/ACK */
+	X(FIRST_OK,   "first_ok",   "") /* 31: first contacts (new port or host) we answered with SYN/ACK */ \
+	X(FRAG_SYN,   "frag_syn",   "syn") /* 32: tiny first fragments (-f, --mtu 8) whose probe we answered with SYN/ACK: SYNs */ \
+	X(FRAG_RST,   "frag_rst",   "") /* 33: tiny first fragments whose probe we answered with RST (closed port) */ \
+	X(MASSCAN_IPID, "masscan_ipid", "") /* 34: SYN with IP ID (daddr ^ dport ^ seq) & 0xffff (masscan) */ \
+	X(HPING,      "hping",      "") /* 35: TCP probe with window 64 (hping3 3.0.0: 512) and no options: hping3's defaults */
 
 #define SW_C_ENUM_(id, name, kinds) SW_C_##id,
 enum { SW_COUNTERS(SW_C_ENUM_) SW_C_MAX };
@@ -73,7 +95,7 @@ enum { SW_COUNTERS(SW_C_ENUM_) SW_C_MAX };
  * The XDP program collects a packet's counters in one mask (struct obs in
  * bpf/) of SW_C_MASK_BITS bits, bit i = SW_C_i: every counter must fit.
  */
-#define SW_C_MASK_BITS 32
+#define SW_C_MASK_BITS 40
 #ifdef __cplusplus
 static_assert(SW_C_MAX <= SW_C_MASK_BITS, "SW_C_* counters overflow the evidence mask");
 #else
@@ -81,8 +103,14 @@ _Static_assert(SW_C_MAX <= SW_C_MASK_BITS, "SW_C_* counters overflow the evidenc
 #endif
 
 /* sw_source.flags */
-#define SW_SF_VERIFIED (1u << 0)   /* proved it receives our packets (RST after our SYN/ACK, handshake) */
+/* answers our packets (a RST after our SYN/ACK, a handshake): a hint for the
+   detector only, since a live host's kernel also answers SYN/ACKs to SYNs
+   forged in its name */
+#define SW_SF_VERIFIED (1u << 0)
 #define SW_SF_FAST_BLOCKED (1u << 1) /* the XDP fast path blocked it */
+#define SW_SF_PROVEN (1u << 2)       /* ACKed our SYN/ACK's seq + 1 (or a SYN cookie): not forged */
+#define SW_SF_SHIELDED (1u << 3)     /* the XDP fast path shielded it (sw_shield) */
+#define SW_SF_REFUSED (1u << 4)      /* the kernel block budget refused to block it */
 
 struct sw_source {
 	__u64 first_ns;                /* clock of sw_now() */
@@ -102,8 +130,22 @@ struct sw_source {
 	__u8 ttl_min;
 	__u8 ttl_max;
 	__u8 rst_ttl;                  /* TTL of the last bare RST (a kernel's, unlike nmap's) */
-	__u8 pad[7];
+	/* The first SYN built by an operating system's stack (options other than
+	 * nmap's, masscan's or -O's): what tells the scanner's OS (scanner_os). */
+	__u8 os_syn_ttl;               /* 0 = none seen yet */
+	__u16 os_syn_win;              /* host order */
+	__u32 proven;                  /* bit (dport % 32): a port where it completed a handshake
+	                                  (ACK of our ISN or of a SYN cookie): evidence nobody can forge */
+	__u32 os_syn_opts;             /* the option kinds in order (SW_SYN_OPTS_MAX) */
+	__u8 pad[4];
 };
+
+/*
+ * The order of a SYN's TCP option kinds, one nibble each (kinds above 14
+ * read 15), the first option in the highest nibble used, at most 8 kinds;
+ * EOL ends it. Linux: MSS SACK TS NOP WS = 0x24813.
+ */
+#define SW_SYN_OPTS_MAX 8
 
 /* ---- probe flows ---------------------------------------------------- */
 /* Key: the prober's side first, as seen on the wire towards us. */
@@ -118,6 +160,7 @@ struct sw_flow_key {
 
 #define SW_FS_SYN 1      /* SYN seen */
 #define SW_FS_SYNACK 2   /* our SYN/ACK seen */
+#define SW_FS_ESTAB 3    /* the prober ACKed our SYN/ACK's seq + 1: the handshake is proof */
 
 struct sw_flow {
 	__u64 syn_ns;
@@ -126,7 +169,8 @@ struct sw_flow {
 	__u8 state;      /* SW_FS_* */
 	__u8 syn_nmap;   /* the SYN carried the nmap raw fingerprint */
 	__u8 first_contact; /* the SYN was the source's first to this port or host */
-	__u8 pad[5];
+	__u8 frag;       /* opened by a tiny first fragment: only our answer tells its flags */
+	__u8 pad[4];
 };
 
 /* ---- blocking ----------------------------------------------------------- */
@@ -139,6 +183,7 @@ struct sw_lpm_key {
 #define SW_BR_DETECTOR 2
 #define SW_BR_FAST_PATH 3
 #define SW_BR_CROWDSEC 4   /* a CrowdSec decision (pulled again at start, not in the state file) */
+#define SW_BR_SHIELD 5     /* sw_shield entries: made by the agent or the fast path */
 
 struct sw_block {
 	__u64 expires_ns;              /* sw_now() clock; 0 = never */
@@ -147,10 +192,36 @@ struct sw_block {
 	__u32 pad;
 };
 
+/* ---- the shield (LRU hash, key: the 16-byte address) ----------------------
+ * A suspect that never proved it receives our packets is answered, not
+ * dropped: XDP answers its SYNs with SYN cookies (every port looks open) and
+ * a valid cookie ACK proves the address is real: its port gets a bit in
+ * `passed` (its next SYN there reaches the host), the connection is reset.
+ */
+#define SW_DEFAULT_MAX_SHIELDS 65536
+
+struct sw_shield {
+	__u64 expires_ns;              /* sw_now() clock; 0 = never */
+	__u64 created_ns;
+	__u32 passed;                  /* bit (dport % 32): ports it proved itself on */
+	__u32 reason;                  /* SW_BR_DETECTOR or SW_BR_FAST_PATH */
+	__u32 cookies;                 /* SYN cookies sent to it */
+	__u32 proofs;                  /* valid cookie ACKs it sent */
+};
+
+/* ---- the kernel's own block budget (one-entry array, written by XDP only) -- */
+struct sw_budget {
+	__u64 spent;                   /* fast-path blocks made, ever */
+	__u64 win_start_ns;            /* the current one-second window */
+	__u32 win_used;                /* fast-path blocks made in it */
+	__u32 pad;
+};
+
 /* ---- runtime configuration (one-entry array) --------------------------- */
 #define SW_CFG_BLOCKING (1u << 0)    /* enforce the block map */
 #define SW_CFG_FAST_BLOCK (1u << 1)  /* XDP may block on its own */
 #define SW_CFG_BLOCK_UNVERIFIED (1u << 2)
+#define SW_CFG_SHIELD (1u << 3)      /* answer shielded sources' SYNs with SYN cookies */
 
 struct sw_config {
 	__u64 clock_ns;         /* replay: the clock last set for every CPU (the program reads sw_clock); live: unused */
@@ -161,6 +232,12 @@ struct sw_config {
 	__u64 fast_block_ttl_ns;
 	__u32 n_blocks;         /* entries in the block map (0 skips the lookup) */
 	__u32 n_allow;
+	/* the kernel block budget: the fast path blocks only while sw_budget.spent is
+	   below fast_block_allowed and this second's blocks below fast_block_per_sec */
+	__u64 fast_block_allowed;
+	__u32 fast_block_per_sec;
+	__u32 pad;
+	__u64 shield_ttl_ns;    /* fast-path shields last this long */
 };
 
 /* ---- replay clock (array, one slot per CPU) ------------------------------ */
@@ -213,6 +290,9 @@ struct sw_ifslot {
 #define SW_S_EGRESS 18         /* packets seen by the TC egress program */
 #define SW_S_BLOCKS_FAST 19
 #define SW_S_DROPPED_EGRESS 20 /* of SW_S_DROPPED: our answers to blocked sources (TC) */
+#define SW_S_BLOCKS_REFUSED 21 /* fast-path blocks the kernel budget refused */
+#define SW_S_COOKIES 22        /* SYN cookies sent to shielded sources (XDP_TX) */
+#define SW_S_PROOFS 23         /* valid cookie ACKs: a shielded address proved itself */
 #define SW_S_MAX 24
 
 struct sw_stat_row {
@@ -223,6 +303,7 @@ struct sw_stat_row {
 #define SW_EV_THRESHOLD 1   /* a counter crossed a small threshold: counter, value */
 #define SW_EV_RPC 2         /* ONC RPC CALL: value = program, aux = version */
 #define SW_EV_FAST_BLOCK 3  /* the XDP fast path blocked the source */
+#define SW_EV_BLOCK_REFUSED 4 /* the kernel block budget refused a fast-path block (first time per source) */
 
 struct sw_event {
 	__u64 ts_ns;

@@ -81,7 +81,8 @@ protected:
     // Empties every map and statistic so each test starts from a fresh program state.
     void reset() {
         auto* s = r().skel();
-        for (bpf_map* m : {s->maps.sw_sources, s->maps.sw_flows, s->maps.sw_blocks, s->maps.sw_allow}) {
+        for (bpf_map* m : {s->maps.sw_sources, s->maps.sw_flows, s->maps.sw_blocks, s->maps.sw_allow,
+                           s->maps.sw_shield}) {
             int fd = bpf_map__fd(m);
             std::array<uint8_t, 64> k{};
             while (bpf_map_get_next_key(fd, nullptr, k.data()) == 0)
@@ -94,6 +95,9 @@ protected:
         sw_ifslot none{};
         for (uint32_t i = 0; i < SW_IF_BUCKETS; i++)
             ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(s->maps.sw_ifslots), &i, &none, BPF_ANY), 0);
+        sw_budget budget{};
+        uint32_t zero = 0;
+        ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(s->maps.sw_budget), &zero, &budget, BPF_ANY), 0);
         sw_config c{};
         c.ev_per_sec = 16;
         r().set_config(c);
@@ -188,6 +192,12 @@ TEST_P(Signature, CountsExactly) {
     }
 }
 
+// nmap -O's T2-T7 options: wscale 10, nop, mss 265, TS 0xFFFFFFFF 0, sack permitted (20 bytes)
+Bytes nmap_os_opts() {
+    return {0x03, 0x03, 0x0a, 0x01, 0x02, 0x04, 0x01, 0x09, 0x08, 0x0a,
+            0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x04, 0x02};
+}
+
 const std::vector<SigCase> kSignatures = {
     {"nmap_syn", [] { return nmap::syn(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP}},
     {"nmap_syn_v6", [] { return nmap::syn(A6, T6, 40000, 80); }, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP}},
@@ -233,6 +243,47 @@ const std::vector<SigCase> kSignatures = {
      {SW_C_PROBES, SW_C_UDP, SW_C_RPC}},
     {"udp_ip_id_1042_but_299_bytes", [] { return Packet::udp(A, T, 45000, 40125).id(0x1042).payload(299, 'C'); },
      {SW_C_PROBES, SW_C_UDP}},
+    // flag sets no connection uses: custom-flags, whatever answers them
+    {"all_six_flags", [] { return Packet::tcp(A, T, 40000, 80).flags(0x3f).win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"cwr_alone", [] { return Packet::tcp(A, T, 40000, 80).flags(0x80).win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"ece_alone", [] { return Packet::tcp(A, T, 40000, 80).flags(0x40).win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"syn_rst", [] { return Packet::tcp(A, T, 40000, 80).syn().rst().win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"rst_fin", [] { return Packet::tcp(A, T, 40000, 80).rst().fin().win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"syn_fin_ack", [] { return Packet::tcp(A, T, 40000, 80).syn().fin().ack(9).win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"syn_psh_urg", [] { return Packet::tcp(A, T, 40000, 80).syn().psh().urg().win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT, SW_C_ODD_FLAGS}},
+    {"ecn_setup_syn_is_no_odd_flag",
+     [] { return nmap::os_syn(A, T, 51000, 22).ece().cwr(); }, {SW_C_PROBES, SW_C_SYN}},
+    // -O's T2 (no flags) and T4 (ACK) with nmap's 20 option bytes, TSval 0xFFFFFFFF
+    {"os_t2_null_with_ts",
+     [] { return Packet::tcp(A, T, 40000, 80).win(128).df().seq(9).tcp_options(nmap_os_opts()); },
+     {SW_C_PROBES, SW_C_NULL, SW_C_OS_TS}},
+    {"os_t4_ack_with_ts",
+     [] { return Packet::tcp(A, T, 40000, 80).ack(5).seq(9).win(1024).df().tcp_options(nmap_os_opts()); },
+     {SW_C_PROBES, SW_C_OS_TS}},
+    {"os_t7_xmas_with_ts",
+     [] { return nmap::xmas(A, T, 40000, 80).win(65535).tcp_options(nmap_os_opts()); },
+     {SW_C_PROBES, SW_C_XMAS, SW_C_OS_TS}},
+    // hping3: window 64, no options
+    {"hping3_syn", [] { return Packet::tcp(A, T, 2101, 80).syn().win(64).seq(77).ttl(64); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT, SW_C_HPING}},
+    {"hping3_fin", [] { return Packet::tcp(A, T, 2101, 80).fin().win(64).seq(77).ttl(64); },
+     {SW_C_PROBES, SW_C_FIN, SW_C_HPING}},
+    {"hping3_3_0_0_syn", [] { return Packet::tcp(A, T, 2101, 80).syn().win(512).seq(77).ttl(64); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT, SW_C_HPING}},
+    // masscan: IP ID = (daddr ^ dport ^ seq) & 0xffff; 198.18.0.1 = 0xc6120001
+    {"masscan_ipid_syn",
+     [] { return nmap::masscan_syn(A, T, 61000, 80, 0x12345678).id((0xc6120001u ^ 80u ^ 0x12345678u) & 0xffff); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT, SW_C_MASSCAN_IPID}},
+    {"masscan_ipid_off_by_one",
+     [] { return nmap::masscan_syn(A, T, 61000, 80, 0x12345678).id(((0xc6120001u ^ 80u ^ 0x12345678u) + 1) & 0xffff); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Probes, Signature, ::testing::ValuesIn(kSignatures),
@@ -761,7 +812,57 @@ TEST_F(BpfTest, Ipv4TinyFirstFragment) {
     expect_exactly(A, {SW_C_PROBES, SW_C_FRAG, SW_C_FRAG_TINY});
     EXPECT_EQ(stat(SW_S_FRAGMENTS), 1u);
     EXPECT_EQ(stat(SW_S_TRUNCATED) + stat(SW_S_MALFORMED), 0u);
-    EXPECT_EQ(r().flow_count(), 0u);
+    EXPECT_EQ(r().flow_count(), 1u) << "a flow as for a SYN: our answer tells the flags";
+}
+
+// -f against an open port: our SYN/ACK says the reassembled probe was a SYN,
+// the scanner kernel's bare RST completes a half-open probe, all fragmented.
+TEST_F(BpfTest, TinyFragmentAnsweredWithSynAckIsASyn) {
+    Packet syn = nmap::syn(A, T, 40000, 80, 0xabcd0001);
+    ASSERT_EQ(xdp(Packet(syn).frag(0, true).l4_slice(0, 8)), kXdpPass);
+    ASSERT_EQ(xdp(Packet(syn).frag(8, false).l4_slice(8, syn.l4().size() - 8)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0xabcd0002).seq(777)), kTcOk);
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 40000, 80).rst().seq(0xabcd0002).win(0)), kXdpPass);
+    expect_exactly(A, {SW_C_PROBES, SW_C_FRAG, SW_C_FRAG_TINY, SW_C_ANSWERED, SW_C_FIRST_OK, SW_C_FRAG_SYN,
+                       SW_C_HALF_OPEN});
+}
+
+// ... and against a closed port: our RST, a failure, marked fragmented.
+TEST_F(BpfTest, TinyFragmentAnsweredWithRstFails) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81, 0xabcd0001).frag(0, true).l4_slice(0, 8)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 81, 40000).rst().ack(0xabcd0002).seq(0)), kTcOk);
+    expect_exactly(A, {SW_C_PROBES, SW_C_FRAG, SW_C_FRAG_TINY, SW_C_FAIL_RST, SW_C_FRAG_RST});
+    // an answer that does not acknowledge the fragment's seq proves nothing
+    reset();
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81, 0xabcd0001).frag(0, true).l4_slice(0, 8)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 81, 40000).syn().ack(0xabcd0005).seq(1)), kTcOk);
+    expect_exactly(A, {SW_C_PROBES, SW_C_FRAG, SW_C_FRAG_TINY});
+}
+
+// A stack's ACK with a timestamp (even TSval 0xFFFFFFFF) is no -O probe:
+// only nmap's 20 option bytes are.
+TEST_F(BpfTest, StackAckWithTimestampIsNoProbe) {
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 40000, 80).ack(5).seq(9).win(502).nop().nop().ts(0xffffffffu, 1)), kXdpPass);
+    EXPECT_FALSE(src(A));
+}
+
+// The first stack-built SYN tells the scanner's OS: TTL, window, option order.
+TEST_F(BpfTest, OsStackSynKeepsTtlWindowAndOptionOrder) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);  // nmap's raw SYN: not a stack's
+    ASSERT_EQ(src(A)->os_syn_ttl, 0u);
+    ASSERT_EQ(xdp(nmap::os_syn(A, T, 51000, 22)), kXdpPass);  // Linux: MSS SACK TS NOP WS, TTL 64
+    auto s = src(A);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->os_syn_ttl, 64u);
+    EXPECT_EQ(s->os_syn_win, 64240u);
+    EXPECT_EQ(s->os_syn_opts, 0x24813u);
+    // the first one stays
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 51001, 22).syn().win(8192).mss(1460).nop().wscale(8).ttl(128)), kXdpPass);
+    EXPECT_EQ(src(A)->os_syn_opts, 0x24813u);
+    // -O's SYNs (TSval 0xFFFFFFFF) are no stack's
+    reset();
+    ASSERT_EQ(xdp(nmap::os_seq(A, T, 40000, 80, 0)), kXdpPass);
+    EXPECT_EQ(src(A)->os_syn_ttl, 0u);
 }
 
 TEST_F(BpfTest, Ipv4TinyFirstFragmentPaddedToEthernetMinimum) {
@@ -1142,12 +1243,14 @@ TEST_F(BlockTest, StateFileFailureIsReportedOnceAndTheBlockStillDrops) {
                    bpf_map__fd(r().skel()->maps.sw_cfg)};
     Blocker b(maps, BlockPolicy{}, "/proc/self/no-such-dir/blocks.json", Clock::identity());
     ASSERT_FALSE(b.add(Cidr::parse("198.18.0.2"), 0, SW_BR_MANUAL, "manual", now_));
+    b.flush();  // saves are batched (at most one a second); flush() writes now
     auto err = b.take_save_error();
     ASSERT_TRUE(err);
     EXPECT_NE(err->find("cannot save blocks to '/proc/self/no-such-dir/blocks.json'"), std::string::npos) << *err;
     EXPECT_NE(err->find("will not survive a restart"), std::string::npos) << *err;
     EXPECT_FALSE(b.take_save_error()) << "reported once, not per change";
     ASSERT_FALSE(b.add(Cidr::parse("198.18.0.4"), 0, SW_BR_MANUAL, "manual", now_));
+    b.flush();
     EXPECT_FALSE(b.take_save_error());
     EXPECT_FALSE(b.save_error().empty());
     EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpDrop) << "the kernel map holds the block anyway";
@@ -1338,5 +1441,277 @@ TEST_F(BpfTest, DISABLED_RunXdpSpeed) {
         std::printf("run_xdp, %s clock: %.0f ns/packet (%.0f kpps)\n", mode ? "changing" : "fixed", ns, 1e6 / ns);
     }
 }
+
+// ======================================================================
+// Proof and the shield (#18): only an ACK of a sequence number the source
+// could not guess proves its address; a suspect that proves nothing is
+// answered with SYN cookies, not dropped.
+// ======================================================================
+
+// The TCP segment of a frame our program answered with (XDP_TX), checked.
+struct Answer {
+    std::string src, dst;
+    uint16_t sport = 0, dport = 0;
+    uint32_t seq = 0, ack = 0;
+    uint8_t flags = 0;
+    uint16_t mss = 0;  // 0: no MSS option
+    bool csum_ok = false;
+};
+
+uint32_t sum16(const uint8_t* p, size_t n, uint32_t s = 0) {
+    for (size_t i = 0; i + 1 < n; i += 2)
+        s += uint32_t{p[i]} << 8 | p[i + 1];
+    if (n & 1)
+        s += uint32_t{p[n - 1]} << 8;
+    return s;
+}
+uint16_t fold(uint32_t s) {
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return static_cast<uint16_t>(s);
+}
+
+std::optional<Answer> parse_answer(const Bytes& f) {
+    if (f.size() < 14 + 20 + 20)
+        return std::nullopt;
+    Answer a;
+    const uint8_t* ip = f.data() + 14;
+    const uint8_t* th;
+    size_t l4len;
+    uint32_t pseudo;
+    char buf[INET6_ADDRSTRLEN];
+    if ((ip[0] >> 4) == 4) {
+        if ((ip[0] & 15) != 5 || ip[9] != 6)
+            return std::nullopt;
+        size_t tot = size_t{ip[2]} << 8 | ip[3];
+        if (tot > f.size() - 14 || tot < 40)
+            return std::nullopt;
+        th = ip + 20;
+        l4len = tot - 20;
+        a.src = inet_ntop(AF_INET, ip + 12, buf, sizeof buf);
+        a.dst = inet_ntop(AF_INET, ip + 16, buf, sizeof buf);
+        pseudo = sum16(ip + 12, 8) + 6 + static_cast<uint32_t>(l4len);
+        a.csum_ok = fold(sum16(ip, 20)) == 0xffff;
+    } else {
+        if (f.size() < 14 + 40 + 20 || ip[6] != 6)
+            return std::nullopt;
+        l4len = size_t{ip[4]} << 8 | ip[5];
+        if (l4len > f.size() - 54 || l4len < 20)
+            return std::nullopt;
+        th = ip + 40;
+        a.src = inet_ntop(AF_INET6, ip + 8, buf, sizeof buf);
+        a.dst = inet_ntop(AF_INET6, ip + 24, buf, sizeof buf);
+        pseudo = sum16(ip + 8, 32) + 6 + static_cast<uint32_t>(l4len);
+        a.csum_ok = true;
+    }
+    a.csum_ok = a.csum_ok && fold(sum16(th, l4len, pseudo)) == 0xffff;
+    a.sport = static_cast<uint16_t>(th[0] << 8 | th[1]);
+    a.dport = static_cast<uint16_t>(th[2] << 8 | th[3]);
+    a.seq = uint32_t{th[4]} << 24 | uint32_t{th[5]} << 16 | uint32_t{th[6]} << 8 | th[7];
+    a.ack = uint32_t{th[8]} << 24 | uint32_t{th[9]} << 16 | uint32_t{th[10]} << 8 | th[11];
+    a.flags = th[13];
+    if ((th[12] >> 4) * 4u >= 24 && th[20] == 2 && th[21] == 4)
+        a.mss = static_cast<uint16_t>(th[22] << 8 | th[23]);
+    return a;
+}
+
+class ProofTest : public FlowTest {
+protected:
+    uint32_t proven(std::string_view a) {
+        auto s = src(a);
+        return s ? s->proven : 0;
+    }
+    bool is_proven(std::string_view a) {
+        auto s = src(a);
+        return s && (s->flags & SW_SF_PROVEN);
+    }
+    int xdp_out(const Packet& p, Bytes& out) { return r().run_xdp(p.build(), now_, out); }
+    bool shielded(std::string_view a) {
+        sw_shield v{};
+        Addr x = addr(a);
+        return bpf_map_lookup_elem(bpf_map__fd(r().skel()->maps.sw_shield), x.b.data(), &v) == 0;
+    }
+    bool blocked(std::string_view a) {
+        sw_lpm_key k = lpm_key(Cidr{addr(a), 128});
+        sw_block v{};
+        return bpf_map_lookup_elem(bpf_map__fd(r().skel()->maps.sw_blocks), &k, &v) == 0;
+    }
+    void fast_config(uint32_t flags, uint64_t allowed = 1000, uint32_t per_sec = 1000) {
+        set_cfg([&](sw_config& c) {
+            c.flags = SW_CFG_BLOCKING | SW_CFG_FAST_BLOCK | flags;
+            c.fast_block_half_open = 2;
+            c.fast_block_ports = 4;
+            c.fast_block_ttl_ns = 3600 * SEC;
+            c.shield_ttl_ns = 3600 * SEC;
+            c.fast_block_allowed = allowed;
+            c.fast_block_per_sec = per_sec;
+        });
+    }
+    // What a half-open scanner (or a forger) makes: nmap SYNs to `ports` ports,
+    // our SYN/ACK (port 80) or RST (the others), the RST a live kernel sends.
+    // Once the shield is up, XDP answers the SYNs itself and the host is silent.
+    void half_open_scan(const char* s, const char* d, uint16_t first_port, int ports) {
+        for (int i = 0; i < ports; i++) {
+            uint16_t port = static_cast<uint16_t>(first_port + i);
+            uint32_t isn = 0x1000u * (port + 1);
+            Packet syn = nmap::syn(s, d, 41000, port, isn);
+            int rc = xdp(syn);
+            ASSERT_TRUE(rc == kXdpPass || rc == XDP_TX || rc == kXdpDrop) << rc;
+            if (rc != kXdpPass)
+                continue;  // the shield answered it, or the source is blocked now
+            // (our answers to a source blocked just now are shot at TC)
+            if (i == 0) {
+                ASSERT_NE(tc(Packet::tcp(d, s, port, 41000).syn().ack(isn + 1).seq(0x5000u + port)), -1);
+                xdp(nmap::kernel_rst(s, d, 41000, port, isn + 1));
+            } else {
+                ASSERT_NE(tc(Packet::tcp(d, s, port, 41000).rst().ack(isn + 1).seq(0)), -1);
+            }
+        }
+    }
+};
+
+TEST_P(ProofTest, RstAfterOurSynAckIsEvidenceNotProof) {
+    const uint32_t isn = 0x11111111, ours = 0x22222222;
+    Packet syn = nmap::syn(a(), t(), 40000, 80, isn);
+    handshake(syn, ours, false);
+    // a forger chose the ISN, so it knows what a bystander's kernel will answer
+    ASSERT_EQ(xdp(nmap::kernel_rst(a(), t(), 40000, 80, isn + 1)), kXdpPass);
+    EXPECT_EQ(cnt(a(), SW_C_HALF_OPEN), 1u) << "half-open stays evidence";
+    EXPECT_FALSE(is_proven(a()));
+    EXPECT_EQ(proven(a()), 0u);
+}
+
+TEST_P(ProofTest, RstAckWithAGuessedAckProvesNothing) {
+    const uint32_t isn = 0x11111111, ours = 0x22222222;
+    Packet syn = nmap::syn(a(), t(), 40000, 80, isn);
+    handshake(syn, ours, false);
+    for (uint32_t guess : {0u, isn + 1, ours, ours + 2, 0x12345678u})
+        ASSERT_EQ(xdp(Packet::tcp(a(), t(), 40000, 80).rst().ack(guess).seq(isn + 1)), kXdpPass);
+    EXPECT_EQ(cnt(a(), SW_C_CONNECT), 0u) << "a handshake needs the ack of our ISN";
+    EXPECT_FALSE(is_proven(a()));
+    ASSERT_TRUE(r().flow(key_of(syn))) << "a forged RST|ACK does not end the real flow";
+    // the real one still proves: RST|ACK acknowledging our SYN/ACK
+    ASSERT_EQ(xdp(Packet::tcp(a(), t(), 40000, 80).rst().ack(ours + 1).seq(isn + 1)), kXdpPass);
+    EXPECT_EQ(cnt(a(), SW_C_CONNECT), 1u);
+    EXPECT_TRUE(is_proven(a()));
+    EXPECT_EQ(proven(a()), 1u << (80 % 32));
+}
+
+TEST_P(ProofTest, AckOfOurIsnProves) {
+    const uint32_t isn = 0x0fffffff, ours = 0xffffffff;  // ours + 1 wraps to 0
+    Packet syn = nmap::os_syn(a(), t(), 40001, 443, isn);
+    handshake(syn, ours, false);
+    ASSERT_EQ(xdp(Packet::tcp(a(), t(), 40001, 443).ack(ours + 2).seq(isn + 1)), kXdpPass);
+    EXPECT_FALSE(is_proven(a())) << "ack off by one";
+    ASSERT_EQ(xdp(Packet::tcp(a(), t(), 40001, 443).ack(ours + 1).seq(isn + 1)), kXdpPass);
+    EXPECT_TRUE(is_proven(a()));
+    EXPECT_EQ(proven(a()), 1u << (443 % 32));
+    EXPECT_EQ(r().flow(key_of(syn))->state, SW_FS_ESTAB);
+    // a connect probe's RST after the handshake, even after a banner (ack moved on)
+    ASSERT_EQ(xdp(Packet::tcp(a(), t(), 40001, 443).rst().ack(ours + 1 + 20).seq(isn + 1)), kXdpPass);
+    EXPECT_EQ(cnt(a(), SW_C_CONNECT), 1u);
+}
+
+TEST_P(ProofTest, UnprovenScannerIsShieldedNotBlocked) {
+    fast_config(SW_CFG_SHIELD);
+    half_open_scan(a(), t(), 80, 6);
+    EXPECT_TRUE(shielded(a()));
+    EXPECT_FALSE(blocked(a()));
+    EXPECT_TRUE(src(a())->flags & SW_SF_SHIELDED);
+    EXPECT_EQ(stat(SW_S_BLOCKS_FAST), 0u);
+}
+
+// The cookie round trip: SYN -> our cookie SYN/ACK (XDP_TX) -> the client's ACK
+// of it proves the address -> a RST ends that connection -> the port passes.
+TEST_P(ProofTest, CookieRoundTrip) {
+    fast_config(SW_CFG_SHIELD);
+    half_open_scan(a(), t(), 80, 6);
+    ASSERT_TRUE(shielded(a()));
+    const uint64_t cookies0 = stat(SW_S_COOKIES);
+    const uint32_t isn = 0xabcdef01;
+    Bytes out;
+    Packet syn = nmap::os_syn(a(), t(), 50000, 8080, isn);
+    ASSERT_EQ(xdp_out(syn, out), XDP_TX);
+    auto sa = parse_answer(out);
+    ASSERT_TRUE(sa);
+    EXPECT_EQ(sa->src, addr(t()).str());
+    EXPECT_EQ(sa->dst, addr(a()).str());
+    EXPECT_EQ(sa->sport, 8080);
+    EXPECT_EQ(sa->dport, 50000);
+    EXPECT_EQ(sa->flags, kSyn | kAck);
+    EXPECT_EQ(sa->ack, isn + 1);
+    EXPECT_NE(sa->mss, 0);
+    EXPECT_TRUE(sa->csum_ok) << "checksums of the SYN/ACK";
+    EXPECT_EQ(out.size(), size_t{14} + (addr(a()).is_v4() ? 20 : 40) + 24);
+    EXPECT_EQ(stat(SW_S_COOKIES), cookies0 + 1);
+    // a wrong cookie is not a proof and passes to the host (which resets it);
+    // (the low bits of a cookie only encode the MSS: +1 may still be valid)
+    for (uint32_t off : {0x100000u, 0x40000000u, 0u - 0x200000u})
+        ASSERT_EQ(xdp_out(Packet::tcp(a(), t(), 50000, 8080).ack(sa->seq + 1 + off).seq(isn + 1), out), kXdpPass);
+    EXPECT_FALSE(is_proven(a()));
+    // the right one
+    ASSERT_EQ(xdp_out(Packet::tcp(a(), t(), 50000, 8080).ack(sa->seq + 1).seq(isn + 1), out), XDP_TX);
+    auto rst = parse_answer(out);
+    ASSERT_TRUE(rst);
+    EXPECT_EQ(rst->flags, kRst);
+    EXPECT_EQ(rst->seq, sa->seq + 1);
+    EXPECT_EQ(rst->dport, 50000);
+    EXPECT_TRUE(rst->csum_ok);
+    EXPECT_TRUE(is_proven(a()));
+    EXPECT_EQ(proven(a()), 1u << (8080 % 32));
+    EXPECT_EQ(stat(SW_S_PROOFS), 1u);
+    // its next SYN to that port reaches the host; another port still gets a cookie
+    EXPECT_EQ(xdp(nmap::os_syn(a(), t(), 50001, 8080, 7)), kXdpPass);
+    EXPECT_EQ(xdp_out(nmap::os_syn(a(), t(), 50002, 8081, 7), out), XDP_TX);
+    EXPECT_FALSE(blocked(a()));
+}
+
+// A connect scanner under the shield completes cookie handshakes on every port
+// it tries: on fast_block_ports of them it has proven itself a scanner.
+TEST_P(ProofTest, CookieHandshakesOnManyPortsBlock) {
+    fast_config(SW_CFG_SHIELD);
+    half_open_scan(a(), t(), 80, 6);
+    Bytes out;
+    for (uint16_t port = 1000; port < 1004; port++) {
+        ASSERT_EQ(xdp_out(nmap::os_syn(a(), t(), 50000, port, 77), out), XDP_TX) << port;
+        auto sa = parse_answer(out);
+        ASSERT_TRUE(sa);
+        ASSERT_EQ(xdp_out(Packet::tcp(a(), t(), 50000, port).ack(sa->seq + 1).seq(78), out), XDP_TX);
+    }
+    EXPECT_TRUE(blocked(a()));
+    EXPECT_EQ(stat(SW_S_BLOCKS_FAST), 1u);
+    EXPECT_EQ(xdp(nmap::os_syn(a(), t(), 50000, 80, 77)), kXdpDrop);
+}
+
+// The kernel keeps the caps: what the agent allowed in total, and per second.
+TEST_P(ProofTest, BudgetCapsFastPathBlocks) {
+    fast_config(SW_CFG_BLOCK_UNVERIFIED, /*allowed=*/3, /*per_sec=*/2);
+    const bool v6 = !addr(a()).is_v4();
+    auto scanner = [&](int i) {
+        char b[64];
+        std::snprintf(b, sizeof b, v6 ? "2001:2::1:%x" : "198.18.1.%d", i + 10);
+        return std::string(b);
+    };
+    for (int i = 0; i < 5; i++)
+        half_open_scan(scanner(i).c_str(), t(), 80, 6);
+    EXPECT_EQ(stat(SW_S_BLOCKS_FAST), 2u) << "2 per second";
+    EXPECT_GE(stat(SW_S_BLOCKS_REFUSED), 3u);
+    now_ += 2 * SEC;
+    for (int i = 5; i < 10; i++)
+        half_open_scan(scanner(i).c_str(), t(), 80, 6);
+    EXPECT_EQ(stat(SW_S_BLOCKS_FAST), 3u) << "3 in total";
+    sw_budget b{};
+    uint32_t zero = 0;
+    ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(r().skel()->maps.sw_budget), &zero, &b), 0);
+    EXPECT_EQ(b.spent, 3u);
+    bool refused_event = false;
+    for (const auto& e : r().drain_events())
+        refused_event |= e.type == SW_EV_BLOCK_REFUSED;
+    EXPECT_TRUE(refused_event);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, ProofTest,
+                         ::testing::Values(Family{"v4", A, T}, Family{"v6", A6, T6}),
+                         [](const auto& i) { return std::string(i.param.name); });
 
 }  // namespace

@@ -18,7 +18,7 @@
 //    parse-truncated + parse-malformed), the L4 stage adding at most one
 //    truncated/malformed per parsed packet or TC run; vlan, ipv6_ext,
 //    fragments within their parents; probes == sum of the sources' probe
-//    counters; flows_new + flow_full == sum of the SYN counters;
+//    counters; flows_new + flow_full + cookies == sum of the SYN counters;
 //    events == events drained, blocks_fast == fast-path blocks.
 //  - per source: the counters add up the way the program sets them (one probe
 //    class per probe, answers at most one per SYN, ...).
@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cinttypes>
@@ -175,7 +176,7 @@ public:
     // Empties every map and statistic.
     void reset() {
         for (bpf_map* m : {skel()->maps.sw_sources, skel()->maps.sw_flows, skel()->maps.sw_blocks,
-                           skel()->maps.sw_allow}) {
+                           skel()->maps.sw_allow, skel()->maps.sw_shield}) {
             int fd = bpf_map__fd(m);
             uint8_t k[64]{};
             while (bpf_map_get_next_key(fd, nullptr, k) == 0)
@@ -598,8 +599,16 @@ private:
     void start() {
         p_.reset();
         sw_config c{};
-        c.flags = SW_CFG_BLOCKING | SW_CFG_FAST_BLOCK;
+        c.flags = SW_CFG_BLOCKING | SW_CFG_FAST_BLOCK | SW_CFG_SHIELD;
+        // The fuzzer's scanners never ACK our ISN, so they are shielded, not
+        // blocked: the small-map instance runs with --block-unverified so
+        // fast-path blocks are made, met and expired there too.
+        if (small_)
+            c.flags |= SW_CFG_BLOCK_UNVERIFIED;
         c.ev_per_sec = 16;
+        c.fast_block_allowed = ~0ull;  // the budget is tested in bpf_test (ProofTest)
+        c.fast_block_per_sec = ~0u;
+        c.shield_ttl_ns = 30 * SEC;
         c.fast_block_half_open = kFastHalfOpen;
         c.fast_block_ports = kFastPorts;
         c.fast_block_ttl_ns = 30 * SEC;
@@ -694,6 +703,16 @@ private:
         return nullptr;
     }
 
+    // entries in the shield map (XDP answers only shielded sources)
+    size_t shield_count() {
+        int fd = bpf_map__fd(p_.skel()->maps.sw_shield);
+        uint8_t k[16], next[16];
+        size_t n = 0;
+        for (void* prev = nullptr; bpf_map_get_next_key(fd, prev, next) == 0; prev = k, n++)
+            std::memcpy(k, next, 16);
+        return n;
+    }
+
     void refresh_blocks() {
         if (p_.config().n_blocks == n_blocks_seen_)
             return;
@@ -747,7 +766,13 @@ private:
         if (xdp) {
             xdp_++;
             tot_.xdp++;
-            CHECK(act == XDP_PASS || act == XDP_DROP, "XDP action %d; frame %s", act, hexdump(f).c_str());
+            // XDP_TX: the shield's answer (a cookie SYN/ACK or a RST) to a shielded source's TCP
+            CHECK(act == XDP_PASS || act == XDP_DROP || act == XDP_TX, "XDP action %d; frame %s", act,
+                  hexdump(f).c_str());
+            if (act == XDP_TX) {
+                tx_++;
+                CHECK(shield_count() > 0, "XDP_TX with nobody shielded: %s", hexdump(f).c_str());
+            }
             if (act == XDP_DROP) {
                 drops_++;
                 tot_.drops++;
@@ -778,7 +803,7 @@ private:
             events_++;
             uint64_t& n = source_events_[addr_text(e.saddr)];
             tot_.max_source_events = std::max(tot_.max_source_events, ++n);
-            CHECK(e.type >= SW_EV_THRESHOLD && e.type <= SW_EV_FAST_BLOCK, "event type %u", e.type);
+            CHECK(e.type >= SW_EV_THRESHOLD && e.type <= SW_EV_BLOCK_REFUSED, "event type %u", e.type);
             if (e.type == SW_EV_THRESHOLD)
                 CHECK(e.counter < SW_C_MAX + 2 && e.value > 0, "threshold event counter %u value %u", e.counter,
                       e.value);
@@ -799,7 +824,7 @@ private:
     Totals& tot_;
     bool small_;
     uint64_t now_ = T0;
-    uint64_t xdp_ = 0, tc_ = 0, drops_ = 0, shots_ = 0, events_ = 0;
+    uint64_t xdp_ = 0, tc_ = 0, drops_ = 0, shots_ = 0, events_ = 0, tx_ = 0;
     unsigned since_drain_ = 0;
     std::vector<std::pair<sw_lpm_key, sw_block>> blocked_;
     std::optional<sw_lpm_key> scan_src_;  // the source of the scanner SYN being sent
@@ -852,7 +877,7 @@ void Campaign::checkpoint() {
 
     // -- per source, and the sums over sources (exact while nothing was evicted)
     bool evicted = sources.size() >= caps.sources / 2 || S(SW_S_SOURCE_FULL) > 0;
-    uint64_t probes = 0, syns = 0;
+    uint64_t probes = 0, syns = 0, tiny = 0;
     for (auto& [a, s] : sources) {
         const uint8_t* ab = reinterpret_cast<const uint8_t*>(&a);
         auto c = [&s = s](unsigned i) { return uint64_t(s.cnt[i]); };  // clang 14: no bindings in [&]
@@ -863,8 +888,14 @@ void Campaign::checkpoint() {
         CHECK(classes_of_probes <= c(SW_C_PROBES), "%s: probe classes %" PRIu64 " > probes %" PRIu64, who.c_str(),
               classes_of_probes, c(SW_C_PROBES));
         CHECK(c(SW_C_SYN_NMAP) + c(SW_C_SYN_NOOPT) <= c(SW_C_SYN), "%s: nmap/noopt SYNs > SYNs", who.c_str());
-        CHECK(c(SW_C_ANSWERED) + c(SW_C_FAIL_RST) <= c(SW_C_SYN) || evicted, "%s: answered %" PRIu64
+        // tiny first fragments keep a flow too: their answers count like a SYN's
+        CHECK(c(SW_C_ANSWERED) + c(SW_C_FAIL_RST) <= c(SW_C_SYN) + c(SW_C_FRAG_TINY) || evicted, "%s: answered %" PRIu64
               " + refused %" PRIu64 " > SYNs %" PRIu64, who.c_str(), c(SW_C_ANSWERED), c(SW_C_FAIL_RST), c(SW_C_SYN));
+        CHECK((c(SW_C_FRAG_SYN) <= c(SW_C_ANSWERED) && c(SW_C_FRAG_RST) <= c(SW_C_FAIL_RST) &&
+               c(SW_C_FRAG_SYN) + c(SW_C_FRAG_RST) <= c(SW_C_FRAG_TINY)) || evicted,
+              "%s: answers to fragments beyond their parents", who.c_str());
+        CHECK(c(SW_C_HPING) <= c(SW_C_PROBES) && c(SW_C_MASSCAN_IPID) <= c(SW_C_SYN),
+              "%s: tool markers beyond their probes", who.c_str());
         CHECK(c(SW_C_HALF_OPEN) + c(SW_C_CONNECT) <= c(SW_C_ANSWERED) || evicted,
               "%s: half-open + connect > answered", who.c_str());
         CHECK(c(SW_C_FIRST_OK) <= c(SW_C_ANSWERED), "%s: first_ok > answered", who.c_str());
@@ -877,15 +908,24 @@ void Campaign::checkpoint() {
         CHECK(s.ports_new <= SW_PORT_BITS && s.hosts_new <= SW_HOST_BITS, "%s: sketch counts", who.c_str());
         CHECK(!c(SW_C_PROBES) || (s.ttl_min <= s.ttl_max), "%s: ttl range", who.c_str());
         CHECK(s.first_ns <= s.last_ns, "%s: first seen after last seen", who.c_str());
-        CHECK(!(s.flags & ~uint32_t(SW_SF_VERIFIED | SW_SF_FAST_BLOCKED)), "%s: flags %x", who.c_str(), s.flags);
+        CHECK(!(s.flags & ~uint32_t(SW_SF_VERIFIED | SW_SF_FAST_BLOCKED | SW_SF_PROVEN | SW_SF_SHIELDED |
+                                    SW_SF_REFUSED)),
+              "%s: flags %x", who.c_str(), s.flags);
+        CHECK(!(s.flags & SW_SF_PROVEN) == !s.proven, "%s: proven flag %x without ports %x", who.c_str(), s.flags,
+              s.proven);
         probes += c(SW_C_PROBES);
         syns += c(SW_C_SYN);
+        tiny += c(SW_C_FRAG_TINY);
     }
     if (!evicted) {
         CHECK(probes == S(SW_S_PROBES), "sum of probe counters %" PRIu64 " != probes stat %" PRIu64, probes,
               S(SW_S_PROBES));
-        CHECK(syns == S(SW_S_FLOWS_NEW) + S(SW_S_FLOW_FULL), "SYNs %" PRIu64 " != flows_new + flow_full %" PRIu64,
-              syns, S(SW_S_FLOWS_NEW) + S(SW_S_FLOW_FULL));
+        // a SYN opens a flow, unless the shield answered it with a cookie; so
+        // does a tiny first fragment with its seq
+        const uint64_t flows = S(SW_S_FLOWS_NEW) + S(SW_S_FLOW_FULL) + S(SW_S_COOKIES);
+        CHECK(syns <= flows && flows <= syns + tiny,
+              "SYNs %" PRIu64 " (tiny fragments %" PRIu64 ") vs flows_new + flow_full + cookies %" PRIu64, syns,
+              tiny, flows);
     }
 
     // -- blocks: the manual one stays; every other one is the fast path's and justified
@@ -913,11 +953,14 @@ void Campaign::checkpoint() {
         if (it != sources.end()) {
             const sw_source& s = it->second;
             uint32_t answered = s.cnt[SW_C_HALF_OPEN] + s.cnt[SW_C_FAIL_RST] + s.cnt[SW_C_FAIL_ICMP];
-            CHECK((s.flags & SW_SF_FAST_BLOCKED) && (s.flags & SW_SF_VERIFIED) &&
-                      s.cnt[SW_C_SYN_NMAP] >= kFastPorts && s.ports_new >= kFastPorts &&
-                      std::min(answered, s.cnt[SW_C_SYN_NMAP]) >= kFastHalfOpen,
-                  "%s: fast block not justified by its record (flags %x nmap %u ports %u answered %u)", who.c_str(),
-                  s.flags, s.cnt[SW_C_SYN_NMAP], s.ports_new, answered);
+            // only handshakes on kFastPorts ports (ACKs of our ISN) justify a
+            // block, unless the instance runs with --block-unverified (small_)
+            const bool proven = (s.flags & SW_SF_PROVEN) && static_cast<uint32_t>(std::popcount(s.proven)) >= kFastPorts;
+            CHECK((s.flags & SW_SF_FAST_BLOCKED) && (proven || small_) &&
+                      s.cnt[SW_C_SYN] >= kFastPorts && s.ports_new >= kFastPorts &&
+                      std::min(answered, s.cnt[SW_C_SYN]) >= kFastHalfOpen,
+                  "%s: fast block not justified by its record (flags %x proven %x syn %u ports %u answered %u)",
+                  who.c_str(), s.flags, s.proven, s.cnt[SW_C_SYN], s.ports_new, answered);
         } else {
             CHECK(evicted, "%s blocked by the fast path without a record", who.c_str());
         }

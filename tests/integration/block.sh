@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# --block: nmap -sS -T4 of the default 1,000 ports learns the state of only a
-# few ports; a bystander keeps getting HTTP 200; manual blocks and their TTL;
+# --block --block-unverified (the wall: drop what cannot prove itself; the
+# default shield is shield.sh): nmap -sS -T4 of the default 1,000 ports learns
+# the state of only a few ports; a bystander keeps getting HTTP 200; manual blocks and their TTL;
 # blocks and their expiry survive kill -9 of the agent (XDP keeps dropping
 # while it is down). The agent runs with nsenter so its bpffs pins persist.
 source "$(dirname "$0")/lib.sh"
@@ -17,7 +18,7 @@ sw() { "$SCANWATCH" "$@" --socket "$SOCK"; }
 by_http() { ip netns exec "$NS_BY" curl -s -o /dev/null -w '%{http_code}' -m 2 "http://$TGT4/" || true; }
 scan_http() { in_scan curl -s -o /dev/null -w '%{http_code}' -m 2 "http://$TGT4/" || true; }
 
-STARTS=1; agent_bg --block --block-ttl 1h
+STARTS=1; agent_bg --block --block-unverified --block-ttl 1h
 [ "$(by_http)" = 200 ] || fail "bystander cannot reach the web server before the scan"
 
 # 1. the scan is stopped within its first probes
@@ -50,12 +51,13 @@ sw block "$BY4" --ttl 120s >/dev/null
 exp1=$(sw blocks --json | python3 -c 'import json,sys; print([b["expires"] for b in json.load(sys.stdin) if b["target"].startswith("'$BY4'")][0])')
 kill -9 "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true; AGENT_PID=""
 [ "$(by_http)" != 200 ] || fail "block not enforced while the agent is down"
-STARTS=2; agent_bg --block
+STARTS=2; agent_bg --block --block-unverified
 exp2=$(sw blocks --json | python3 -c 'import json,sys; print([b["expires"] for b in json.load(sys.stdin) if b["target"].startswith("'$BY4'")][0])')
 [ "$exp1" = "$exp2" ] || fail "expiry changed across restart: $exp1 -> $exp2"
 [ "$(by_http)" != 200 ] || fail "block lost after restart"
 [ "$(ip -n "$NS_TGT" link show tg0 | grep -c 'prog/xdp')" -le 1 ] || fail "two XDP programs"
 grep -q 'took over' "$WORK/agent.err" || fail "restart did not take over the pinned XDP link"
+grep -qE '^scanwatch: [0-9]+ blocks? restored' "$WORK/agent.err" || fail "restart did not say what it restored"
 stop_agent
 ip -n "$NS_TGT" link show tg0 | grep -q xdp && fail "XDP left after clean stop"
 [ ! -e "$PIN" ] || fail "pins left"

@@ -56,7 +56,8 @@ print(total)'
 answers() { [[ "$(status packets)" =~ ^[0-9]+$ ]]; }
 agent_alive() { kill -0 "$AGENT_PID" 2>/dev/null || { cat "$WORK/agent.err" >&2; fail "agent died: $1"; }; }
 
-agent_bg --block --block-ttl 1h --max-sources 1024
+# --block-unverified: the nmap -sS below proves nothing (shield.sh); here it must be dropped
+agent_bg --block --block-unverified --block-ttl 1h --max-sources 1024
 
 # ---- 1. control socket --------------------------------------------------------
 [ "$(stat -c %a "$SOCK")" = 600 ] || fail "control socket mode $(stat -c %a "$SOCK"), want 600"
@@ -156,7 +157,7 @@ kill -0 "$NMAP_PID" 2>/dev/null || log "note: nmap ended during the drop check"
 [ "$(xdp_count)" = 1 ] || fail "XDP programs while the agent is down: $(xdp_count)"
 [ "$(tc_count)" = 1 ] || fail "TC egress filters while the agent is down: $(tc_count)"
 log "agent down: XDP dropped $((d2 - d1)) scanner packets in 1 s"
-agent_bg --block --max-sources 1024
+agent_bg --block --block-unverified --max-sources 1024
 grep -q 'took over' "$WORK/agent.err" || fail "restart did not take over the pinned XDP link"
 [ "$(xdp_count)" = 1 ] || fail "XDP programs after restart: $(xdp_count)"
 [ "$(tc_count)" = 1 ] || fail "TC egress filters after restart: $(tc_count)"

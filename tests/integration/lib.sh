@@ -133,6 +133,23 @@ stop_agent() {
 
 in_scan() { ip netns exec "$NS_SCAN" "$@"; }
 
+# xdp_tx_mode: the --xdp-mode under which the program's own answers (XDP_TX:
+# the shield's SYN cookies) leave tg0. A veth in native mode hands such a
+# frame to its peer, which processes it only when the peer runs an XDP
+# program itself (the kernel kicks the peer's NAPI for XDP frames only then;
+# GRO on the peer is not enough: the frame waits for the next ordinary one).
+# So a pass-everything program ($SW_XDP_PASS, built by CMake) goes on tg0's
+# peer and the answer is "native"; without it, "generic", which needs nothing.
+xdp_tx_mode() {
+  local ns=$NS_SCAN peer=sc0
+  [ -n "${NS_SW:-}" ] && ns=$NS_SW peer=p2
+  if [ -f "${SW_XDP_PASS:-}" ] && ip -n "$ns" link set "$peer" xdpdrv obj "$SW_XDP_PASS" sec xdp 2>/dev/null; then
+    echo native
+  else
+    echo generic
+  fi
+}
+
 # wait_for_kind SRC KIND [seconds]: waits for a scan event naming KIND for SRC.
 wait_for_kind() {
   local src=$1 kind=$2 secs=${3:-10}
@@ -228,7 +245,7 @@ PY
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
 # run_cases < TABLE: one live scan per line "name | src | kinds | tools | nmap
-# arguments" (kinds: the exact union over the source's scan events, in
+# arguments, or !PROGRAM ARGS for another scanner" (kinds: the exact union over the source's scan events, in
 # DESIGN.md's order, "none" for a verdict without kinds; tools: accepted tools
 # separated by /). A fresh agent per
 # case (start_agent with $AGENT_NS/$AGENT_IFACES), nmap run in the scanner
@@ -248,8 +265,13 @@ run_cases() {
     EVENTS="$WORK/$name.json"
     start_agent
     t0=$(date +%s.%N)
+    # "!prog args": another scanner (hping3, masscan, zmap) instead of nmap
     # shellcheck disable=SC2086
-    in_scan nmap -n -T5 --max-retries 1 $args >"$WORK/$name.nmap" 2>&1 || log "$name: nmap failed"
+    if [[ "$args" == '!'* ]]; then
+      in_scan ${args#!} >"$WORK/$name.nmap" 2>&1 || log "$name: ${args#!} failed"
+    else
+      in_scan nmap -n -T5 --max-retries 1 $args >"$WORK/$name.nmap" 2>&1 || log "$name: nmap failed"
+    fi
     t1=$(date +%s.%N)
     # the verdict comes within a sweep or two (250 ms); kinds may still grow
     # once unanswered probes time out (3 s): wait for the expected set, then a

@@ -147,14 +147,38 @@ def match_paren(text, i):
     return n
 
 
+def mask_quoted_lt(text):
+    """TEXT with every '<' inside quotes blanked, so `python3 -c "1 << n"` is
+    not taken for a heredoc. Newlines are kept: lines still line up."""
+    out, q, i = [], None, 0
+    while i < len(text):
+        c = text[i]
+        if q is None and c == "\\":
+            out.append(text[i:i + 2]); i += 2; continue
+        if q == '"' and c == "\\":
+            out.append(text[i:i + 2]); i += 2; continue
+        if q is None and c == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            j = text.find("\n", i); j = len(text) if j < 0 else j
+            out.append(text[i:j]); i = j; continue
+        if q is None and c in "'\"":
+            q = c
+        elif q == c:
+            q = None
+        elif q and c == "<":
+            c = " "
+        out.append(c); i += 1
+    return "".join(out)
+
+
 def shell_text(text, fname, first_line=1, funcs=None):
     """Scans a shell script: heredoc bodies fed to python3 go to the Python
     scanner, the rest is tokenized and its command words noted."""
     lines, keep, i = text.split("\n"), [], 0
+    masked = mask_quoted_lt(text).split("\n")
     while i < len(lines):
         raw = lines[i]
         keep.append(raw)
-        m = HEREDOC.search(raw) if "<<<" not in raw else None
+        m = HEREDOC.search(masked[i]) if "<<<" not in masked[i] else None
         if m:
             doc = []
             i += 1

@@ -78,7 +78,7 @@ got=$(cd "$tmpd" && complete_words run --json "" | sort | tr '\n' ' ')
 [ "$got" = "- a.toml b.pcapng c.txt " ] || bad "completion of run --json should offer - and files: '$got'"
 
 # --- the config schema (issue 8), the example and the man page --------------
-schema="agent.interfaces agent.xdp_mode agent.socket agent.pin_dir agent.sweep_ms agent.max_sources
+schema="agent.interfaces agent.xdp_mode agent.socket agent.socket_group agent.pin_dir agent.sweep_ms agent.max_sources
 agent.duration detect.min_ports detect.min_hosts detect.alert_score detect.probe_timeout
 block.enabled block.ttl block.score block.unverified block.fast_path block.max_blocks
 block.max_new_per_sec block.state_file block.allow output.json output.syslog

@@ -38,6 +38,7 @@ TEST(Config, EveryKeySetsItsOption) {
 interfaces = ["eth0", "eth1"]
 xdp_mode = "generic"
 socket = "/run/sw.sock"
+socket_group = "scanwatch"
 pin_dir = "/sys/fs/bpf/sw"
 sweep_ms = 100
 max_sources = 4096
@@ -78,6 +79,7 @@ pull_interval = "5s"
     EXPECT_EQ(o.ifaces, (std::vector<std::string>{"eth0", "eth1"}));
     EXPECT_EQ(o.xdp_mode, "generic");
     EXPECT_EQ(o.socket, "/run/sw.sock");
+    EXPECT_EQ(o.socket_group, "scanwatch");
     EXPECT_EQ(o.pin_dir, "/sys/fs/bpf/sw");
     EXPECT_EQ(o.sweep_ms, 100);
     EXPECT_EQ(o.max_sources, 4096u);
@@ -111,7 +113,7 @@ pull_interval = "5s"
 TEST(Config, EveryKeyIsCoveredByTheTestAbove) {
     // A new key must be added to EveryKeySetsItsOption too.
     const std::vector<std::string> keys = config_keys();
-    EXPECT_EQ(keys.size(), 31u);
+    EXPECT_EQ(keys.size(), 32u);
     EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), keys.size());
 }
 
@@ -126,6 +128,13 @@ TEST(Config, KeysAbsentFromTheFileKeepTheirValue) {
     RunOptions empty;
     apply_config("# nothing but a comment\n", "t.toml", empty);
     EXPECT_EQ(empty.socket, RunOptions{}.socket);
+}
+
+TEST(Config, DurationKeysTakeSecondsOrUnits) {
+    EXPECT_EQ(load("[block]\nttl = 3600\n").block_ttl_ns, 3600'000'000'000ULL);
+    EXPECT_EQ(load("[detect]\nprobe_timeout = 2.5\n").det.probe_timeout_ns, 2'500'000'000ULL);
+    EXPECT_EQ(load("[agent]\nduration = \"2m\"\n").duration_s, 120.0);
+    EXPECT_EQ(load("[agent]\nduration = 90\n").duration_s, 90.0);
 }
 
 TEST(Config, FloatKeysTakeIntegers) {
@@ -161,9 +170,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"[detect]\nalert_score = nan\n",
                 "test.toml:2: detect.alert_score: must be between 0.5 and 1, not nan"},
         BadCase{"[detect]\nalert_score = true\n", "test.toml:2: detect.alert_score: expected a number, got a boolean"},
-        BadCase{"[detect]\nprobe_timeout = 3\n",
-                "test.toml:2: detect.probe_timeout: expected a duration string such as \"30s\", \"10m\", \"1h\", got "
-                "an integer"},
+        BadCase{"[detect]\nprobe_timeout = -3\n",
+                "test.toml:2: detect.probe_timeout: expected a duration: seconds from 0, or a string such as "
+                "\"30s\", \"10m\", \"1h\", got an integer"},
+        BadCase{"[detect]\nprobe_timeout = true\n",
+                "test.toml:2: detect.probe_timeout: expected a duration: a number of seconds, or a string such as "
+                "\"30s\", \"10m\", \"1h\", got a boolean"},
         BadCase{"[block]\nttl = \"soon\"\n",
                 "test.toml:2: block.ttl: 'soon' is not a duration (expected a number; e.g. 90, 30s, 10m, 1h30m, 2d)"},
         BadCase{"[block]\nenabled = \"yes\"\n", "test.toml:2: block.enabled: expected true or false, got a string"},

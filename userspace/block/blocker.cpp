@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -185,9 +186,18 @@ void Blocker::sync_config() {
     c.n_blocks = static_cast<uint32_t>(entries_.size());
     c.n_allow = static_cast<uint32_t>(protected_.size());
     c.flags |= SW_CFG_BLOCKING;  // manual blocks work whether or not --block is on
-    c.flags &= ~(SW_CFG_FAST_BLOCK | SW_CFG_BLOCK_UNVERIFIED);
+    c.flags &= ~(SW_CFG_FAST_BLOCK | SW_CFG_BLOCK_UNVERIFIED | SW_CFG_SHIELD);
     if (policy_.auto_block && policy_.fast_path)
         c.flags |= SW_CFG_FAST_BLOCK;
+    if (policy_.auto_block && maps_.shield_fd >= 0)
+        c.flags |= SW_CFG_SHIELD;
+    // The kernel's budget: the fast path blocks while what it spent stays
+    // below what we have seen plus the room under the cap, and at most
+    // max_new_per_sec in any second.
+    uint64_t room = entries_.size() < policy_.max_blocks ? policy_.max_blocks - entries_.size() : 0;
+    c.fast_block_allowed = fast_seen_ + room;
+    c.fast_block_per_sec = policy_.max_new_per_sec;
+    c.shield_ttl_ns = policy_.ttl_ns;
     if (policy_.block_unverified)
         c.flags |= SW_CFG_BLOCK_UNVERIFIED;
     c.fast_block_half_open = policy_.fast_half_open;
@@ -195,7 +205,6 @@ void Blocker::sync_config() {
     c.fast_block_ttl_ns = policy_.ttl_ns;
     if (bpf_map_update_elem(maps_.config_fd, &zero, &c, BPF_ANY) != 0)
         throw BpfError("writing the config map", errno);
-    kernel_count_seen_ = c.n_blocks;
 }
 
 BlockOutcome Blocker::put(const Cidr& target, uint64_t ttl_ns, uint32_t reason_code, const std::string& reason,
@@ -267,13 +276,21 @@ std::optional<std::string> Blocker::add(const Cidr& target, uint64_t ttl_ns, uin
 bool Blocker::remove(const Cidr& target) {
     const Key k = key_of(target);
     auto it = entries_.find(k);
-    bool in_kernel = false;
+    bool in_kernel = false, fast_unseen = false;
     if (maps_.blocks_fd >= 0) {
         sw_lpm_key key = lpm_key(Cidr{k.addr, k.prefix});
+        sw_block v{};
+        fast_unseen = it == entries_.end() && bpf_map_lookup_elem(maps_.blocks_fd, &key, &v) == 0 &&
+                      v.reason == SW_BR_FAST_PATH;
         in_kernel = bpf_map_delete_elem(maps_.blocks_fd, &key) == 0;
     }
-    if (it == entries_.end())
+    if (it == entries_.end()) {
+        if (in_kernel && fast_unseen) {
+            fast_seen_++;  // spent from the kernel budget, never adopted
+            sync_config();
+        }
         return in_kernel;
+    }
     erase(it);
     sync_config();
     return true;
@@ -332,32 +349,69 @@ std::vector<BlockEntry> Blocker::expire(uint64_t now_ns) {
     return gone;
 }
 
-std::vector<BlockEntry> Blocker::adopt_kernel_blocks(uint64_t now_ns, bool force) {
+static uint64_t budget_spent(int fd) {
+    sw_budget b{};
+    uint32_t zero = 0;
+    if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &b) != 0)
+        return 0;
+    return b.spent;
+}
+
+bool Blocker::shielded(const Addr& a) const {
+    sw_shield v{};
+    return maps_.shield_fd >= 0 && bpf_map_lookup_elem(maps_.shield_fd, a.b.data(), &v) == 0;
+}
+
+bool Blocker::shield(const Addr& a, uint64_t now_ns) {
+    if (!policy_.auto_block || maps_.shield_fd < 0 || is_protected(a))
+        return false;
+    sw_shield v{};
+    v.created_ns = now_ns;
+    v.expires_ns = policy_.ttl_ns ? now_ns + policy_.ttl_ns : 0;
+    v.reason = SW_BR_DETECTOR;
+    if (bpf_map_update_elem(maps_.shield_fd, a.b.data(), &v, BPF_NOEXIST) != 0)
+        return false;
+    shields_++;
+    return true;
+}
+
+std::vector<BlockEntry> Blocker::adopt_kernel_blocks(uint64_t now_ns, bool force, std::vector<BlockEntry>* refused) {
     std::vector<BlockEntry> adopted;
     if (maps_.blocks_fd < 0)
         return adopted;
-    if (!force && maps_.config_fd >= 0) {
-        // The fast path counts its blocks in the config map: nothing new there,
-        // nothing to read.
-        sw_config c{};
-        uint32_t zero = 0;
-        if (bpf_map_lookup_elem(maps_.config_fd, &zero, &c) == 0 && c.n_blocks == kernel_count_seen_)
-            return adopted;
-    }
+    // The fast path spends from the kernel budget for every block it makes:
+    // nothing spent since our last look, nothing new to read.
+    if (!force && maps_.budget_fd >= 0 && budget_spent(maps_.budget_fd) == fast_seen_)
+        return adopted;
     std::vector<Cidr> stale;
     for (const auto& [c, v] : kernel_read()) {
         if (entries_.count(key_of(c)))
             continue;
-        if ((v.expires_ns && v.expires_ns <= now_ns) || protected_overlap(c)) {
+        if (v.expires_ns && v.expires_ns <= now_ns) {
             stale.push_back(c);
             continue;
         }
         const bool crowdsec = v.reason == SW_BR_CROWDSEC;
         BlockEntry e{c, v.expires_ns, v.created_ns, v.reason,
-                     v.reason == SW_BR_FAST_PATH ? "fast-path: nmap SYN probes"
+                     v.reason == SW_BR_FAST_PATH ? "fast-path: handshakes on many ports"
                      : crowdsec                 ? "crowdsec: from the pinned map (until the first pull)"
                                                 : "found in the kernel map",
                      !crowdsec};
+        if (v.reason == SW_BR_FAST_PATH)
+            fast_seen_++;
+        // the same caps as add(): a map filled while no agent ran (or by a
+        // budget set for a larger cap) does not grow the list past them
+        auto prot = protected_overlap(c);
+        if (prot || entries_.size() >= policy_.max_blocks) {
+            stale.push_back(c);
+            refused_cap_++;
+            if (refused) {
+                e.reason = prot ? "covers protected address " + prot->str()
+                                : "block cap reached (" + std::to_string(policy_.max_blocks) + " active blocks)";
+                refused->push_back(e);
+            }
+            continue;
+        }
         Key k = key_of(c);
         auto it = entries_.emplace(k, e).first;
         index(k, it->second);
@@ -368,7 +422,8 @@ std::vector<BlockEntry> Blocker::adopt_kernel_blocks(uint64_t now_ns, bool force
     }
     for (const auto& c : stale)
         kernel_delete(c);
-    sync_config();
+    if (!adopted.empty() || !stale.empty())
+        sync_config();
     return adopted;
 }
 
@@ -379,8 +434,13 @@ std::optional<std::string> Blocker::refuse(const ScanReport& r, const sw_source&
         return "score below the block score";
     if (is_protected(r.src))
         return "protected address";
-    if (!(rec.flags & SW_SF_VERIFIED) && !policy_.block_unverified)
-        return "unverified source: it never proved it receives our packets (spoofing?)";
+    if (!policy_.block_unverified) {
+        // only handshakes prove an address (a RST, a SYN, anything else can
+        // be forged in a bystander's name), and a scan needs them on several ports
+        if (static_cast<uint32_t>(std::popcount(rec.proven)) < std::max<uint32_t>(policy_.fast_ports, 1))
+            return "unproven source: it completed handshakes on " + std::to_string(std::popcount(rec.proven)) +
+                   " ports, blocking needs " + std::to_string(policy_.fast_ports) + " (forged in its name?)";
+    }
     if (r.evidence.count("decoy"))
         return "decoy";
     return std::nullopt;
@@ -612,6 +672,9 @@ std::vector<std::string> Blocker::restore(uint64_t now_ns) {
             kernel_put(it->second);
     }
     adopt_kernel_blocks(now_ns, true);
+    // what the kernel spent before us is in entries_ now, or gone: the budget
+    // starts from here
+    fast_seen_ = budget_spent(maps_.budget_fd);
     expire(now_ns);
     sync_config();
     flush();

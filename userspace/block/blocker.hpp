@@ -57,6 +57,8 @@ struct BlockMaps {
     int blocks_fd = -1;
     int allow_fd = -1;
     int config_fd = -1;
+    int shield_fd = -1;  // sw_shield: answered with SYN cookies, not dropped
+    int budget_fd = -1;  // sw_budget: what the XDP fast path spent
 };
 
 // What add() did.
@@ -102,13 +104,25 @@ public:
     const BlockEntry* find(const Addr& a) const;
     // Removes expired blocks; returns them (for unblock events).
     std::vector<BlockEntry> expire(uint64_t now_ns);
-    // Picks up blocks the XDP fast path made since the last call. Reads the
-    // whole kernel map only when `force` or when the kernel's block count
-    // differs from ours, so a large list costs nothing per sweep.
-    std::vector<BlockEntry> adopt_kernel_blocks(uint64_t now_ns, bool force = true);
+    // Picks up blocks the XDP fast path made since the last call. Walks the
+    // kernel map only when `force` or when the kernel's budget says the fast
+    // path made blocks we have not seen, so a large list costs nothing per
+    // sweep. The caps hold here too: a block past --max-blocks, or one that
+    // covers a protected address, is removed from the kernel map and listed in
+    // *refused (when given) instead.
+    std::vector<BlockEntry> adopt_kernel_blocks(uint64_t now_ns, bool force = true,
+                                                std::vector<BlockEntry>* refused = nullptr);
+
+    // Puts a source that cannot prove itself under the shield (its SYNs are
+    // answered with SYN cookies by XDP); false when it already is, or the
+    // shield is off (no --block) or unavailable.
+    bool shield(const Addr& a, uint64_t now_ns);
+    bool shielded(const Addr& a) const;
 
     // Whether a detector report should become a block; nullopt = yes,
-    // otherwise why not ("unverified source", "allow-listed", ...).
+    // otherwise why not ("unproven source", "allow-listed", ...). A block
+    // needs evidence nobody can forge in another's name: handshakes (ACKs of
+    // our SYN/ACK or of a SYN cookie) on fast_ports ports (sw_source.proven).
     std::optional<std::string> refuse(const ScanReport& r, const sw_source& rec) const;
     bool is_protected(const Addr& a) const;
     // The protected network target would cover, preferring one of target's
@@ -133,6 +147,8 @@ public:
     void flush();
     // State-file writes so far (for tests and benchmarks).
     uint64_t saves() const { return saves_; }
+    // Sources put under the shield by the agent.
+    uint64_t shields_created() const { return shields_; }
     // The state file could not be written: the message, once per new problem.
     std::optional<std::string> take_save_error();
     // The current problem with the state file, "" when the last save worked.
@@ -172,9 +188,10 @@ private:
     uint64_t created_ = 0;
     uint64_t refused_cap_ = 0;
     uint64_t kernel_writes_ = 0;
+    uint64_t fast_seen_ = 0;   // fast-path blocks (sw_budget.spent) already adopted or refused
+    uint64_t shields_ = 0;
     uint64_t window_start_ns_ = 0;
     uint32_t window_count_ = 0;
-    uint32_t kernel_count_seen_ = 0;
     bool hold_config_ = false, config_due_ = false;  // the config map's n_blocks after our last write
     bool dirty_ = false;              // persisted blocks changed since the last save
     uint64_t last_save_ns_ = 0;

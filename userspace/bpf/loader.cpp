@@ -9,7 +9,10 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <cstddef>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -48,15 +51,19 @@ uint64_t mono_now_ns() {
     return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-void ensure_bpffs() {
+// Returns true when it had to mount bpffs itself: then the mount lives in
+// this process's mount namespace (`ip netns exec` makes a private one) and
+// goes, with every pin in it, when the process does.
+bool ensure_bpffs() {
     const char* dir = "/sys/fs/bpf";
     struct statfs st{};
     if (statfs(dir, &st) == 0 && static_cast<long>(st.f_type) == kBpfFsMagic)
-        return;
+        return false;
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (mount("bpf", dir, "bpf", 0, "mode=0700") != 0)
         throw BpfError("mounting bpffs on /sys/fs/bpf", errno);
+    return true;
 }
 
 Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
@@ -74,7 +81,7 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
     if (ncpus_ < 1)
         throw BpfError("counting possible CPUs", -ncpus_);
 
-    ensure_bpffs();
+    private_bpffs_ = ensure_bpffs();
     std::error_code ec;
     std::filesystem::create_directories(opts_.pin_dir, ec);
     if (ec)
@@ -85,12 +92,34 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
     pin_lock_.reset(open(opts_.pin_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!pin_lock_)
         throw std::runtime_error("cannot open pin directory '" + opts_.pin_dir + "': " + std::strerror(errno));
+    auto locked = [&] {
+        return std::runtime_error("another scanwatch agent is running with pin directory " + opts_.pin_dir +
+                                  " (one agent per interface; use --pin-dir for another namespace)");
+    };
     if (flock(pin_lock_.get(), LOCK_EX | LOCK_NB) != 0) {
         if (errno == EWOULDBLOCK)
-            throw std::runtime_error("another scanwatch agent is running with pin directory " + opts_.pin_dir +
-                                     " (one agent per interface; use --pin-dir for another namespace)");
+            throw locked();
         throw std::runtime_error("cannot lock pin directory '" + opts_.pin_dir + "': " + std::strerror(errno));
     }
+    // The abstract socket namespace belongs to the network namespace, not to
+    // the mount namespace: two agents of one netns meet here even when each
+    // has its own bpffs. It goes with the process, like the flock.
+    {
+        pin_name_lock_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::string name = "scanwatch-pin-dir:" + opts_.pin_dir;
+        name = name.substr(0, sizeof a.sun_path - 2);
+        std::memcpy(a.sun_path + 1, name.data(), name.size());
+        socklen_t len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+        if (pin_name_lock_ && bind(pin_name_lock_.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 &&
+            errno == EADDRINUSE)
+            throw locked();
+    }
+    if (private_bpffs_)
+        warn_("pins in a bpffs of this process's own (ip netns exec?): killed with -9, its XDP program goes "
+              "with it and its TC egress filter stays until the next start; for blocks that outlive a crash, "
+              "mount bpffs on /sys/fs/bpf first or use nsenter --net");
     SkelOptions so;
     so.max_sources = opts_.max_sources;
     so.max_flows = opts_.max_flows;
@@ -190,6 +219,15 @@ void Kernel::attach(const std::string& iface) {
         if (err && err != -EEXIST)
             throw BpfError("creating the clsact qdisc on '" + iface + "'", -err);
         a.tc_hook_created = (err == 0);
+        // A filter of ours already there: left by an agent that was killed
+        // (under ip netns exec its XDP link went with its private bpffs, this
+        // stayed). It is replaced below; say so, as for the XDP link.
+        if (!a.tc_hook_created) {
+            LIBBPF_OPTS(bpf_tc_opts, q, .handle = kTcHandle, .priority = kTcPriority);
+            if (bpf_tc_query(&hook, &q) == 0)
+                warn_("took over the TC egress filter left on '" + iface +
+                      "' by an agent that did not exit cleanly");
+        }
         LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = bpf_program__fd(skel_->progs.scanwatch_tc_egress),
                     .flags = BPF_TC_F_REPLACE, .handle = kTcHandle, .priority = kTcPriority);
         err = bpf_tc_attach(&hook, &to);
@@ -304,5 +342,7 @@ int Kernel::flows_fd() const { return bpf_map__fd(skel_->maps.sw_flows); }
 int Kernel::blocks_fd() const { return bpf_map__fd(skel_->maps.sw_blocks); }
 int Kernel::allow_fd() const { return bpf_map__fd(skel_->maps.sw_allow); }
 int Kernel::config_fd() const { return bpf_map__fd(skel_->maps.sw_cfg); }
+int Kernel::shield_fd() const { return bpf_map__fd(skel_->maps.sw_shield); }
+int Kernel::budget_fd() const { return bpf_map__fd(skel_->maps.sw_budget); }
 
 }  // namespace scanwatch

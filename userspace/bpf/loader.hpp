@@ -67,6 +67,8 @@ public:
     int blocks_fd() const;
     int allow_fd() const;
     int config_fd() const;
+    int shield_fd() const;
+    int budget_fd() const;
 
 private:
     void attach(const std::string& iface);
@@ -75,6 +77,11 @@ private:
     KernelOptions opts_;
     std::function<void(const std::string&)> warn_;
     UniqueFd pin_lock_;  // flock on the pin directory: one agent per directory
+    // ... and an abstract unix socket named after it: under `ip netns exec`
+    // every agent has its own private bpffs, so the flock alone would let two
+    // agents of one network namespace in (issue 17)
+    UniqueFd pin_name_lock_;
+    bool private_bpffs_ = false;  // we mounted bpffs: the pins die with this process
     SkelPtr skel_;
     std::vector<Attachment> att_;
     bool pinned_ = false;
@@ -87,7 +94,8 @@ private:
 size_t for_each_source_in(int map_fd, const std::function<void(const Addr&, const sw_source&)>& fn);
 
 // Mounts bpffs on /sys/fs/bpf when it is not there (e.g. under `ip netns exec`).
-void ensure_bpffs();
+// true when it mounted bpffs itself (a private mount namespace: pins die with the process)
+bool ensure_bpffs();
 // Seconds since boot on the clock bpf_ktime_get_ns() uses.
 uint64_t mono_now_ns();
 

@@ -119,6 +119,19 @@ int ProgRunner::run_xdp(std::span<const uint8_t> frame, uint64_t now_ns) {
     return run(skel_->progs.scanwatch_xdp, frame, now_ns, "running the XDP program");
 }
 
+int ProgRunner::run_xdp(std::span<const uint8_t> frame, uint64_t now_ns, std::vector<uint8_t>& out) {
+    set_clock(now_ns);
+    out.assign(frame.size() + 256, 0);
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
+                .data_size_in = static_cast<uint32_t>(frame.size()),
+                .data_size_out = static_cast<uint32_t>(out.size()), .repeat = 1);
+    int rc = bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.scanwatch_xdp), &opts);
+    if (rc)
+        throw BpfError("running the XDP program", errno_or(rc));
+    out.resize(opts.data_size_out);
+    return static_cast<int>(opts.retval);
+}
+
 int ProgRunner::run_tc(std::span<const uint8_t> frame, uint64_t now_ns) {
     return run(skel_->progs.scanwatch_tc_egress, frame, now_ns, "running the TC program");
 }

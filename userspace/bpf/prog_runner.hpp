@@ -28,6 +28,8 @@ public:
 
     // Runs the XDP program on one Ethernet frame at time now_ns; returns the XDP action.
     int run_xdp(std::span<const uint8_t> frame, uint64_t now_ns);
+    // The same, keeping the frame as the program left it (XDP_TX: our answer).
+    int run_xdp(std::span<const uint8_t> frame, uint64_t now_ns, std::vector<uint8_t>& out);
     // Thread-safe variant for a thread pinned to `cpu` (see cpus()): sets only
     // that CPU's clock. Threads must use different CPUs. Throws BpfError.
     int run_xdp_on(unsigned cpu, std::span<const uint8_t> frame, uint64_t now_ns);

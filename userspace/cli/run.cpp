@@ -24,6 +24,7 @@
 #include "control/control.hpp"
 #include "crowdsec/link.hpp"
 #include "metrics/server.hpp"
+#include "ui/model.hpp"
 #include "output/syslog.hpp"
 #include "cli/commands.hpp"
 #include "common/version.hpp"
@@ -216,7 +217,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         std::error_code ec;
         std::filesystem::create_directories(std::filesystem::path(o.state_file).parent_path(), ec);
     }
-    Blocker blocker({kernel.blocks_fd(), kernel.allow_fd(), kernel.config_fd()}, block_policy(o), o.state_file, clock);
+    Blocker blocker({kernel.blocks_fd(), kernel.allow_fd(), kernel.config_fd(), kernel.shield_fd(), kernel.budget_fd()},
+                    block_policy(o), o.state_file, clock);
     blocker.set_protected(local_protected_addresses());
     for (const auto& line : blocker.restore(start))
         warn(line);
@@ -240,22 +242,45 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     };
 
     // A report becomes a block when the policy allows it.
+    auto refused_event = [&](const std::string& src, const std::string& why, const char* by, uint64_t now) {
+        if (!o.quiet)
+            std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", src.c_str(), why.c_str());
+        nlohmann::ordered_json j{{"event", "block_refused"}, {"src", src}, {"reason", why}};
+        if (by)
+            j["by"] = by;  // absent for the detector
+        j["ts"] = rfc3339(clock.wall(now));
+        out.write(j);
+    };
+    // A source that cannot prove itself is shielded instead (SYN cookies).
+    auto shield_event = [&](const Addr& a, const std::string& why, const char* by, uint64_t now) {
+        nlohmann::ordered_json j{{"event", "shield"}, {"src", a.str()}, {"reason", why}, {"by", by},
+                                 {"ttl_s", blocker.policy().ttl_ns / 1'000'000'000ULL}, {"ts", rfc3339(clock.wall(now))}};
+        out.write(j);
+        if (!o.quiet)
+            std::fprintf(stderr, "scanwatch: shield %s (%s)\n", a.str().c_str(), why.c_str());
+    };
     auto decide = [&](const ScanReport& r, const sw_source& rec) -> std::string {
         if (blocker.find(r.src))
             return "block";
-        if (blocker.refuse(r, rec))
+        if (auto no = blocker.refuse(r, rec)) {
+            // no proof: answered with SYN cookies instead, never dropped
+            if (!o.block || r.score < blocker.policy().block_score || blocker.is_protected(r.src))
+                return "alert";
+            if ((rec.flags & SW_SF_SHIELDED) || blocker.shielded(r.src))
+                return "shield";
+            if (blocker.shield(r.src, mono_now_ns())) {
+                shield_event(r.src, *no, "detector", mono_now_ns());
+                return "shield";
+            }
             return "alert";
+        }
         std::string why;
         for (const auto& k : r.kinds)
             why += (why.empty() ? "" : ",") + k;
         why += " score " + format_score(r.score);
         uint64_t now = mono_now_ns();
         if (auto err = blocker.add(Cidr{r.src, 128}, blocker.policy().ttl_ns, SW_BR_DETECTOR, why, now)) {
-            if (!o.quiet)
-                std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", r.src.str().c_str(), err->c_str());
-            nlohmann::ordered_json j{{"event", "block_refused"}, {"src", r.src.str()}, {"reason", *err},
-                                     {"ts", rfc3339(clock.wall(now))}};
-            out.write(j);
+            refused_event(r.src.str(), *err, nullptr, now);
             return "alert";
         }
         block_event("block", *blocker.find(r.src), why, now);
@@ -296,6 +321,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["src"] = a.str();
         j["kinds"] = r ? r->kinds : std::vector<std::string>{};
         j["tool"] = r ? r->tool : "unknown";
+        j["scanner_os"] = r ? r->scanner_os : "unknown";
         j["ports"] = r ? r->ports : distinct_ports(rec);
         j["hosts"] = r ? r->hosts : distinct_hosts(rec);
         j["probes"] = rec.cnt[SW_C_PROBES];
@@ -315,7 +341,9 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["evidence"] = r ? nlohmann::json(r->evidence) : nlohmann::json::object();
         j["rpc_programs"] = r ? r->rpc_programs : std::vector<uint32_t>{};
         const BlockEntry* b = blocker.find(a);
-        j["state"] = b ? "blocked" : (r && r->scanner) ? "scanner" : "watching";
+        j["state"] = b ? "blocked" : (rec.flags & SW_SF_SHIELDED) || blocker.shielded(a) ? "shielded"
+                   : (r && r->scanner)                                            ? "scanner"
+                                                                                  : "watching";
         j["block"] = b ? block_json(*b, now) : nlohmann::json();
         return j;
     };
@@ -348,6 +376,9 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             j["scanners"] = an.detector().scanners_reported();
             j["blocks"] = blocker.size();
             j["blocks_created"] = blocker.created_total();
+            j["blocks_refused_kernel"] = kernel.stat(SW_S_BLOCKS_REFUSED);
+            j["syn_cookies"] = kernel.stat(SW_S_COOKIES);
+            j["cookie_proofs"] = kernel.stat(SW_S_PROOFS);
             j["block_enabled"] = o.block;
             j["state_file_error"] =
                 blocker.save_error().empty() ? nlohmann::json() : nlohmann::json(blocker.save_error());
@@ -410,7 +441,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         }
         return {{"ok", false}, {"error", "unknown command '" + cmd + "'"}};
     };
-    ControlServer control(o.socket, handle);
+    ControlServer control(o.socket, handle, o.socket_group);
     enum : uint64_t { kControl = 4, kClientBase = 1ULL << 32 };
     control.set_epoll(ep.get(), kClientBase);
     epoll_add(ep.get(), control.listen_fd(), kControl);
@@ -431,6 +462,16 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         for (const auto& a : kernel.attachments())
             names += (names.empty() ? "" : ", ") + a.iface + " (" + a.xdp_mode + " XDP)";
         std::fprintf(stderr, "scanwatch: watching %s%s\n", names.c_str(), o.block ? ", blocking scanners" : "");
+        // what it starts with: blocks put back from the state file or the pins, the metrics URL
+        size_t restored = blocker.list().size();
+        if (restored)
+            std::fprintf(stderr, "scanwatch: %zu block%s restored (scanwatch blocks lists them)\n", restored,
+                         restored == 1 ? "" : "s");
+        if (metrics_at)
+            std::fprintf(stderr, "scanwatch: metrics at http://%s/metrics\n",
+                         (metrics_at->ipv6 ? "[" + metrics_at->host + "]" : metrics_at->host)
+                             .append(":" + std::to_string(metrics_at->port))
+                             .c_str());
         if (cs)
             std::fprintf(stderr, "scanwatch: %s\n", cs->describe().c_str());
     }
@@ -550,13 +591,21 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         if (cs && e.reason_code == SW_BR_FAST_PATH) {
             ScanReport r;
             r.src = e.target.addr;
-            r.kinds = {"syn"};
-            r.tool = "nmap";
+            r.kinds = {"connect"};  // proven by handshakes on several ports (shield.bpf.h)
+            r.tool = "unknown";
             r.score = 1.0;
             r.first_seen_ns = r.last_seen_ns = e.created_ns;
             uint64_t ttl = e.expires_ns ? std::max<uint64_t>(1, (e.expires_ns > now ? e.expires_ns - now : 0) / 1'000'000'000ULL) : 0;
             cs->alert(r, clock, ttl);
         }
+    };
+    // Blocks the XDP fast path made; the caps hold for them too.
+    auto adopt = [&](uint64_t now, bool force) {
+        std::vector<BlockEntry> refused;
+        for (const auto& e : blocker.adopt_kernel_blocks(now, force, &refused))
+            adopted(e, now);
+        for (const auto& e : refused)
+            refused_event(e.target.prefix == 128 ? e.target.addr.str() : e.target.str(), e.reason, "fast_path", now);
     };
     bool cs_more = false;  // CrowdSec decisions wait to be applied: do not sleep
     // Pulled decisions become blocks; refusals are said once and counted.
@@ -630,12 +679,18 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             bool fast = false;
             for (const auto& e : pending) {
                 fast |= e.type == SW_EV_FAST_BLOCK;
+                if (e.type == SW_EV_BLOCK_REFUSED) {
+                    refused_event(Addr::from_bytes(e.saddr).str(),
+                                  "kernel block budget spent (" + std::to_string(blocker.policy().max_new_per_sec) +
+                                      "/s, " + std::to_string(blocker.policy().max_blocks) + " active blocks)",
+                                  "fast_path", now);
+                    continue;
+                }
                 an.on_event(e);
             }
             pending.clear();
             if (fast)
-                for (const auto& e : blocker.adopt_kernel_blocks(now))
-                    adopted(e, now);
+                adopt(now, true);
             an.flush(lookup, now);
         }
         if (cs) {
@@ -650,8 +705,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             }
         }
         if (do_sweep) {
-            for (const auto& e : blocker.adopt_kernel_blocks(now, false))
-                adopted(e, now);
+            adopt(now, false);
             for (const auto& e : blocker.expire(now))
                 block_event("unblock", e, "expired", now);
             // A huge map makes a sweep slow: keep the agent responsive (events,
@@ -702,6 +756,17 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     stopped["malformed"] = kernel.stat(SW_S_MALFORMED);
     stopped["sweeps"] = sweeps;
     out.write(stopped);
+    if (!o.quiet) {
+        auto n = [](uint64_t v, const char* one, const char* many) {
+            return std::to_string(v) + " " + (v == 1 ? one : many);
+        };
+        std::fprintf(stderr, "scanwatch: stopped (%s) after %s: %s, %s, %s, %s active\n", stop_reason.c_str(),
+                     ui::format_duration(std::round((end - start) / 1e9)).c_str(),
+                     n(kernel.stat(SW_S_PACKETS), "packet", "packets").c_str(),
+                     n(an.detector().scanners_reported(), "scanner", "scanners").c_str(),
+                     n(blocker.created_total(), "block made", "blocks made").c_str(),
+                     n(blocker.size(), "block", "blocks").c_str());
+    }
     return 0;
 }
 

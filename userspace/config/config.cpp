@@ -120,15 +120,27 @@ auto strings(StringCheck check, bool non_empty) {
 }
 
 auto duration() {
-    return [](const toml::node& n) {
+    return [](const toml::node& n) -> uint64_t {
+        // a number is seconds (ttl = 3600), a string may carry units ("1h")
+        if (n.is_integer() || n.is_floating_point()) {
+            double v = n.is_integer() ? static_cast<double>(*n.value<int64_t>()) : *n.value<double>();
+            if (!std::isfinite(v) || v < 0 || v > 1e9)
+                expected("a duration: seconds from 0, or a string such as \"30s\", \"10m\", \"1h\"", n);
+            return static_cast<uint64_t>(v * 1e9 + 0.5);
+        }
         if (!n.is_string())
-            expected("a duration string such as \"30s\", \"10m\", \"1h\"", n);
+            expected("a duration: a number of seconds, or a string such as \"30s\", \"10m\", \"1h\"", n);
         try {
             return parse_duration_ns(*n.value<std::string>());
         } catch (const std::invalid_argument& e) {
             throw BadValue(e.what(), n);
         }
     };
+}
+
+// agent.duration: a duration like the others, kept in seconds
+auto duration_seconds() {
+    return [](const toml::node& n) { return static_cast<double>(duration()(n)) / 1e9; };
 }
 
 void check_mode(const std::string& m) {
@@ -184,10 +196,11 @@ const std::vector<Key>& keys() {
         key("agent", "interfaces", false, SW_FIELD(ifaces), strings(check_iface, true)),
         key("agent", "xdp_mode", false, SW_FIELD(xdp_mode), string(check_mode)),
         key("agent", "socket", false, SW_FIELD(socket), string(check_not_empty)),
+        key("agent", "socket_group", false, SW_FIELD(socket_group), string()),
         key("agent", "pin_dir", false, SW_FIELD(pin_dir), string(check_not_empty)),
         key("agent", "sweep_ms", false, SW_FIELD(sweep_ms), number(10, 10000)),
         key("agent", "max_sources", false, SW_FIELD(max_sources), integer(1024, 1 << 24)),
-        key("agent", "duration", false, SW_FIELD(duration_s), number(0, 1e9)),
+        key("agent", "duration", false, SW_FIELD(duration_s), duration_seconds()),
         // [detect]: thresholds of the detector.
         key("detect", "min_ports", true, SW_FIELD(det.min_ports), integer(1, 65536)),
         key("detect", "min_hosts", true, SW_FIELD(det.min_hosts), integer(1, 1 << 24)),

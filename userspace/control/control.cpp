@@ -1,6 +1,7 @@
 #include "control/control.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -10,8 +11,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 namespace scanwatch {
 
@@ -26,16 +31,120 @@ sockaddr_un make_addr(const std::string& path) {
     return a;
 }
 
+using Clock = std::chrono::steady_clock;
+
+int ms_left(Clock::time_point deadline) {
+    auto d = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    return d > 0 ? static_cast<int>(d) : 0;
+}
+
+// connect() on a non-blocking unix socket: EAGAIN while the listener's backlog
+// is full (a stuck agent). Retries until the deadline. Returns 0 or an errno;
+// ETIMEDOUT when the deadline passed.
+int connect_by(int fd, const sockaddr_un& a, Clock::time_point deadline) {
+    for (;;) {
+        if (connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0)
+            return 0;
+        int err = errno;
+        if (err == EINPROGRESS) {
+            pollfd p{fd, POLLOUT, 0};
+            if (poll(&p, 1, ms_left(deadline)) <= 0)
+                return ETIMEDOUT;
+            socklen_t len = sizeof err;
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            return err;
+        }
+        if (err != EAGAIN && err != EINTR)
+            return err;
+        if (ms_left(deadline) == 0)
+            return ETIMEDOUT;
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(20, ms_left(deadline))));
+    }
+}
+
 bool agent_answers(const std::string& path) {
-    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     sockaddr_un a = make_addr(path);
-    return connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    int err = connect_by(fd.get(), a, Clock::now() + std::chrono::milliseconds(1000));
+    // a full backlog means someone listens there, stuck or not
+    return err == 0 || err == ETIMEDOUT;
+}
+
+std::string parent_of(const std::string& path) {
+    size_t slash = path.rfind('/');
+    if (slash == std::string::npos)
+        return ".";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// The socket's directory: created private when missing; refused when someone
+// other than root or us could replace what is in it.
+void check_directory(const std::string& dir, long gid) {
+    struct stat st{};
+    if (lstat(dir.c_str(), &st) != 0) {
+        if (errno != ENOENT)
+            throw std::runtime_error("control socket directory " + dir + ": " + std::strerror(errno));
+        if (mkdir(dir.c_str(), gid >= 0 ? 0750 : 0700) != 0 && errno != EEXIST)
+            throw std::runtime_error("cannot create the control socket directory " + dir + ": " +
+                                     std::strerror(errno));
+        if (gid >= 0 && lchown(dir.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(gid)) != 0)
+            throw std::runtime_error("cannot give the control socket directory " + dir + " to its group: " +
+                                     std::strerror(errno));
+        if (lstat(dir.c_str(), &st) != 0)
+            throw std::runtime_error("control socket directory " + dir + ": " + std::strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode))
+        throw std::runtime_error("the control socket directory " + dir + " is not a directory");
+    if (st.st_uid != 0 && st.st_uid != geteuid())
+        throw std::runtime_error("the control socket directory " + dir + " belongs to uid " +
+                                 std::to_string(st.st_uid) + ": use a directory of root's (--socket)");
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        throw std::runtime_error("the control socket directory " + dir +
+                                 " is writable by others: use a private directory (--socket)");
+}
+
+// Root, the agent's own user, or a member (primary or supplementary) of gid.
+bool peer_allowed(int fd, long gid) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+        return false;
+    if (cred.uid == 0 || cred.uid == geteuid())
+        return true;
+    if (gid < 0)
+        return false;
+    if (cred.gid == static_cast<gid_t>(gid))
+        return true;
+    gid_t groups[256];
+    len = sizeof groups;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+        return false;
+    for (size_t i = 0; i < len / sizeof(gid_t); i++)
+        if (groups[i] == static_cast<gid_t>(gid))
+            return true;
+    return false;
+}
+
+std::string seconds_text(int ms) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g s", ms / 1000.0);
+    return b;
 }
 
 }  // namespace
 
-ControlServer::ControlServer(std::string path, Handler handler) : path_(std::move(path)), handler_(std::move(handler)) {
+ControlServer::ControlServer(std::string path, Handler handler, const std::string& group)
+    : path_(std::move(path)), handler_(std::move(handler)) {
     sockaddr_un a = make_addr(path_);
+    if (!group.empty()) {
+        std::vector<char> buf(16384);
+        struct group g{};
+        struct group* found = nullptr;
+        if (getgrnam_r(group.c_str(), &g, buf.data(), buf.size(), &found) != 0 || !found)
+            throw std::runtime_error("control socket group '" + group + "' does not exist");
+        gid_ = found->gr_gid;
+    }
+    check_directory(parent_of(path_), gid_);
     struct stat st{};
     if (lstat(path_.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode))
@@ -47,13 +156,17 @@ ControlServer::ControlServer(std::string path, Handler handler) : path_(std::mov
     listen_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!listen_)
         throw std::runtime_error(std::string("control socket: ") + std::strerror(errno));
-    mode_t old = umask(0177);
+    // The mode comes from the umask at bind: no chmod after the fact, which
+    // would follow a symlink planted in between.
+    mode_t old = umask(gid_ >= 0 ? 0117 : 0177);
     int rc = bind(listen_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
     int err = errno;
     umask(old);
     if (rc != 0)
         throw std::runtime_error("cannot bind control socket " + path_ + ": " + std::strerror(err));
-    chmod(path_.c_str(), 0600);
+    if (gid_ >= 0 && lchown(path_.c_str(), static_cast<uid_t>(-1), static_cast<gid_t>(gid_)) != 0)
+        throw std::runtime_error("cannot give the control socket " + path_ + " to its group: " +
+                                 std::strerror(errno));
     if (listen(listen_.get(), 16) != 0)
         throw std::runtime_error(std::string("listen on control socket: ") + std::strerror(errno));
 }
@@ -70,6 +183,13 @@ void ControlServer::on_listen_ready() {
         int fd = accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             return;
+        if (!peer_allowed(fd, gid_)) {
+            refused_++;
+            reply(fd, {{"ok", false}, {"error", "permission denied: the control socket is for root" +
+                                                    std::string(gid_ >= 0 ? " and its group" : "")}});
+            ::close(fd);
+            continue;
+        }
         if (clients_.size() >= kMaxClients) {
             // Clients that connect and stall (half a line, or nothing) must not
             // lock everyone else out: the one idle longest makes room.
@@ -148,31 +268,54 @@ void ControlServer::on_client_ready(int fd) {
 }
 
 nlohmann::json control_request(const std::string& path, const nlohmann::json& request, int timeout_ms) {
-    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    auto too_slow = [&] {
+        return std::runtime_error("the agent on " + path + " did not answer within " +
+                                  seconds_text(timeout_ms) + " (is it stuck?)");
+    };
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd)
         throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
     sockaddr_un a = make_addr(path);
-    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        int err = errno;
+    if (int err = connect_by(fd.get(), a, deadline)) {
+        if (err == ETIMEDOUT)
+            throw too_slow();
         if (err == EACCES || err == EPERM)
             throw std::runtime_error("no permission to use the control socket " + path + " (root only)");
         throw std::runtime_error("no scanwatch agent is listening on " + path + " (" + std::strerror(err) +
                                  "; is `scanwatch run` running? use --socket)");
     }
     std::string out = request.dump() + "\n";
-    if (::send(fd.get(), out.data(), out.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(out.size()))
+    size_t off = 0;
+    while (off < out.size()) {
+        ssize_t n = ::send(fd.get(), out.data() + off, out.size() - off, MSG_NOSIGNAL);
+        if (n > 0) {
+            off += static_cast<size_t>(n);
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            pollfd p{fd.get(), POLLOUT, 0};
+            if (poll(&p, 1, ms_left(deadline)) <= 0)
+                throw too_slow();
+            continue;
+        }
+        // The agent may have answered and closed already (a refusal): read it.
+        if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+            break;
         throw std::runtime_error("sending to the agent failed: " + std::string(std::strerror(errno)));
+    }
     std::string in;
     char buf[65536];
     for (;;) {
         pollfd p{fd.get(), POLLIN, 0};
-        int r = poll(&p, 1, timeout_ms);
+        int r = poll(&p, 1, ms_left(deadline));
         if (r == 0)
-            throw std::runtime_error("the agent on " + path + " did not answer within " +
-                                     std::to_string(timeout_ms) + " ms");
-        if (r < 0)
+            throw too_slow();
+        if (r < 0 && errno != EINTR)
             throw std::runtime_error(std::string("poll: ") + std::strerror(errno));
         ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
         if (n <= 0)
             break;
         in.append(buf, static_cast<size_t>(n));

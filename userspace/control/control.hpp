@@ -1,7 +1,14 @@
-// The control socket: a unix stream socket (mode 0600) where `scanwatch top`,
-// `block`, `unblock`, `blocks` and `status` talk to the running agent. One
-// JSON request per line, one JSON reply per line. Requests are size-limited
-// and read without blocking, so a slow or hostile client cannot stall the agent.
+// The control socket: a unix stream socket where `scanwatch top`, `block`,
+// `unblock`, `blocks` and `status` talk to the running agent. One JSON request
+// per line, one JSON reply per line. Requests are size-limited and read
+// without blocking, so a slow or hostile client cannot stall the agent.
+//
+// Who may talk to it (issue 18): the socket is created with its mode already
+// set (0600, or 0660 and the group when a group is configured: umask at bind,
+// lchown, nothing that follows a symlink), in a directory only root (or the
+// agent's user) can write, and every accepted client's credentials
+// (SO_PEERCRED, SO_PEERGROUPS) are checked: root, the agent's own user, or a
+// member of the configured group.
 #pragma once
 
 #include <cstdint>
@@ -22,9 +29,11 @@ class ControlServer {
 public:
     using Handler = std::function<nlohmann::json(const nlohmann::json& request)>;
 
-    // Binds path (mode 0600). Refuses when another agent answers there;
-    // replaces a stale socket file left by a killed agent.
-    ControlServer(std::string path, Handler handler);
+    // Binds path (mode 0600; 0660 owned by group `group` when not empty).
+    // Refuses when another agent answers there, or when the directory is
+    // writable by others; creates a missing directory (0700 / 0750); replaces
+    // a stale socket file left by a killed agent.
+    ControlServer(std::string path, Handler handler, const std::string& group = "");
     ~ControlServer();  // closes clients and removes the socket file
 
     int listen_fd() const { return listen_.get(); }
@@ -50,12 +59,21 @@ private:
     };
     std::map<int, Client> clients_;
     uint64_t accepted_ = 0;
+    long gid_ = -1;  // the group allowed besides root; -1: none
+
+public:
+    uint64_t refused() const { return refused_; }
+
+private:
+    uint64_t refused_ = 0;  // clients turned away for their credentials
     int ep_ = -1;
     uint64_t tag_base_ = 0;
 };
 
-// Sends one request to the agent at path and returns its reply. Throws
-// std::runtime_error("no scanwatch agent is listening on PATH ...") etc.
+// Sends one request to the agent at path and returns its reply. Connecting,
+// sending and reading share one deadline of timeout_ms (a stuck agent whose
+// backlog is full must not hang the client). Throws std::runtime_error("no
+// scanwatch agent is listening on PATH ...") etc.
 nlohmann::json control_request(const std::string& path, const nlohmann::json& request,
                                int timeout_ms = 3000);
 
