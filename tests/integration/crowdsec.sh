@@ -390,4 +390,4 @@ wait_until 30 "imported IPv6 decisions missing at B" has_block b 2001:2:ff::86a0
 fi
 
 agent_stop a; agent_stop b
-echo "PASS crowdsec (100000 decisions in force at B ${took}s after start, LAPI ${lapi_ms:-?} ms of it)"
+echo "PASS crowdsec (${SW_CS_CASES:-all cases}; 100000 decisions in force at B ${took:-?}s after start, LAPI ${lapi_ms:-?} ms of it)"
