@@ -133,13 +133,17 @@ lapi_kill() { kill -9 "$LAPI_PID"; wait "$LAPI_PID" 2>/dev/null || true; LAPI_PI
 secret() { (umask 077; printf '%s\n' "$2" >"$WORK/$1"); }
 
 # ---- the agents ------------------------------------------------------------
-# agent NAME(a|b) NS IFACE [extra...]: starts it, sets PID_A/PID_B
+# agent NAME(a|b) NS IFACE [extra...]: starts it, sets PID_A/PID_B. With
+# --block-unverified: the scans below are nmap -sS (and forged -S sources in
+# case 4), which plain --block shields with SYN cookies instead of blocking;
+# this test is about how blocks travel between gateways, not about proof
+# (integration.forge and integration.shield test that).
 agent() {
   local n=$1 ns=$2 ifc=$3
   shift 3
   mkdir -p "$WORK/$n"
   ip netns exec "$ns" "$SCANWATCH" run -i "$ifc" --json "$WORK/$n.json" --socket "$WORK/$n.sock" \
-    --pin-dir "/sys/fs/bpf/$ID-$n" --state-file "$WORK/$n/blocks.json" --block \
+    --pin-dir "/sys/fs/bpf/$ID-$n" --state-file "$WORK/$n/blocks.json" --block --block-unverified \
     --crowdsec-url "$URL" --crowdsec-machine "gw-$n" --crowdsec-password-file "$WORK/pw-$n" \
     --crowdsec-key-file "$WORK/key-$n" --crowdsec-pull-interval ${PULL}s --max-blocks 200000 "$@" \
     2>>"$WORK/$n.err" &
