@@ -245,8 +245,10 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     auto refused_event = [&](const std::string& src, const std::string& why, const char* by, uint64_t now) {
         if (!o.quiet)
             std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", src.c_str(), why.c_str());
-        nlohmann::ordered_json j{{"event", "block_refused"}, {"src", src}, {"reason", why}, {"by", by},
-                                 {"ts", rfc3339(clock.wall(now))}};
+        nlohmann::ordered_json j{{"event", "block_refused"}, {"src", src}, {"reason", why}};
+        if (by)
+            j["by"] = by;  // absent for the detector
+        j["ts"] = rfc3339(clock.wall(now));
         out.write(j);
     };
     // A source that cannot prove itself is shielded instead (SYN cookies).
@@ -278,7 +280,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         why += " score " + format_score(r.score);
         uint64_t now = mono_now_ns();
         if (auto err = blocker.add(Cidr{r.src, 128}, blocker.policy().ttl_ns, SW_BR_DETECTOR, why, now)) {
-            refused_event(r.src.str(), *err, "detector", now);
+            refused_event(r.src.str(), *err, nullptr, now);
             return "alert";
         }
         block_event("block", *blocker.find(r.src), why, now);
@@ -319,6 +321,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["src"] = a.str();
         j["kinds"] = r ? r->kinds : std::vector<std::string>{};
         j["tool"] = r ? r->tool : "unknown";
+        j["scanner_os"] = r ? r->scanner_os : "unknown";
         j["ports"] = r ? r->ports : distinct_ports(rec);
         j["hosts"] = r ? r->hosts : distinct_hosts(rec);
         j["probes"] = rec.cnt[SW_C_PROBES];
@@ -588,8 +591,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         if (cs && e.reason_code == SW_BR_FAST_PATH) {
             ScanReport r;
             r.src = e.target.addr;
-            r.kinds = {"syn"};
-            r.tool = "nmap";
+            r.kinds = {"connect"};  // proven by handshakes on several ports (shield.bpf.h)
+            r.tool = "unknown";
             r.score = 1.0;
             r.first_seen_ns = r.last_seen_ns = e.created_ns;
             uint64_t ttl = e.expires_ns ? std::max<uint64_t>(1, (e.expires_ns > now ? e.expires_ns - now : 0) / 1'000'000'000ULL) : 0;

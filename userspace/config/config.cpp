@@ -223,11 +223,11 @@ const std::vector<Key>& keys() {
         key("output", "quiet", true, SW_FIELD(quiet), boolean()),
         // [crowdsec]: the Local API shared by several gateways; read at start.
         key("crowdsec", "lapi_url", false, SW_FIELD(crowdsec_url), string()),
-        key("crowdsec", "machine_id", false, SW_FIELD(crowdsec_machine), string(check_not_empty)),
-        key("crowdsec", "machine_password_file", false, SW_FIELD(crowdsec_password_file), string(check_not_empty)),
-        key("crowdsec", "machine_password", false, SW_FIELD(crowdsec_password), string(check_not_empty)),
-        key("crowdsec", "bouncer_key_file", false, SW_FIELD(crowdsec_key_file), string(check_not_empty)),
-        key("crowdsec", "bouncer_key", false, SW_FIELD(crowdsec_key), string(check_not_empty)),
+        key("crowdsec", "machine_id", false, SW_FIELD(crowdsec_machine), string()),
+        key("crowdsec", "machine_password_file", false, SW_FIELD(crowdsec_password_file), string()),
+        key("crowdsec", "machine_password", false, SW_FIELD(crowdsec_password), string()),
+        key("crowdsec", "bouncer_key_file", false, SW_FIELD(crowdsec_key_file), string()),
+        key("crowdsec", "bouncer_key", false, SW_FIELD(crowdsec_key), string()),
         key("crowdsec", "pull_interval", false, SW_FIELD(crowdsec_pull_interval_ns), duration()),
     };
     return table;
