@@ -267,8 +267,8 @@ run_cases() {
     t0=$(date +%s.%N)
     # "!prog args": another scanner (hping3, masscan, zmap) instead of nmap
     # shellcheck disable=SC2086
-    if [[ "$args" == '!'* ]]; then
-      in_scan ${args#!} >"$WORK/$name.nmap" 2>&1 || log "$name: ${args#!} failed"
+    if [[ "$args" =~ ^[[:space:]]*!(.*)$ ]]; then
+      in_scan ${BASH_REMATCH[1]} >"$WORK/$name.nmap" 2>&1 || log "$name: ${BASH_REMATCH[1]} failed"
     else
       in_scan nmap -n -T5 --max-retries 1 $args >"$WORK/$name.nmap" 2>&1 || log "$name: nmap failed"
     fi

@@ -118,8 +118,9 @@ for k in $kinds; do
   grep -q "^\.B ${k//-/\\\\-}$" "$MAN" || grep -q "^\.BR .*\b${k//-/\\\\-}\b" "$MAN" ||
     bad "scanwatch(8) KINDS lacks '$k'"
 done
-counters=$(sed -n '/kCounterNames\[SW_C_MAX\] = {/,/};/p' "$SRC/userspace/detect/detector.cpp" | grep -o '"[a-z_0-9]*"' | tr -d '"')
-[ "$(grep -c . <<<"$counters")" -ge 32 ] || bad "could not read the evidence counters from detector.cpp"
+# the evidence names: the second column of abi.h's SW_COUNTERS table
+counters=$(grep -oE '^\s*X\([A-Z_]+, *"[a-z_0-9]+"' "$SRC/include/scanwatch/abi.h" | grep -oE '"[a-z_0-9]+"' | tr -d '"')
+[ "$(grep -c . <<<"$counters")" -ge 32 ] || bad "could not read the evidence counters from abi.h's SW_COUNTERS"
 for c in $counters timeouts decoy; do
   sed -n '/^\.SH EVIDENCE/,/^\.SH /p' "$MAN" | grep -qw -- "$c" || bad "scanwatch(8) EVIDENCE lacks '$c'"
 done

@@ -8,6 +8,7 @@ source "$(dirname "$0")/../integration/lib.sh"
 OUT=$(cd "$(dirname "$0")" && pwd)/captures
 mkdir -p "$OUT"
 lab_up; lab_tune "$NS_TGT"; add_sweep_addrs; start_services
+in_scan hping3 --version >/dev/null 2>&1 || fail "hping3 is missing (scripts/install-deps.sh)"
 
 record() {  # record NAME COMMAND... (run in the scanner namespace)
   local name=$1; shift
