@@ -43,7 +43,8 @@ cat >"$WORK/bench.py" <<'EOF'
 import json, socket, sys, time, threading, http.server
 
 def addr(i):  # distinct targets: 198.19.0.0/16, then 2001:2:ff::/64
-    return "198.19.%d.%d" % (i >> 8 & 255, i & 255) if i < 65536 else "2001:2:ff::%x" % (i - 65535)
+    j = i - 65536
+    return "198.19.%d.%d" % (i >> 8 & 255, i & 255) if i < 65536 else "2001:2:ff::%x:%x" % (j >> 16, j & 0xffff)
 
 def state(path, n):
     now = time.time_ns()
@@ -152,13 +153,16 @@ ev_path, sent_path, n, add, t_launch = sys.argv[1], sys.argv[2], int(sys.argv[3]
 deadline = time.time() + 120
 def ts(e): return datetime.fromisoformat(e["ts"].replace("Z", "+00:00")).timestamp()
 while time.time() < deadline:
-    blocks = [json.loads(l) for l in open(ev_path) if '"by":"crowdsec"' in l and '"event":"block"' in l]
-    if len(blocks) >= n + add and os.path.exists(sent_path):
+    lines = open(ev_path).readlines()
+    sync = [json.loads(l) for l in lines if '"event":"crowdsec_sync"' in l]
+    blocks = [json.loads(l) for l in lines if '"by":"crowdsec"' in l and '"event":"block"' in l]
+    if sync and len(blocks) >= add and os.path.exists(sent_path):
         break
     time.sleep(0.2)
 else:
     sys.exit("stream: only %d blocks" % len(blocks))
-startup = ts(blocks[n - 1]) - t_launch
+assert sync[0]["in_force"] >= n, sync
+startup = ts(sync[0]) - t_launch  # the full list in force (one crowdsec_sync event)
 t_sent = float(open(sent_path).read())
 took = ts(blocks[-1]) - t_sent
 print("%.0f %.2f" % (add / took, startup))

@@ -34,7 +34,7 @@ __noinline int sw_account(struct acct *a)
 	__u8 proto = a->proto, ttl = a->ttl;
 	struct sw_source *s = a->create ? get_source(saddr, now, a->slot) : find_source(saddr);
 	__u32 ev_counter = 0, ev_value = 0, ev = 0;
-	__u32 mask = o->mask;
+	__u64 mask = o->mask | ((__u64)o->mask_hi << 32);
 
 	if (!s)
 		return 0;
@@ -43,8 +43,7 @@ __noinline int sw_account(struct acct *a)
 		int first = 0;
 		mask |= BIT(SW_C_PROBES);
 		stat_add(a->slot, SW_S_PROBES, 1);
-		if (!o->no_port && sketch_set(s->ports, SW_PORT_WORDS,
-			       hash32(o->port_key * 0x9e3779b1u + proto) % SW_PORT_BITS)) {
+		if (!o->no_port && sketch_set(s->ports, SW_PORT_WORDS, sw_port_bit(o->port_key, proto))) {
 			__u32 n = __sync_fetch_and_add(&s->ports_new, 1) + 1;
 			first = 1;
 			if (milestone(n) && n >= 4) {
@@ -85,6 +84,12 @@ __noinline int sw_account(struct acct *a)
 	}
 	if (o->half_open)
 		s->rst_ttl = ttl;
+	/* the scanner's own OS: its first stack-built SYN (scanner_os) */
+	if (!o->rpc && o->os_syn_opts && !s->os_syn_ttl) {
+		s->os_syn_win = o->os_syn_win;
+		s->os_syn_opts = o->os_syn_opts;
+		s->os_syn_ttl = ttl ? ttl : 1;
+	}
 	if (o->verified && !(s->flags & SW_SF_VERIFIED))
 		__sync_fetch_and_or(&s->flags, SW_SF_VERIFIED);
 	if (o->proven) {

@@ -31,9 +31,14 @@ static __always_inline int tcp_answer(struct pkt *p, struct tcphdr *th, __u8 fla
 		/* the prober's ACK of it, the one proof, is looked for from now on */
 		pending_set(p->daddr, p->saddr, th->dest, th->source);
 		o.mask = BIT(SW_C_ANSWERED) | (f->first_contact ? BIT(SW_C_FIRST_OK) : 0);
+		/* a tiny first fragment we answered with SYN/ACK was a SYN */
+		if (f->frag)
+			OBS_ADD(&o, SW_C_FRAG_SYN);
 	} else {
-		bpf_map_delete_elem(&sw_flows, k); /* closed port */
 		o.mask = BIT(SW_C_FAIL_RST);
+		if (f->frag)
+			OBS_ADD(&o, SW_C_FRAG_RST);
+		bpf_map_delete_elem(&sw_flows, k); /* closed port */
 	}
 	account(now, p->daddr, p->saddr, IPPROTO_TCP_, 0, &o, 0, p->slot);
 	return 1;

@@ -42,6 +42,8 @@
 #define TH_PSH 0x08
 #define TH_ACK 0x10
 #define TH_URG 0x20
+#define TH_ECE 0x40
+#define TH_CWR 0x80
 
 /* Parse outcome. */
 #define SW_P_OK 0

@@ -74,11 +74,32 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		 */
 		if (p->l4_len >= 8 && (void *)(ports + 4) <= end) {
 			__be32 seq;
+			struct sw_flow *nf;
 
 			__builtin_memcpy(&seq, ports + 2, 4);
 			o->seqval = bpf_ntohl(seq);
 			o->sport = bpf_ntohs(ports[0]);
 			o->seq_track = 1;
+			o->syn_flow = 1; /* a first contact's answer counts, as for a SYN */
+			/*
+			 * RFC 1858's tiny fragment: keep a flow as for a SYN, so
+			 * our answer to the reassembled probe (SYN/ACK: it was a
+			 * SYN) and the scanner's RST to it count as for -sS.
+			 */
+			sc = get_scratch();
+			if (!sc)
+				return 1;
+			flow_key(&sc->fk, p->saddr, p->daddr, ports[0], ports[1], IPPROTO_TCP_);
+			nf = &sc->fv;
+			__builtin_memset(nf, 0, sizeof(*nf));
+			nf->syn_ns = now;
+			nf->isn = o->seqval;
+			nf->state = SW_FS_SYN;
+			nf->frag = 1;
+			if (bpf_map_update_elem(&sw_flows, &sc->fk, nf, BPF_ANY))
+				stat_add(p->slot, SW_S_FLOW_FULL, 1);
+			else
+				stat_add(p->slot, SW_S_FLOWS_NEW, 1);
 		}
 		return 1;
 	}
@@ -120,10 +141,20 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		if (th->seq == 0 && plen == 0) {
 			/* ACK probe (-sA, -sW, -PA): nmap puts seq 0 on them */
 			o->mask |= BIT(SW_C_ACK_PROBE);
+			if (doff == 20 && (th->window == bpf_htons(64) || th->window == bpf_htons(512)))
+				OBS_ADD(o, SW_C_HPING);
 			o->seqval = bpf_ntohl(th->ack_seq);
 			o->probe = o->seq_track = 1;
 			return 1;
 		}
+		/* -O's T4/T6: an empty ACK with nmap's 20 bytes of options (TSval
+		 * 0xFFFFFFFF); a stack's ACKs carry 12 (Linux) or none */
+		if (plen == 0 && doff == 40 && tcp_ts_marker(th, end, doff - 20)) {
+			o->mask |= BIT(SW_C_OS_TS);
+			o->probe = 1;
+			return 1;
+		}
+
 		if (sv_probe((void *)th + (doff & 0x3c), end, plen)) {
 			o->mask |= BIT(SW_C_SV_PROBE);
 			return 1;
@@ -143,6 +174,19 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		}
 		o->mask |= BIT(SW_C_RPC);
 		o->rpc = 1;
+		return 1;
+	}
+
+	/*
+	 * Flag sets no connection uses (SYN with RST, RST with FIN, SYN+FIN with
+	 * ACK, all six): a probe whatever answers it, one-way as well as live.
+	 * SYN+FIN alone goes on as a SYN (its answers are tracked like one).
+	 */
+	if ((flags & (TH_SYN | TH_RST)) == (TH_SYN | TH_RST) ||
+	    (flags & (TH_RST | TH_FIN)) == (TH_RST | TH_FIN) ||
+	    (flags & (TH_SYN | TH_FIN | TH_ACK)) == (TH_SYN | TH_FIN | TH_ACK)) {
+		o->mask |= BIT(SW_C_ODD_FLAGS);
+		o->probe = o->seq_track = 1;
 		return 1;
 	}
 
@@ -202,10 +246,13 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 
 		o->probe = o->seq_track = o->syn_flow = 1;
 		o->mask |= BIT(SW_C_SYN);
-		if (flags & TH_FIN)
+		/* SYN with FIN, PSH or URG: no stack opens a connection so */
+		if (flags & (TH_FIN | TH_PSH | TH_URG))
 			o->mask |= BIT(SW_C_ODD_FLAGS);
 		if (optlen == 0) {
 			o->mask |= BIT(SW_C_SYN_NOOPT);
+			if (th->window == bpf_htons(64) || th->window == bpf_htons(512))
+				OBS_ADD(o, SW_C_HPING); /* hping3 -S: window 64 (3.0.0: 512) */
 		} else if (optlen == 4) {
 			if ((void *)(opt + 4) <= end && th->window == bpf_htons(1024) &&
 			    opt[0] == 2 && opt[1] == 4 && opt[2] == 0x05 && opt[3] == 0xb4) {
@@ -214,9 +261,20 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 			}
 		} else if (tcp_ts_marker(th, end, optlen)) {
 			o->mask |= BIT(SW_C_OS_TS);
+		} else if (!(flags & ~(TH_SYN | TH_ECE | TH_CWR))) {
+			/* a stack's SYN: what tells the scanner's OS */
+			o->os_syn_win = bpf_ntohs(th->window);
+			o->os_syn_opts = tcp_opt_order(th, end, optlen);
 		}
 		if (th->urg_ptr && !(flags & TH_URG))
 			o->mask |= BIT(SW_C_OS_URG);
+		/* masscan: IP ID = (daddr ^ dport ^ seq) & 0xffff, all host order */
+		if (!p->ipv6) {
+			__u32 d;
+			__builtin_memcpy(&d, p->daddr + 12, 4);
+			if (p->ip_id == ((bpf_ntohl(d) ^ bpf_ntohs(th->dest) ^ bpf_ntohl(th->seq)) & 0xffff))
+				OBS_ADD(o, SW_C_MASSCAN_IPID);
+		}
 		if (act == SW_ACT_COOKIE) {
 			p->act = act;
 			return 1; /* the shield answers it: the host never sees it */
@@ -259,7 +317,12 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		return 0; /* URG+ACK etc. mid-connection */
 
 	o->probe = o->seq_track = 1;
-	flags &= 0x3f;
+	/* -O's T2 (no flags) and T7 (FIN+PSH+URG) carry nmap's options */
+	if (doff > 20 && tcp_ts_marker(th, end, doff - 20))
+		o->mask |= BIT(SW_C_OS_TS);
+	if (doff == 20 && (th->window == bpf_htons(64) || th->window == bpf_htons(512)))
+		OBS_ADD(o, SW_C_HPING); /* hping3 -F/-U/-P ...: window 64 (3.0.0: 512) */
+	/* all eight flag bits: CWR or ECE alone is no NULL probe */
 	if (flags == TH_FIN)
 		o->mask |= BIT(SW_C_FIN);
 	else if (flags == 0)

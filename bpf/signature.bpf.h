@@ -81,6 +81,36 @@ static __always_inline int sv_probe(__u8 *pl, void *end, __u32 plen)
 	       load64(pl + 8) == LE8('p', 'l', 'o', 'w', 'e', 'r', 'c', 'h');
 }
 
+/*
+ * The order of a SYN's option kinds (scanner_os): one nibble each, first
+ * option highest, at most SW_SYN_OPTS_MAX; EOL ends the list (and counts).
+ */
+static __always_inline __u32 tcp_opt_order(struct tcphdr *th, void *end, __u32 optlen)
+{
+	__u8 *o = (__u8 *)(th + 1);
+	__u8 *oend = o + (optlen & 63);
+	__u32 order = 0;
+
+	for (int n = 0; n < SW_SYN_OPTS_MAX; n++) {
+		/* as tcp_ts_marker(): two bytes checked, so a lone last NOP/EOL is not read */
+		if ((void *)(o + 2) > end || o + 2 > oend)
+			break;
+		asm volatile("" : "+r"(o));
+		__u8 kind = o[0], len = o[1];
+		order = (order << 4) | (kind > 14 ? 15 : kind);
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			o++;
+			continue;
+		}
+		if (len < 2)
+			break;
+		o += len;
+	}
+	return order;
+}
+
 /* A TCP timestamp option with TSval 0xFFFFFFFF (nmap -O) within the options. */
 static __always_inline int tcp_ts_marker(struct tcphdr *th, void *end, __u32 optlen)
 {
@@ -90,6 +120,10 @@ static __always_inline int tcp_ts_marker(struct tcphdr *th, void *end, __u32 opt
 	for (int n = 0; n < 10; n++) {
 		if ((void *)(o + 2) > end || o + 2 > oend)
 			return 0;
+		/* read both bytes through the pointer just checked: with a constant
+		 * optlen clang may rebuild o + 1 from the header, which the verifier
+		 * cannot bound */
+		asm volatile("" : "+r"(o));
 		__u8 kind = o[0], len = o[1];
 		if (kind == 0)
 			return 0;

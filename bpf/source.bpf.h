@@ -84,7 +84,7 @@ static __always_inline struct sw_source *find_source(const __u8 *addr)
 	return bpf_map_lookup_elem(&sw_sources, addr);
 }
 
-#define BIT(c) (1u << (c))
+#define BIT(c) (1ULL << (c))
 
 /*
  * What one packet says about the address it is accounted to. The protocol
@@ -93,10 +93,19 @@ static __always_inline struct sw_source *find_source(const __u8 *addr)
  * same way.
  */
 struct obs {
-	__u32 mask;      /* BIT(SW_C_*) counters to add one to */
+	__u32 mask;      /* BIT(SW_C_*) counters 0..31 to add one to; OBS_ADD() for any */
 	__u32 seqval;    /* seq (or ack of ACK probes) for the shared-seq check */
-	__u32 rpc_prog;
-	__u32 rpc_vers;
+	union {
+		struct {         /* rpc */
+			__u32 rpc_prog;
+			__u32 rpc_vers;
+		};
+		struct {         /* a SYN from an OS stack (scanner_os); opts 0 = not one */
+			__u32 os_syn_opts;
+			__u16 os_syn_win;
+			__u16 os_pad;
+		};
+	};
 	__be16 dport;
 	__u16 port_key;  /* what goes into the port sketch (port, or protocol for -sO) */
 	__u16 sport;
@@ -109,7 +118,20 @@ struct obs {
 	__u8 no_port;    /* a probe of the host, not of a port (ICMP echo/timestamp) */
 	__u8 syn_flow;   /* a SYN that opened a flow: mark it when it is a first contact */
 	__u8 proven;     /* it ACKed our SYN/ACK (or a SYN cookie) on o->dport: not forged */
+	__u8 mask_hi;    /* counters 32..SW_C_MASK_BITS-1: bit c - 32 */
 };
+/* 32 bytes: it sits twice on sw_l4_xdp's stack, which the call chain fills */
+_Static_assert(sizeof(struct obs) == 32, "struct obs grew");
+_Static_assert(SW_C_MASK_BITS == 40, "struct obs holds 32 + 8 counter bits");
+
+/* Count counter c (a constant) for this packet, whichever word holds it. */
+#define OBS_ADD(o, c)                                            \
+	do {                                                     \
+		if ((c) < 32)                                    \
+			(o)->mask |= 1u << ((c) & 31);           \
+		else                                             \
+			(o)->mask_hi |= 1u << (((c) - 32) & 7);  \
+	} while (0)
 
 /* Powers of two up to 1024: the crossings worth telling the agent about now. */
 static __always_inline int milestone(__u32 v)

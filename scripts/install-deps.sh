@@ -16,6 +16,8 @@ packages=(
   iproute2 iputils-ping nmap ncat curl tcpdump tmux procps python3
   # the xdp-filter column of bench/prog_bench.cpp
   xdp-tools
+  # the other scanners the live tests run (tool attribution)
+  hping3 masscan zmap
   # packaging tests: cpack's dpkg-shlibdeps (dpkg-dev), systemd-analyze verify,
   # the completion's helpers, man page lint
   dpkg-dev systemd bash-completion groff-base

@@ -43,21 +43,59 @@ private:
 
 #define SW_COPY(member) [](RunOptions& d, const RunOptions& s) { d.member = s.member; }
 
+// Number checks that speak scanwatch's words (CLI11's own say "Value abc not
+// in range 1 to 65536"). They see the text before CLI11 converts it, so a word
+// where a number belongs is caught here too.
+CLI::Validator whole(unsigned long long lo, unsigned long long hi) {
+    return CLI::Validator(
+        [lo, hi](std::string& v) -> std::string {
+            std::string range = "(" + std::to_string(lo) + "-" + std::to_string(hi) + ")";
+            if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 12)
+                return "'" + v + "' is not a whole number " + range;
+            unsigned long long n = std::stoull(v);
+            if (n < lo || n > hi)
+                return "'" + v + "' is out of range " + range;
+            return {};
+        },
+        "");
+}
+
+std::string number_text(double d) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", d);
+    return b;
+}
+
+CLI::Validator real(double lo, double hi) {
+    return CLI::Validator(
+        [lo, hi](std::string& v) -> std::string {
+            std::string range = "(" + number_text(lo) + " to " + number_text(hi) + ")";
+            char* end = nullptr;
+            double d = std::strtod(v.c_str(), &end);
+            if (v.empty() || *end || !std::isfinite(d))
+                return "'" + v + "' is not a number " + range;
+            if (d < lo || d > hi)
+                return "'" + v + "' is out of range " + range;
+            return {};
+        },
+        "");
+}
+
 void add_detector_flags(CLI::App* c, DetectorConfig& d, Overrides* ov = nullptr) {
     auto track = [&](CLI::Option* opt, Overrides::Copy copy) {
         if (ov)
             ov->track(opt, std::move(copy));
     };
     track(c->add_option("--min-ports", d.min_ports, "distinct ports that make a port scan")
-              ->check(CLI::Range(1u, 65536u))
+              ->check(whole(1, 65536))
               ->default_val(d.min_ports),
           SW_COPY(det.min_ports));
     track(c->add_option("--min-hosts", d.min_hosts, "distinct hosts that make a sweep")
-              ->check(CLI::Range(1u, 1u << 24))
+              ->check(whole(1, 1u << 24))
               ->default_val(d.min_hosts),
           SW_COPY(det.min_hosts));
     track(c->add_option("--alert-score", d.alert_score, "score (0-1) needed to call a source a scanner")
-              ->check(CLI::Range(0.5, 1.0))
+              ->check(real(0.5, 1.0))
               ->default_val(d.alert_score),
           SW_COPY(det.alert_score));
 }
@@ -90,19 +128,29 @@ int main(int argc, char** argv) {
     std::string probe_timeout, block_ttl, config_path;
     auto* rc = app.add_subcommand("run", "attach to interfaces and watch for scans");
     rc->add_option("--config", config_path,
-                   std::string("TOML config file (default ") + kDefaultConfigPath + " if it exists)");
-    ov.track(rc->add_option("-i,--iface", run.ifaces, "interface to watch (repeat for gateway mode)"), SW_COPY(ifaces));
-    ov.track(rc->add_option("--json", run.json, "write JSON events to PATH, or - for stdout"), SW_COPY(json));
-    ov.track(rc->add_option("--duration", run.duration_s, "stop after SECONDS")
+                   std::string("TOML config file (default ") + kDefaultConfigPath + " if it exists)")
+        ->type_name("PATH")
+        ->group("General");
+    ov.track(rc->add_option("-i,--iface", run.ifaces, "interface to watch (repeat for gateway mode)")
+                 ->type_name("IFACE")
+                 ->group("Capture"), SW_COPY(ifaces));
+    ov.track(rc->add_option("--json", run.json, "write JSON events to PATH, or - for stdout")
+                 ->type_name("PATH")
+                 ->group("Outputs"), SW_COPY(json));
+    std::string duration_text;
+    ov.track(rc->add_option("--duration", duration_text, "stop after this long (e.g. 90, 30s, 10m, 1h)")
+                 ->type_name("DURATION")
                  ->check(CLI::Validator(
                      [](std::string& v) -> std::string {
-                         char* end = nullptr;
-                         double d = std::strtod(v.c_str(), &end);
-                         if (v.empty() || *end || !std::isfinite(d) || d <= 0)
-                             return "'" + v + "' is not a positive number of seconds";
+                         try {
+                             if (parse_duration_ns(v) == 0)
+                                 return "'" + v + "' is not a positive duration";
+                         } catch (const std::invalid_argument& e) {
+                             return e.what();
+                         }
                          return {};
                      },
-                     "SECONDS")),
+                     "")),
              SW_COPY(duration_s));
     ov.track(rc->add_option("--xdp-mode", run.xdp_mode, "auto, native or generic")->default_val("auto"),
              SW_COPY(xdp_mode));
@@ -113,7 +161,7 @@ int main(int argc, char** argv) {
     ov.track(rc->add_option("--pin-dir", run.pin_dir, "bpffs directory for the pinned maps")->default_val(run.pin_dir),
              SW_COPY(pin_dir));
     ov.track(rc->add_option("--sweep-ms", run.sweep_ms, "interval between full map sweeps")
-                 ->check(CLI::Range(10.0, 10000.0))
+                 ->check(real(10, 10000))
                  ->default_val(run.sweep_ms),
              SW_COPY(sweep_ms));
     ov.track(rc->add_option("--probe-timeout", probe_timeout, "an unanswered probe counts as failed after this (e.g. 3s)"),
@@ -127,24 +175,25 @@ int main(int argc, char** argv) {
                           "also block sources that never proved they receive our packets (spoofable)"),
              SW_COPY(block_unverified));
     ov.track(rc->add_option("--block-score", run.block_score, "score (0-1) needed to block")
-                 ->check(CLI::Range(0.5, 1.0))
+                 ->check(real(0.5, 1.0))
                  ->default_val(run.block_score),
              SW_COPY(block_score));
     ov.track(rc->add_option("--max-blocks", run.max_blocks, "cap on active blocks")
-                 ->check(CLI::Range(1u, 1000000u))
+                 ->check(whole(1, 1000000))
                  ->default_val(run.max_blocks),
              SW_COPY(max_blocks));
     ov.track(rc->add_option("--max-new-blocks", run.max_new_blocks_per_sec, "cap on new automatic blocks per second")
-                 ->check(CLI::Range(1u, 100000u))
+                 ->check(whole(1, 100000))
                  ->default_val(run.max_new_blocks_per_sec),
              SW_COPY(max_new_blocks_per_sec));
-    ov.track(rc->add_flag("!--no-fast-block", run.fast_block, "leave every block to the agent (no XDP fast path)"),
+    bool no_fast_block = false;  // a plain flag: "!--no-fast-block" showed as --no-fast-block{false}
+    ov.track(rc->add_flag("--no-fast-block", no_fast_block, "leave every block to the agent (no XDP fast path)"),
              SW_COPY(fast_block));
     ov.track(rc->add_option("--state-file", run.state_file, "where blocks are kept across restarts")
                  ->default_val(run.state_file),
              SW_COPY(state_file));
     ov.track(rc->add_option("--max-sources", run.max_sources, "size of the per-source map (default 65536)")
-                 ->check(CLI::Range(1024u, 1u << 24)),
+                 ->check(whole(1024, 1u << 24)),
              SW_COPY(max_sources));
     ov.track(rc->add_option("--metrics-listen", run.metrics_listen,
                             "serve Prometheus metrics at http://ADDR:PORT/metrics (IPv4 or [IPv6]:PORT)"),
@@ -175,7 +224,7 @@ int main(int argc, char** argv) {
                    "packet threads, each pinned to a CPU, split by conversation (0: one per CPU); 1 gives exact, "
                    "order-dependent evidence (same_seq, same_sport) and reads events every 64 packets")
         ->default_val(rep.threads)
-        ->check(CLI::Range(0u, 256u));
+        ->check(whole(0, 256));
     add_detector_flags(pc, rep.det);
 
     ClientOptions cli;
@@ -200,13 +249,56 @@ int main(int argc, char** argv) {
     auto* tc = app.add_subcommand("top", "live view of who is scanning (q quits, h helps)");
     tc->add_option("--socket", top.socket, "control socket of the agent")->default_val(top.socket);
     tc->add_option("-d,--delay", top.delay_s, "seconds between samples")
-        ->check(CLI::Range(0.1, 3600.0))
+        ->check(real(0.1, 3600))
         ->default_val(top.delay_s);
     tc->add_flag("--once", top.once, "print one snapshot and exit (also when stdout is not a terminal)");
     tc->add_flag("--json", top.json, "print the snapshot as JSON (implies --once)");
     tc->add_option("--sort", top.sort, "sort column (score, source, kinds, ports, probes/s, failed%, last, ...)");
     tc->add_flag("-I,--invert", top.invert, "invert the sort order");
     tc->add_option("--filter", top.filter, "show only sources whose address or kind contains TEXT");
+
+    // Value types people read (not TEXT, FLOAT:SECONDS) and `run --help` in groups.
+    struct Shown {
+        const char* name;
+        const char* type;
+        const char* group;  // for run
+    };
+    static const Shown shown[] = {
+        {"--config", "PATH", "General"},           {"--quiet", nullptr, "Outputs"},
+        {"--iface", "IFACE", "Capture"},           {"--xdp-mode", "MODE", "Capture"},
+        {"--pin-dir", "PATH", "Capture"},          {"--sweep-ms", "MS", "Capture"},
+        {"--max-sources", "N", "Capture"},         {"--duration", "DURATION", "General"},
+        {"--min-ports", "N", "Detection"},         {"--min-hosts", "N", "Detection"},
+        {"--alert-score", "SCORE", "Detection"},   {"--probe-timeout", "DURATION", "Detection"},
+        {"--block", nullptr, "Blocking"},          {"--block-ttl", "DURATION", "Blocking"},
+        {"--block-score", "SCORE", "Blocking"},    {"--block-unverified", nullptr, "Blocking"},
+        {"--no-fast-block", nullptr, "Blocking"},  {"--max-blocks", "N", "Blocking"},
+        {"--max-new-blocks", "N", "Blocking"},     {"--allow", "CIDR", "Blocking"},
+        {"--state-file", "PATH", "Blocking"},      {"--json", "PATH", "Outputs"},
+        {"--syslog", nullptr, "Outputs"},          {"--metrics-listen", "ADDR:PORT", "Outputs"},
+        {"--socket", "PATH", "Control socket"},    {"--socket-group", "GROUP", "Control socket"},
+        {"--crowdsec-url", "URL", "CrowdSec"},     {"--crowdsec-machine", "NAME", "CrowdSec"},
+        {"--crowdsec-password-file", "PATH", "CrowdSec"}, {"--crowdsec-key-file", "PATH", "CrowdSec"},
+        {"--crowdsec-pull-interval", "DURATION", "CrowdSec"},
+        {"--ttl", "DURATION", nullptr},            {"--threads", "N", nullptr},
+        {"--delay", "SECONDS", nullptr},           {"--sort", "COLUMN", nullptr},
+        {"--filter", "TEXT", nullptr},             {"target", "ADDR|CIDR", nullptr},
+        {"file", "PATH", nullptr},
+    };
+    for (auto* sub : app.get_subcommands({})) {
+        for (auto* opt : sub->get_options()) {
+            for (const auto& sh : shown) {
+                std::string n = sh.name;
+                bool match = n.rfind("--", 0) == 0 ? opt->check_lname(n.substr(2)) : opt->get_name() == n;
+                if (!match)
+                    continue;
+                if (sh.type && opt->get_type_size() != 0)
+                    opt->type_name(sh.type);
+                if (sh.group && sub == rc)
+                    opt->group(sh.group);
+            }
+        }
+    }
 
     // A first word that is no command: say so (CLI11 would only say a subcommand is required).
     if (argc > 1 && argv[1][0] != '-') {
@@ -237,6 +329,10 @@ int main(int argc, char** argv) {
     libbpf_set_print(libbpf_quiet);
     try {
         if (*rc) {
+            if (no_fast_block)
+                run.fast_block = false;
+            if (!duration_text.empty())
+                run.duration_s = static_cast<double>(duration_flag("--duration", duration_text)) / 1e9;
             if (!probe_timeout.empty())
                 run.det.probe_timeout_ns = duration_flag("--probe-timeout", probe_timeout);
             if (!block_ttl.empty())

@@ -17,6 +17,24 @@
 #define SW_PORT_BITS 512 /* distinct destination ports sketch (linear counting) */
 #define SW_HOST_BITS 256 /* distinct destination hosts sketch */
 #define SW_PORT_WORDS (SW_PORT_BITS / 64)
+#define SW_PORT_HASH_MUL 0x9e3779b1u /* port sketch bit: sw_hash32(port * MUL + proto) % SW_PORT_BITS */
+
+/* murmur3's finaliser: the sketches' hash, the same in the kernel and the agent */
+static inline __u32 sw_hash32(__u32 x)
+{
+	x ^= x >> 16;
+	x *= 0x85ebca6b;
+	x ^= x >> 13;
+	x *= 0xc2b2ae35;
+	x ^= x >> 16;
+	return x;
+}
+
+/* The bit a probe of port (or -sO protocol) port_key over proto sets in sw_source.ports. */
+static inline __u32 sw_port_bit(__u16 port_key, __u8 proto)
+{
+	return sw_hash32(port_key * SW_PORT_HASH_MUL + proto) % SW_PORT_BITS;
+}
 #define SW_HOST_WORDS (SW_HOST_BITS / 64)
 
 #define SW_DEFAULT_MAX_SOURCES 65536
@@ -63,7 +81,11 @@
 	X(SAME_SEQ,   "same_seq",   "") /* 28: probes repeating the previous probe's seq/ack value */ \
 	X(SAME_SPORT, "same_sport",  "") /* 29: probes repeating the previous probe's source port */ \
 	X(SV_PROBE,   "sv_probe",   "service-detect") /* 30: a payload that is one of nmap -sV's probes or NSE's marker */ \
-	X(FIRST_OK,   "first_ok",   "") /* 31: first contacts (new port or host) we answered with SYN/ACK */
+	X(FIRST_OK,   "first_ok",   "") /* 31: first contacts (new port or host) we answered with SYN/ACK */ \
+	X(FRAG_SYN,   "frag_syn",   "syn") /* 32: tiny first fragments (-f, --mtu 8) whose probe we answered with SYN/ACK: SYNs */ \
+	X(FRAG_RST,   "frag_rst",   "") /* 33: tiny first fragments whose probe we answered with RST (closed port) */ \
+	X(MASSCAN_IPID, "masscan_ipid", "") /* 34: SYN with IP ID (daddr ^ dport ^ seq) & 0xffff (masscan) */ \
+	X(HPING,      "hping",      "") /* 35: TCP probe with window 64 (hping3 3.0.0: 512) and no options: hping3's defaults */
 
 #define SW_C_ENUM_(id, name, kinds) SW_C_##id,
 enum { SW_COUNTERS(SW_C_ENUM_) SW_C_MAX };
@@ -73,7 +95,7 @@ enum { SW_COUNTERS(SW_C_ENUM_) SW_C_MAX };
  * The XDP program collects a packet's counters in one mask (struct obs in
  * bpf/) of SW_C_MASK_BITS bits, bit i = SW_C_i: every counter must fit.
  */
-#define SW_C_MASK_BITS 32
+#define SW_C_MASK_BITS 40
 #ifdef __cplusplus
 static_assert(SW_C_MAX <= SW_C_MASK_BITS, "SW_C_* counters overflow the evidence mask");
 #else
@@ -108,10 +130,22 @@ struct sw_source {
 	__u8 ttl_min;
 	__u8 ttl_max;
 	__u8 rst_ttl;                  /* TTL of the last bare RST (a kernel's, unlike nmap's) */
-	__u8 pad[3];
+	/* The first SYN built by an operating system's stack (options other than
+	 * nmap's, masscan's or -O's): what tells the scanner's OS (scanner_os). */
+	__u8 os_syn_ttl;               /* 0 = none seen yet */
+	__u16 os_syn_win;              /* host order */
 	__u32 proven;                  /* bit (dport % 32): a port where it completed a handshake
 	                                  (ACK of our ISN or of a SYN cookie): evidence nobody can forge */
+	__u32 os_syn_opts;             /* the option kinds in order (SW_SYN_OPTS_MAX) */
+	__u8 pad[4];
 };
+
+/*
+ * The order of a SYN's TCP option kinds, one nibble each (kinds above 14
+ * read 15), the first option in the highest nibble used, at most 8 kinds;
+ * EOL ends it. Linux: MSS SACK TS NOP WS = 0x24813.
+ */
+#define SW_SYN_OPTS_MAX 8
 
 /* ---- probe flows ---------------------------------------------------- */
 /* Key: the prober's side first, as seen on the wire towards us. */
@@ -135,7 +169,8 @@ struct sw_flow {
 	__u8 state;      /* SW_FS_* */
 	__u8 syn_nmap;   /* the SYN carried the nmap raw fingerprint */
 	__u8 first_contact; /* the SYN was the source's first to this port or host */
-	__u8 pad[5];
+	__u8 frag;       /* opened by a tiny first fragment: only our answer tells its flags */
+	__u8 pad[4];
 };
 
 /* ---- blocking ----------------------------------------------------------- */

@@ -31,7 +31,10 @@ struct DetectorConfig {
 struct ScanReport {
     Addr src;
     std::vector<std::string> kinds;   // vocabulary of DESIGN.md, in its order
-    std::string tool = "unknown";     // nmap | masscan | zmap | unknown
+    std::string tool = "unknown";     // nmap | masscan | zmap | hping3 | unknown
+    // The scanner's own operating system, from its stack-built SYNs (TTL
+    // band and TCP option order): linux | windows | bsd-macos | unknown.
+    std::string scanner_os = "unknown";
     uint64_t ports = 0;               // distinct destination ports (estimate)
     uint64_t hosts = 0;               // distinct destination hosts (estimate)
     uint64_t probes = 0;
@@ -42,7 +45,7 @@ struct ScanReport {
     std::map<std::string, uint64_t> evidence;  // counter name -> value, for the analyst
     std::vector<uint32_t> rpc_programs;        // distinct ONC RPC programs seen (first 32)
     // Not (yet) a scanner: what is missing, in the words of the flags a user
-    // can change ("3 ports < --min-ports 5", "score 0.820 < --alert-score 0.990",
+    // can change ("3 ports < --min-ports 5", "score 0.820 < --alert-score 0.99",
     // "no answer seen yet ..."). Empty for scanners.
     std::vector<std::string> why_not;
 };
@@ -98,11 +101,19 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// The operating system family whose stack built a SYN with this TTL,
+// window and option order (sw_source.os_syn_*): linux, windows, bsd-macos
+// or unknown.
+std::string scanner_os(uint8_t ttl, uint16_t window, uint32_t opts);
+
 // Linear-counting estimate of distinct items from a bitmap of nbits bits.
 uint64_t linear_count(const uint64_t* words, unsigned nbits);
 
 // The estimates for a kernel record's sketches (its words are __u64).
 uint64_t distinct_ports(const sw_source& rec);
 uint64_t distinct_hosts(const sw_source& rec);
+// Is port (over proto) in the record's port sketch (exact for a port it
+// probed; a false yes once in SW_PORT_BITS / distinct ports)?
+bool port_probed(const sw_source& rec, uint16_t port, uint8_t proto);
 
 }  // namespace scanwatch

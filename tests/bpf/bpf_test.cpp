@@ -192,6 +192,12 @@ TEST_P(Signature, CountsExactly) {
     }
 }
 
+// nmap -O's T2-T7 options: wscale 10, nop, mss 265, TS 0xFFFFFFFF 0, sack permitted (20 bytes)
+Bytes nmap_os_opts() {
+    return {0x03, 0x03, 0x0a, 0x01, 0x02, 0x04, 0x01, 0x09, 0x08, 0x0a,
+            0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x04, 0x02};
+}
+
 const std::vector<SigCase> kSignatures = {
     {"nmap_syn", [] { return nmap::syn(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP}},
     {"nmap_syn_v6", [] { return nmap::syn(A6, T6, 40000, 80); }, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP}},
@@ -237,6 +243,47 @@ const std::vector<SigCase> kSignatures = {
      {SW_C_PROBES, SW_C_UDP, SW_C_RPC}},
     {"udp_ip_id_1042_but_299_bytes", [] { return Packet::udp(A, T, 45000, 40125).id(0x1042).payload(299, 'C'); },
      {SW_C_PROBES, SW_C_UDP}},
+    // flag sets no connection uses: custom-flags, whatever answers them
+    {"all_six_flags", [] { return Packet::tcp(A, T, 40000, 80).flags(0x3f).win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"cwr_alone", [] { return Packet::tcp(A, T, 40000, 80).flags(0x80).win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"ece_alone", [] { return Packet::tcp(A, T, 40000, 80).flags(0x40).win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"syn_rst", [] { return Packet::tcp(A, T, 40000, 80).syn().rst().win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"rst_fin", [] { return Packet::tcp(A, T, 40000, 80).rst().fin().win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"syn_fin_ack", [] { return Packet::tcp(A, T, 40000, 80).syn().fin().ack(9).win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_ODD_FLAGS}},
+    {"syn_psh_urg", [] { return Packet::tcp(A, T, 40000, 80).syn().psh().urg().win(1024).seq(7); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT, SW_C_ODD_FLAGS}},
+    {"ecn_setup_syn_is_no_odd_flag",
+     [] { return nmap::os_syn(A, T, 51000, 22).ece().cwr(); }, {SW_C_PROBES, SW_C_SYN}},
+    // -O's T2 (no flags) and T4 (ACK) with nmap's 20 option bytes, TSval 0xFFFFFFFF
+    {"os_t2_null_with_ts",
+     [] { return Packet::tcp(A, T, 40000, 80).win(128).df().seq(9).tcp_options(nmap_os_opts()); },
+     {SW_C_PROBES, SW_C_NULL, SW_C_OS_TS}},
+    {"os_t4_ack_with_ts",
+     [] { return Packet::tcp(A, T, 40000, 80).ack(5).seq(9).win(1024).df().tcp_options(nmap_os_opts()); },
+     {SW_C_PROBES, SW_C_OS_TS}},
+    {"os_t7_xmas_with_ts",
+     [] { return nmap::xmas(A, T, 40000, 80).win(65535).tcp_options(nmap_os_opts()); },
+     {SW_C_PROBES, SW_C_XMAS, SW_C_OS_TS}},
+    // hping3: window 64, no options
+    {"hping3_syn", [] { return Packet::tcp(A, T, 2101, 80).syn().win(64).seq(77).ttl(64); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT, SW_C_HPING}},
+    {"hping3_fin", [] { return Packet::tcp(A, T, 2101, 80).fin().win(64).seq(77).ttl(64); },
+     {SW_C_PROBES, SW_C_FIN, SW_C_HPING}},
+    {"hping3_3_0_0_syn", [] { return Packet::tcp(A, T, 2101, 80).syn().win(512).seq(77).ttl(64); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT, SW_C_HPING}},
+    // masscan: IP ID = (daddr ^ dport ^ seq) & 0xffff; 198.18.0.1 = 0xc6120001
+    {"masscan_ipid_syn",
+     [] { return nmap::masscan_syn(A, T, 61000, 80, 0x12345678).id((0xc6120001u ^ 80u ^ 0x12345678u) & 0xffff); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT, SW_C_MASSCAN_IPID}},
+    {"masscan_ipid_off_by_one",
+     [] { return nmap::masscan_syn(A, T, 61000, 80, 0x12345678).id(((0xc6120001u ^ 80u ^ 0x12345678u) + 1) & 0xffff); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT}},
 };
 
 INSTANTIATE_TEST_SUITE_P(Probes, Signature, ::testing::ValuesIn(kSignatures),
@@ -765,7 +812,57 @@ TEST_F(BpfTest, Ipv4TinyFirstFragment) {
     expect_exactly(A, {SW_C_PROBES, SW_C_FRAG, SW_C_FRAG_TINY});
     EXPECT_EQ(stat(SW_S_FRAGMENTS), 1u);
     EXPECT_EQ(stat(SW_S_TRUNCATED) + stat(SW_S_MALFORMED), 0u);
-    EXPECT_EQ(r().flow_count(), 0u);
+    EXPECT_EQ(r().flow_count(), 1u) << "a flow as for a SYN: our answer tells the flags";
+}
+
+// -f against an open port: our SYN/ACK says the reassembled probe was a SYN,
+// the scanner kernel's bare RST completes a half-open probe, all fragmented.
+TEST_F(BpfTest, TinyFragmentAnsweredWithSynAckIsASyn) {
+    Packet syn = nmap::syn(A, T, 40000, 80, 0xabcd0001);
+    ASSERT_EQ(xdp(Packet(syn).frag(0, true).l4_slice(0, 8)), kXdpPass);
+    ASSERT_EQ(xdp(Packet(syn).frag(8, false).l4_slice(8, syn.l4().size() - 8)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0xabcd0002).seq(777)), kTcOk);
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 40000, 80).rst().seq(0xabcd0002).win(0)), kXdpPass);
+    expect_exactly(A, {SW_C_PROBES, SW_C_FRAG, SW_C_FRAG_TINY, SW_C_ANSWERED, SW_C_FIRST_OK, SW_C_FRAG_SYN,
+                       SW_C_HALF_OPEN});
+}
+
+// ... and against a closed port: our RST, a failure, marked fragmented.
+TEST_F(BpfTest, TinyFragmentAnsweredWithRstFails) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81, 0xabcd0001).frag(0, true).l4_slice(0, 8)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 81, 40000).rst().ack(0xabcd0002).seq(0)), kTcOk);
+    expect_exactly(A, {SW_C_PROBES, SW_C_FRAG, SW_C_FRAG_TINY, SW_C_FAIL_RST, SW_C_FRAG_RST});
+    // an answer that does not acknowledge the fragment's seq proves nothing
+    reset();
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81, 0xabcd0001).frag(0, true).l4_slice(0, 8)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 81, 40000).syn().ack(0xabcd0005).seq(1)), kTcOk);
+    expect_exactly(A, {SW_C_PROBES, SW_C_FRAG, SW_C_FRAG_TINY});
+}
+
+// A stack's ACK with a timestamp (even TSval 0xFFFFFFFF) is no -O probe:
+// only nmap's 20 option bytes are.
+TEST_F(BpfTest, StackAckWithTimestampIsNoProbe) {
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 40000, 80).ack(5).seq(9).win(502).nop().nop().ts(0xffffffffu, 1)), kXdpPass);
+    EXPECT_FALSE(src(A));
+}
+
+// The first stack-built SYN tells the scanner's OS: TTL, window, option order.
+TEST_F(BpfTest, OsStackSynKeepsTtlWindowAndOptionOrder) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);  // nmap's raw SYN: not a stack's
+    ASSERT_EQ(src(A)->os_syn_ttl, 0u);
+    ASSERT_EQ(xdp(nmap::os_syn(A, T, 51000, 22)), kXdpPass);  // Linux: MSS SACK TS NOP WS, TTL 64
+    auto s = src(A);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->os_syn_ttl, 64u);
+    EXPECT_EQ(s->os_syn_win, 64240u);
+    EXPECT_EQ(s->os_syn_opts, 0x24813u);
+    // the first one stays
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 51001, 22).syn().win(8192).mss(1460).nop().wscale(8).ttl(128)), kXdpPass);
+    EXPECT_EQ(src(A)->os_syn_opts, 0x24813u);
+    // -O's SYNs (TSval 0xFFFFFFFF) are no stack's
+    reset();
+    ASSERT_EQ(xdp(nmap::os_seq(A, T, 40000, 80, 0)), kXdpPass);
+    EXPECT_EQ(src(A)->os_syn_ttl, 0u);
 }
 
 TEST_F(BpfTest, Ipv4TinyFirstFragmentPaddedToEthernetMinimum) {

@@ -902,7 +902,7 @@ void Campaign::checkpoint() {
 
     // -- per source, and the sums over sources (exact while nothing was evicted)
     bool evicted = sources.size() >= caps.sources / 2 || S(SW_S_SOURCE_FULL) > 0;
-    uint64_t probes = 0, syns = 0;
+    uint64_t probes = 0, syns = 0, tiny = 0;
     for (auto& [a, s] : sources) {
         const uint8_t* ab = reinterpret_cast<const uint8_t*>(&a);
         auto c = [&s = s](unsigned i) { return uint64_t(s.cnt[i]); };  // clang 14: no bindings in [&]
@@ -913,8 +913,14 @@ void Campaign::checkpoint() {
         CHECK(classes_of_probes <= c(SW_C_PROBES), "%s: probe classes %" PRIu64 " > probes %" PRIu64, who.c_str(),
               classes_of_probes, c(SW_C_PROBES));
         CHECK(c(SW_C_SYN_NMAP) + c(SW_C_SYN_NOOPT) <= c(SW_C_SYN), "%s: nmap/noopt SYNs > SYNs", who.c_str());
-        CHECK(c(SW_C_ANSWERED) + c(SW_C_FAIL_RST) <= c(SW_C_SYN) || evicted, "%s: answered %" PRIu64
+        // tiny first fragments keep a flow too: their answers count like a SYN's
+        CHECK(c(SW_C_ANSWERED) + c(SW_C_FAIL_RST) <= c(SW_C_SYN) + c(SW_C_FRAG_TINY) || evicted, "%s: answered %" PRIu64
               " + refused %" PRIu64 " > SYNs %" PRIu64, who.c_str(), c(SW_C_ANSWERED), c(SW_C_FAIL_RST), c(SW_C_SYN));
+        CHECK((c(SW_C_FRAG_SYN) <= c(SW_C_ANSWERED) && c(SW_C_FRAG_RST) <= c(SW_C_FAIL_RST) &&
+               c(SW_C_FRAG_SYN) + c(SW_C_FRAG_RST) <= c(SW_C_FRAG_TINY)) || evicted,
+              "%s: answers to fragments beyond their parents", who.c_str());
+        CHECK(c(SW_C_HPING) <= c(SW_C_PROBES) && c(SW_C_MASSCAN_IPID) <= c(SW_C_SYN),
+              "%s: tool markers beyond their probes", who.c_str());
         CHECK(c(SW_C_HALF_OPEN) + c(SW_C_CONNECT) <= c(SW_C_ANSWERED) || evicted,
               "%s: half-open + connect > answered", who.c_str());
         CHECK(c(SW_C_FIRST_OK) <= c(SW_C_ANSWERED), "%s: first_ok > answered", who.c_str());
@@ -934,14 +940,17 @@ void Campaign::checkpoint() {
               s.proven);
         probes += c(SW_C_PROBES);
         syns += c(SW_C_SYN);
+        tiny += c(SW_C_FRAG_TINY);
     }
     if (!evicted) {
         CHECK(probes == S(SW_S_PROBES), "sum of probe counters %" PRIu64 " != probes stat %" PRIu64, probes,
               S(SW_S_PROBES));
-        // a SYN opens a flow, unless the shield answered it with a cookie
-        CHECK(syns == S(SW_S_FLOWS_NEW) + S(SW_S_FLOW_FULL) + S(SW_S_COOKIES),
-              "SYNs %" PRIu64 " != flows_new + flow_full + cookies %" PRIu64, syns,
-              S(SW_S_FLOWS_NEW) + S(SW_S_FLOW_FULL) + S(SW_S_COOKIES));
+        // a SYN opens a flow, unless the shield answered it with a cookie; so
+        // does a tiny first fragment with its seq
+        const uint64_t flows = S(SW_S_FLOWS_NEW) + S(SW_S_FLOW_FULL) + S(SW_S_COOKIES);
+        CHECK(syns <= flows && flows <= syns + tiny,
+              "SYNs %" PRIu64 " (tiny fragments %" PRIu64 ") vs flows_new + flow_full + cookies %" PRIu64, syns,
+              tiny, flows);
     }
 
     // -- blocks: the manual one stays; every other one is the fast path's and justified

@@ -31,9 +31,20 @@ expect 2 "target is required" block
 expect 2 "\-\-ttl: '5x' is not a duration" block 198.18.0.5 --ttl 5x
 expect 2 "\-\-ttl: '-1' is not a duration" block 198.18.0.5 --ttl -1
 expect 2 "\-\-block-ttl: '0x' is not a duration" run -i lo --block-ttl 0x
-expect 2 "\-\-duration: 'abc' is not a positive number of seconds" run -i lo --duration abc
-expect 2 "\-\-duration: '-1' is not a positive number of seconds" run -i lo --duration -1
-expect 2 "\-\-duration: '0' is not" run -i lo --duration 0
+expect 2 "\-\-duration: 'abc' is not a duration" run -i lo --duration abc
+expect 2 "\-\-duration: '-1' is not a duration" run -i lo --duration -1
+expect 2 "\-\-duration: '0' is not a duration (must be positive" run -i lo --duration 0
+# durations take units everywhere: the interface check comes after the flags were accepted
+expect 2 "interface 'nosuch0' does not exist" run -i nosuch0 --duration 1h
+expect 2 "interface 'nosuch0' does not exist" run -i nosuch0 --duration 90
+expect 2 "interface 'nosuch0' does not exist" run --config <(printf "[agent]\ninterfaces = [\"nosuch0\"]\nduration = \"2m\"\n[block]\nttl = 3600\n[detect]\nprobe_timeout = 2.5\n")
+expect 2 "block.ttl" run --config <(printf "[block]\nttl = -5\n")
+# numbers in scanwatch's words, not CLI11's ("Value abc not in range 1 to 65536")
+expect 2 "^scanwatch: \-\-min-ports: 'abc' is not a whole number (1-65536)$" run -i lo --min-ports abc
+expect 2 "^scanwatch: \-\-min-ports: '0' is out of range (1-65536)$" run -i lo --min-ports 0
+expect 2 "^scanwatch: \-\-delay: '0.05' is out of range (0.1 to 3600)$" top --delay 0.05
+expect 2 "^scanwatch: \-\-alert-score: 'high' is not a number (0.5 to 1)$" replay x.pcap --alert-score high
+expect 2 "^scanwatch: \-\-threads: '-1' is not a whole number (0-256)$" replay x.pcap --threads -1
 expect 2 "\-\-max-sources" run -i lo --max-sources 12
 expect 2 "\-\-allow: 'nonsense'" run -i lo --allow nonsense
 expect 2 "does not exist" run -i lo -i nosuch0 --duration 1

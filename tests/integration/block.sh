@@ -57,6 +57,7 @@ exp2=$(sw blocks --json | python3 -c 'import json,sys; print([b["expires"] for b
 [ "$(by_http)" != 200 ] || fail "block lost after restart"
 [ "$(ip -n "$NS_TGT" link show tg0 | grep -c 'prog/xdp')" -le 1 ] || fail "two XDP programs"
 grep -q 'took over' "$WORK/agent.err" || fail "restart did not take over the pinned XDP link"
+grep -qE '^scanwatch: [0-9]+ blocks? restored' "$WORK/agent.err" || fail "restart did not say what it restored"
 stop_agent
 ip -n "$NS_TGT" link show tg0 | grep -q xdp && fail "XDP left after clean stop"
 [ ! -e "$PIN" ] || fail "pins left"

@@ -112,7 +112,10 @@ prometheus:
   enabled: false
 EOF
 }
-cscli_() { ip netns exec "$NS_L" cscli -c "$CS/config.yaml" "$@" 2>>"$WORK/cscli.err"; }
+cscli_() {
+  ip netns exec "$NS_L" cscli -c "$CS/config.yaml" "$@" 2>>"$WORK/cscli.err" ||
+    { tail -n 3 "$WORK/cscli.err" >&2; fail "cscli $1 $2 failed"; }
+}
 lapi_start() {
   ip netns exec "$NS_L" crowdsec -c "$CS/config.yaml" -no-cs >>"$WORK/lapi.log" 2>&1 &
   LAPI_PID=$!
@@ -130,13 +133,17 @@ lapi_kill() { kill -9 "$LAPI_PID"; wait "$LAPI_PID" 2>/dev/null || true; LAPI_PI
 secret() { (umask 077; printf '%s\n' "$2" >"$WORK/$1"); }
 
 # ---- the agents ------------------------------------------------------------
-# agent NAME(a|b) NS IFACE [extra...]: starts it, sets PID_A/PID_B
+# agent NAME(a|b) NS IFACE [extra...]: starts it, sets PID_A/PID_B. With
+# --block-unverified: the scans below are nmap -sS (and forged -S sources in
+# case 4), which plain --block shields with SYN cookies instead of blocking;
+# this test is about how blocks travel between gateways, not about proof
+# (integration.forge and integration.shield test that).
 agent() {
   local n=$1 ns=$2 ifc=$3
   shift 3
   mkdir -p "$WORK/$n"
   ip netns exec "$ns" "$SCANWATCH" run -i "$ifc" --json "$WORK/$n.json" --socket "$WORK/$n.sock" \
-    --pin-dir "/sys/fs/bpf/$ID-$n" --state-file "$WORK/$n/blocks.json" --block \
+    --pin-dir "/sys/fs/bpf/$ID-$n" --state-file "$WORK/$n/blocks.json" --block --block-unverified \
     --crowdsec-url "$URL" --crowdsec-machine "gw-$n" --crowdsec-password-file "$WORK/pw-$n" \
     --crowdsec-key-file "$WORK/key-$n" --crowdsec-pull-interval ${PULL}s --max-blocks 200000 "$@" \
     2>>"$WORK/$n.err" &
@@ -160,8 +167,17 @@ agent_stop() {
 }
 blocks_of() { "$SCANWATCH" blocks --json --socket "$WORK/$1.sock"; }
 # has_block a|b TARGET: the agent has a block on exactly TARGET (CIDR)
-has_block() { blocks_of "$1" | python3 -c 'import json,sys; t=sys.argv[1]; sys.exit(0 if any(b["target"]==t for b in json.load(sys.stdin)) else 1)' "$2"; }
-no_block() { ! has_block "$@"; }
+# (exit 1: listed and absent; 2: the agent did not answer with a list)
+has_block() {
+  blocks_of "$1" | python3 -c '
+import json, sys
+try:
+    rows = json.load(sys.stdin)
+except ValueError:
+    sys.exit(2)
+sys.exit(0 if any(b["target"] == sys.argv[1] for b in rows) else 1)' "$2"
+}
+no_block() { local rc=0; has_block "$@" || rc=$?; [ "$rc" = 1 ]; }
 status_of() { "$SCANWATCH" status --json --socket "$WORK/$1.sock"; }
 # wait_until SECONDS WHAT CMD...: polls CMD every 0.2 s
 wait_until() {
@@ -281,7 +297,7 @@ sleep $((2 * PULL))   # more pulls: still said once
 [ "$(grep -c '"event":"block_refused","src":"198.18.1.50/32"' "$WORK/a.json")" = 1 ] || fail "A's refusal not one event"
 [ "$(status_of a | python3 -c 'import json,sys; print(json.load(sys.stdin)["crowdsec"]["decisions_refused"])')" = 1 ] ||
   fail "A's refusal not counted"
-! has_block a 198.18.1.50/32 && ! has_block b $B4/32 || fail "a refused decision is in force"
+no_block a 198.18.1.50/32 && no_block b $B4/32 || fail "a refused decision is in force"
 reaches 198.18.1.50 $A4 || fail "A drops its allow-listed address"
 cscli_ decisions delete --ip 198.18.1.50 >/dev/null; cscli_ decisions delete --ip $B4 >/dev/null
 log "5: decisions on A's allow list and on B's own address refused, logged once, counted"
@@ -369,10 +385,13 @@ log "3: B enforced $n decisions ${took}s after its start (the LAPI took ${lapi_m
 python3 -c "import sys; sys.exit(0 if float('$took') <= 15.0 else 1)" || fail "100,000 decisions took ${took}s (> 15 s)"
 nb=$(status_of b | python3 -c 'import json,sys; print(json.load(sys.stdin)["blocks"])')
 [ "$nb" = "$active" ] || fail "B holds $nb blocks for $active banned targets (duplicates or stale entries)"
-! has_block b 198.18.1.130/32 || fail "a decision deleted while B was down is enforced"
-has_block b 198.19.255.255/32 && has_block b 2001:2:ff::86a0/128 || fail "imported decisions missing at B"
+# (listing 100,000 blocks on a loaded 2-core machine can outlast the client's
+# 5 s timeout: a few tries)
+wait_until 30 "a decision deleted while B was down is enforced (or B does not list its blocks)" no_block b 198.18.1.130/32
+wait_until 30 "imported decisions missing at B" has_block b 198.19.255.255/32
+wait_until 30 "imported IPv6 decisions missing at B" has_block b 2001:2:ff::86a0/128
 ! grep -q '198.19.0.1"' "$WORK/b/blocks.json" 2>/dev/null || fail "CrowdSec decisions written to B's state file"
 fi
 
 agent_stop a; agent_stop b
-echo "PASS crowdsec (100000 decisions in force at B ${took}s after start, LAPI ${lapi_ms:-?} ms of it)"
+echo "PASS crowdsec (${SW_CS_CASES:-all cases}; 100000 decisions in force at B ${took:-?}s after start, LAPI ${lapi_ms:-?} ms of it)"

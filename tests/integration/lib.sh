@@ -245,7 +245,7 @@ PY
 field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 
 # run_cases < TABLE: one live scan per line "name | src | kinds | tools | nmap
-# arguments" (kinds: the exact union over the source's scan events, in
+# arguments, or !PROGRAM ARGS for another scanner" (kinds: the exact union over the source's scan events, in
 # DESIGN.md's order, "none" for a verdict without kinds; tools: accepted tools
 # separated by /). A fresh agent per
 # case (start_agent with $AGENT_NS/$AGENT_IFACES), nmap run in the scanner
@@ -265,8 +265,13 @@ run_cases() {
     EVENTS="$WORK/$name.json"
     start_agent
     t0=$(date +%s.%N)
+    # "!prog args": another scanner (hping3, masscan, zmap) instead of nmap
     # shellcheck disable=SC2086
-    in_scan nmap -n -T5 --max-retries 1 $args >"$WORK/$name.nmap" 2>&1 || log "$name: nmap failed"
+    if [[ "$args" =~ ^[[:space:]]*!(.*)$ ]]; then
+      in_scan ${BASH_REMATCH[1]} >"$WORK/$name.nmap" 2>&1 || log "$name: ${BASH_REMATCH[1]} failed"
+    else
+      in_scan nmap -n -T5 --max-retries 1 $args >"$WORK/$name.nmap" 2>&1 || log "$name: nmap failed"
+    fi
     t1=$(date +%s.%N)
     # the verdict comes within a sweep or two (250 ms); kinds may still grow
     # once unanswered probes time out (3 s): wait for the expected set, then a

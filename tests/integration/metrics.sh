@@ -76,6 +76,12 @@ grep -q "^scanwatch_agent_info{version=\"0.1.0\",xdp_mode=\"\(native\|generic\)\
   || fail "no agent info line"
 log "scrapes during the scan: $during; $(grep '^scanwatch_scans_total' "$WORK/after.txt" | tr '\n' ' ')"
 stop_agent
+# run says where the metrics are at start, and sums up in one line at stop
+grep -qx "scanwatch: metrics at http://127.0.0.1:$PORT/metrics" "$WORK/agent.err" || fail "no metrics URL at start"
+grep -qE '^scanwatch: stopped \(SIGINT\) after [0-9]+s: [0-9]+ packets, [0-9]+ scanners?, ' "$WORK/agent.err" ||
+  fail "no summary line at stop: $(tail -3 "$WORK/agent.err")"
+grep '^scanwatch_sweep_last_seconds ' "$WORK/after.txt" | grep -qE ' [0-9]+(\.[0-9]{1,6})?$' ||
+  fail "sweep_last_seconds not rounded to microseconds: $(grep '^scanwatch_sweep_last_seconds ' "$WORK/after.txt")"
 
 # [IPv6]:PORT
 : >"$EVENTS"

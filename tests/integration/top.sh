@@ -94,6 +94,21 @@ wait_screen '^SOURCE +KINDS +TOOL'
 wait_screen '^198\.18\.0\.2 +syn'
 wait_screen '^q quit .* h help'
 [ "$(screen | awk '{ if (length($0) > 80) n++ } END { print n + 0 }')" = 0 ] || fail "lines wider than 80"
+# SCORE, the default sort key, is kept at 80 columns (other columns go first)
+screen | grep -qE '^SOURCE .* SCORE *$' || fail "no SCORE column at 80 columns: $(screen | grep '^SOURCE')"
+
+# the sort menu, opened and closed, leaves nothing of itself on the table
+keys s
+wait_screen 'sort by:'
+keys Down Enter
+wait_screen 'sorted by'
+sleep 0.3
+screen | grep -qE 'sort by:|^ *(>)? +[A-Z/%]+ +\*? *\|' && fail "the sort menu left fragments: $(screen)"
+keys s
+wait_screen 'sort by:'
+keys Escape
+sleep 0.3
+screen | grep -qE 'sort by:|^ *(>)? +[A-Z/%]+ +\*? *\|' && fail "the sort menu left fragments after Esc: $(screen)"
 
 # 7. help, then q: the process ends with 0
 keys h

@@ -82,7 +82,8 @@ schema="agent.interfaces agent.xdp_mode agent.socket agent.socket_group agent.pi
 agent.duration detect.min_ports detect.min_hosts detect.alert_score detect.probe_timeout
 block.enabled block.ttl block.score block.unverified block.fast_path block.max_blocks
 block.max_new_per_sec block.state_file block.allow output.json output.syslog
-output.metrics_listen output.quiet"
+output.metrics_listen output.quiet crowdsec.lapi_url crowdsec.machine_id crowdsec.machine_password_file
+crowdsec.machine_password crowdsec.bouncer_key_file crowdsec.bouncer_key crowdsec.pull_interval"
 example_keys=$(python3 - "$EXAMPLE" <<'PY'
 import sys, tomllib
 with open(sys.argv[1], "rb") as f:
@@ -117,8 +118,9 @@ for k in $kinds; do
   grep -q "^\.B ${k//-/\\\\-}$" "$MAN" || grep -q "^\.BR .*\b${k//-/\\\\-}\b" "$MAN" ||
     bad "scanwatch(8) KINDS lacks '$k'"
 done
-counters=$(sed -n '/kCounterNames\[SW_C_MAX\] = {/,/};/p' "$SRC/userspace/detect/detector.cpp" | grep -o '"[a-z_0-9]*"' | tr -d '"')
-[ "$(grep -c . <<<"$counters")" -ge 32 ] || bad "could not read the evidence counters from detector.cpp"
+# the evidence names: the second column of abi.h's SW_COUNTERS table
+counters=$(grep -oE '^\s*X\([A-Z_]+, *"[a-z_0-9]+"' "$SRC/include/scanwatch/abi.h" | grep -oE '"[a-z_0-9]+"' | tr -d '"')
+[ "$(grep -c . <<<"$counters")" -ge 32 ] || bad "could not read the evidence counters from abi.h's SW_COUNTERS"
 for c in $counters timeouts decoy; do
   sed -n '/^\.SH EVIDENCE/,/^\.SH /p' "$MAN" | grep -qw -- "$c" || bad "scanwatch(8) EVIDENCE lacks '$c'"
 done

@@ -130,6 +130,13 @@ TEST(Config, KeysAbsentFromTheFileKeepTheirValue) {
     EXPECT_EQ(empty.socket, RunOptions{}.socket);
 }
 
+TEST(Config, DurationKeysTakeSecondsOrUnits) {
+    EXPECT_EQ(load("[block]\nttl = 3600\n").block_ttl_ns, 3600'000'000'000ULL);
+    EXPECT_EQ(load("[detect]\nprobe_timeout = 2.5\n").det.probe_timeout_ns, 2'500'000'000ULL);
+    EXPECT_EQ(load("[agent]\nduration = \"2m\"\n").duration_s, 120.0);
+    EXPECT_EQ(load("[agent]\nduration = 90\n").duration_s, 90.0);
+}
+
 TEST(Config, FloatKeysTakeIntegers) {
     EXPECT_EQ(load("[detect]\nalert_score = 1\n").det.alert_score, 1.0);
     EXPECT_EQ(load("[agent]\nsweep_ms = 250.5\n").sweep_ms, 250.5);
@@ -163,9 +170,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"[detect]\nalert_score = nan\n",
                 "test.toml:2: detect.alert_score: must be between 0.5 and 1, not nan"},
         BadCase{"[detect]\nalert_score = true\n", "test.toml:2: detect.alert_score: expected a number, got a boolean"},
-        BadCase{"[detect]\nprobe_timeout = 3\n",
-                "test.toml:2: detect.probe_timeout: expected a duration string such as \"30s\", \"10m\", \"1h\", got "
-                "an integer"},
+        BadCase{"[detect]\nprobe_timeout = -3\n",
+                "test.toml:2: detect.probe_timeout: expected a duration: seconds from 0, or a string such as "
+                "\"30s\", \"10m\", \"1h\", got an integer"},
+        BadCase{"[detect]\nprobe_timeout = true\n",
+                "test.toml:2: detect.probe_timeout: expected a duration: a number of seconds, or a string such as "
+                "\"30s\", \"10m\", \"1h\", got a boolean"},
         BadCase{"[block]\nttl = \"soon\"\n",
                 "test.toml:2: block.ttl: 'soon' is not a duration (expected a number; e.g. 90, 30s, 10m, 1h30m, 2d)"},
         BadCase{"[block]\nenabled = \"yes\"\n", "test.toml:2: block.enabled: expected true or false, got a string"},

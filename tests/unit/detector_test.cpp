@@ -728,5 +728,228 @@ TEST(Detector, SweepForgetsSourcesTheKernelEvicted) {
     EXPECT_EQ(d.tracked(), 1u);
     EXPECT_FALSE(d.assess(other));
 }
+
+// ---- every probe class named on its own (issue 14) ---------------------------
+
+Rec& set_port(Rec& r, uint16_t port, uint8_t proto) {
+    const uint32_t b = sw_port_bit(port, proto);
+    r.r.ports[b / 64] |= 1ULL << (b % 64);
+    return r;
+}
+
+TEST(DetectorClasses, OsDetectionAgainstThreePortsIsOsDetect) {
+    // nmap -Pn -O -p22,80,1: three raw SYNs, then SEQ x6, ECN, T2-T7, U1, IE1/IE2.
+    Detector d;
+    auto rec = Rec()
+                   .set(SW_C_PROBES, 21)
+                   .set(SW_C_SYN, 11)
+                   .set(SW_C_SYN_NMAP, 3)
+                   .set(SW_C_ANSWERED, 8).set(SW_C_FIRST_OK, 1)
+                   .set(SW_C_HALF_OPEN, 7)
+                   .set(SW_C_FAIL_RST, 6)
+                   .set(SW_C_OS_TS, 12)
+                   .set(SW_C_OS_URG, 1)
+                   .set(SW_C_OS_UDP, 1)
+                   .set(SW_C_UDP, 1)
+                   .set(SW_C_ODD_FLAGS, 1)
+                   .set(SW_C_NULL, 1)
+                   .set(SW_C_XMAS, 1)
+                   .set(SW_C_ICMP_ECHO, 2)
+                   .set(SW_C_ICMP_ODD, 1)
+                   .ports(3)
+                   .hosts(1);
+    auto r = d.observe(kSrc, rec, T0);
+    ASSERT_TRUE(r) << "below --min-ports, -O's probes name it on their own";
+    EXPECT_EQ(r->kinds, Kinds{"os-detect"}) << "three ports are no port scan";
+    EXPECT_EQ(r->tool, "nmap");
+    EXPECT_TRUE(r->why_not.empty());
+}
+
+TEST(DetectorClasses, OneTimestampMarkerIsNoOsDetection) {
+    // a single TSval 0xFFFFFFFF happens (a stack's clock); it takes two markers
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 3).set(SW_C_SYN, 3).set(SW_C_OS_TS, 1).set(SW_C_ANSWERED, 3)
+                   .set(SW_C_FIRST_OK, 1).ports(1).hosts(1);
+    EXPECT_FALSE(observe_twice(d, rec));
+    auto a = d.assess(kSrc);
+    ASSERT_TRUE(a);
+    EXPECT_FALSE(has(*a, "os-detect"));
+}
+
+TEST(DetectorClasses, WhyNotSaysWhatIsMissingInTheFlagsWords) {
+    DetectorConfig cfg;
+    Detector d(cfg);
+    // three nmap SYNs, nothing answered yet
+    auto rec = Rec().set(SW_C_PROBES, 3).set(SW_C_SYN, 3).set(SW_C_SYN_NMAP, 3).set(SW_C_SAME_SEQ, 2)
+                   .ports(3).hosts(1);
+    EXPECT_FALSE(d.observe(kSrc, rec, T0));
+    auto a = d.assess(kSrc);
+    ASSERT_TRUE(a);
+    EXPECT_FALSE(a->scanner);
+    auto has_reason = [&](const std::string& s) {
+        return std::find(a->why_not.begin(), a->why_not.end(), s) != a->why_not.end();
+    };
+    EXPECT_TRUE(has_reason("3 ports < --min-ports 5")) << ::testing::PrintToString(a->why_not);
+    EXPECT_TRUE(has_reason("1 host < --min-hosts 5")) << ::testing::PrintToString(a->why_not);
+    EXPECT_TRUE(has_reason("no answer seen yet (an unanswered probe fails after --probe-timeout 3s)"))
+        << ::testing::PrintToString(a->why_not);
+    // breadth enough but the score short of a strict --alert-score
+    cfg.alert_score = 0.999999;
+    Detector strict(cfg);
+    auto rec2 = Rec().set(SW_C_PROBES, 6).set(SW_C_SYN, 6).set(SW_C_ANSWERED, 1).set(SW_C_FIRST_OK, 1)
+                    .set(SW_C_FAIL_RST, 5).ports(6).hosts(1);
+    EXPECT_FALSE(strict.observe(kSrc, rec2, T0));
+    auto b = strict.assess(kSrc);
+    ASSERT_TRUE(b);
+    ASSERT_EQ(b->why_not.size(), 1u) << ::testing::PrintToString(b->why_not);
+    EXPECT_EQ(b->why_not[0], "score " + format_score(b->score) + " < --alert-score 0.999999");
+    // a scanner lacks nothing
+    Detector d3;
+    auto r = observe_twice(d3, nmap_syn(20));
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->why_not.empty());
+    // status lists the not-yet-scanners, closest first
+    auto list = d.not_scanners(10);
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].src, kSrc);
+    EXPECT_TRUE(d3.not_scanners(10).empty());
+}
+
+TEST(DetectorClasses, OneScoreFormat) {
+    EXPECT_EQ(format_score(0.99959), "0.999");  // cut, never rounded up to certainty
+    EXPECT_EQ(format_score(1.0), "1.000");
+    EXPECT_EQ(format_score(0.99), "0.990");
+    EXPECT_EQ(format_score(0.0), "0.000");
+    EXPECT_DOUBLE_EQ(score_value(0.99959), 0.999);
+    EXPECT_DOUBLE_EQ(score_value(0.99), 0.99);
+}
+
+TEST(DetectorClasses, MasscanSweepOfFivePortsIsSweepWithSyn) {
+    // masscan -p21,22,23,80,8000 across many hosts, one-way
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 1000).set(SW_C_SYN, 1000).set(SW_C_SYN_NOOPT, 1000)
+                   .set(SW_C_SAME_SPORT, 999).ports(5).hosts(200);
+    auto r = observe_twice(d, rec);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->kinds, (Kinds{"syn", "sweep"}));
+    EXPECT_EQ(r->tool, "masscan");
+}
+
+TEST(DetectorClasses, WormKnockingOn139And445IsConnectSweep) {
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 128).set(SW_C_SYN, 128).ports(2).hosts(64);
+    auto r = observe_twice(d, rec);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->kinds, (Kinds{"connect", "sweep"}));
+    EXPECT_EQ(r->tool, "unknown");
+}
+
+TEST(DetectorClasses, UnprivilegedNmapDiscoveryIsDiscoveryNotConnect) {
+    // nmap -sn without root: connect() to 80 and 443 of every host
+    Detector d;
+    Rec rec = Rec().set(SW_C_PROBES, 14).set(SW_C_SYN, 14).set(SW_C_FAIL_RST, 12).hosts(7);
+    set_port(set_port(rec, 80, 6), 443, 6);
+    auto r = observe_twice(d, rec);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->kinds, (Kinds{"discovery", "sweep"}));
+}
+
+TEST(DetectorClasses, ScanOfManyPortsOnManyHostsIsNoSweep) {
+    Detector d;
+    auto rec = nmap_syn(200);
+    rec.hosts(50);
+    auto r = observe_twice(d, rec);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->kinds, Kinds{"syn"});
+}
+
+TEST(DetectorClasses, SlowOneWayAckScanIsNamedWithinItsFirstProbes) {
+    // -sA at one probe per second against a host that drops silently
+    Detector d;
+    std::optional<ScanReport> first;
+    unsigned at = 0;
+    for (unsigned n = 1; n <= 30 && !first; n++) {
+        auto rec = Rec().set(SW_C_PROBES, n).set(SW_C_ACK_PROBE, n).set(SW_C_SAME_SEQ, n - 1).ports(n).hosts(1);
+        rec.r.first_ns = T0;
+        rec.r.last_ns = T0 + (n - 1) * kSec;
+        first = d.observe(kSrc, rec, rec.r.last_ns + 100 * kMs);
+        at = n;
+    }
+    ASSERT_TRUE(first);
+    EXPECT_LE(at, 6u);
+    EXPECT_EQ(first->kinds, Kinds{"ack"});
+}
+
+TEST(DetectorClasses, FragmentedSynScanIsSyn) {
+    // nmap -sS -f: tiny first fragments; two open ports answered with SYN/ACK
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 20).set(SW_C_FRAG, 20).set(SW_C_FRAG_TINY, 20).set(SW_C_SAME_SEQ, 19)
+                   .set(SW_C_ANSWERED, 2).set(SW_C_FIRST_OK, 2).set(SW_C_FRAG_SYN, 2).set(SW_C_HALF_OPEN, 2)
+                   .set(SW_C_FAIL_RST, 18).set(SW_C_FRAG_RST, 18).ports(20).hosts(1);
+    auto r = d.observe(kSrc, rec, T0);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->kinds, Kinds{"syn"});
+    EXPECT_EQ(r->tool, "nmap");
+    EXPECT_EQ(r->evidence.at("frag_syn"), 2u) << "the evidence says fragmented";
+    // no SYN/ACK: the fragments' flags stay unknown, no kind is guessed
+    Detector d2;
+    auto closed = Rec().set(SW_C_PROBES, 20).set(SW_C_FRAG, 20).set(SW_C_FRAG_TINY, 20).set(SW_C_SAME_SEQ, 19)
+                      .set(SW_C_FAIL_RST, 20).set(SW_C_FRAG_RST, 20).ports(20).hosts(1);
+    auto r2 = d2.observe(kSrc, closed, T0);
+    ASSERT_TRUE(r2);
+    EXPECT_TRUE(r2->kinds.empty());
+}
+
+TEST(DetectorClasses, ToolsByTheirDefaults) {
+    {  // hping3 -S: window 64, no options, one port after another
+        Detector d;
+        auto rec = Rec().set(SW_C_PROBES, 20).set(SW_C_SYN, 20).set(SW_C_SYN_NOOPT, 20).set(SW_C_HPING, 20)
+                       .set(SW_C_FAIL_RST, 20).ports(20).hosts(1);
+        auto r = d.observe(kSrc, rec, T0);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->tool, "hping3");
+        EXPECT_EQ(r->kinds, Kinds{"syn"});
+    }
+    {  // masscan with random source ports: its IP ID relation
+        Detector d;
+        auto rec = Rec().set(SW_C_PROBES, 50).set(SW_C_SYN, 50).set(SW_C_SYN_NOOPT, 50)
+                       .set(SW_C_MASSCAN_IPID, 50).ports(50).hosts(1);
+        auto r = observe_twice(d, rec);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->tool, "masscan");
+    }
+    {  // one SYN matching masscan's IP ID by chance is no masscan
+        Detector d;
+        auto rec = Rec().set(SW_C_PROBES, 50).set(SW_C_SYN, 50).set(SW_C_SYN_NOOPT, 50)
+                       .set(SW_C_MASSCAN_IPID, 1).ports(50).hosts(1);
+        auto r = observe_twice(d, rec);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->tool, "unknown");
+    }
+}
+
+TEST(DetectorClasses, ScannerOsFromTheStackBuiltSyns) {
+    EXPECT_EQ(scanner_os(64, 64240, 0x24813), "linux");
+    EXPECT_EQ(scanner_os(63, 29200, 0x211413), "linux");
+    EXPECT_EQ(scanner_os(128, 64240, 0x213114), "windows");
+    EXPECT_EQ(scanner_os(120, 8192, 0x213114), "windows");
+    EXPECT_EQ(scanner_os(64, 65535, 0x21311840), "bsd-macos");
+    EXPECT_EQ(scanner_os(64, 65535, 0x21348), "bsd-macos");
+    EXPECT_EQ(scanner_os(128, 64240, 0x24813), "unknown") << "a Linux option order with Windows' TTL";
+    EXPECT_EQ(scanner_os(0, 0, 0), "unknown");
+    EXPECT_EQ(scanner_os(64, 1024, 0x2), "unknown");
+    // -sT from Linux: tool unknown (the OS built the packets), scanner_os linux
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 20).set(SW_C_SYN, 20).set(SW_C_ANSWERED, 2).set(SW_C_CONNECT, 2)
+                   .set(SW_C_FAIL_RST, 18).ports(20).hosts(1);
+    rec.r.os_syn_ttl = 64;
+    rec.r.os_syn_win = 64240;
+    rec.r.os_syn_opts = 0x24813;
+    auto r = d.observe(kSrc, rec, T0);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->tool, "unknown");
+    EXPECT_EQ(r->scanner_os, "linux");
+}
+
 }  // namespace
 }  // namespace scanwatch

@@ -167,7 +167,7 @@ TEST(TopModel, BlocksWithoutASourceGetARow) {
     EXPECT_TRUE(r->block_only);
     EXPECT_EQ(r->block->target, "198.18.0.5/32");  // what u sends
     EXPECT_EQ(format_cell(*r, Column::State, 11), "blocked 1m ");
-    EXPECT_EQ(format_cell(*m.find("198.18.4.0/24"), Column::State, 11), "blocked    ");
+    EXPECT_EQ(format_cell(*m.find("198.18.4.0/24"), Column::State, 13), "blocked never");  // not blank
     EXPECT_FALSE(m.find("198.18.0.2")->block_only);
     EXPECT_EQ(m.totals().tracked, 1u);  // blocks are not tracked sources
 }
@@ -345,8 +345,9 @@ TEST(TopLayout, AllColumnsAt80WithKindsRoom) {
         width += c.width + 1;
     }
     EXPECT_LE(width - 1, 80u);
-    for (Column want : {Column::Source, Column::Kinds, Column::Tool, Column::Ports, Column::Hosts, Column::ProbeRate,
-                        Column::Failed, Column::First, Column::Last, Column::State})
+    // SCORE, the default sort key, stays; FIRST and HOSTS make room (issue 17)
+    for (Column want : {Column::Source, Column::Kinds, Column::Tool, Column::Ports, Column::ProbeRate,
+                        Column::Failed, Column::Last, Column::State, Column::Score})
         EXPECT_NE(std::find(ids.begin(), ids.end(), want), ids.end()) << column_name(want);
     std::string head = format_row(nullptr, cols);
     EXPECT_EQ(head.rfind("SOURCE", 0), 0u);
@@ -357,6 +358,7 @@ TEST(TopLayout, AllColumnsAt80WithKindsRoom) {
     v = m.view();
     cols = layout_columns(80, v);
     EXPECT_LE(format_row(v[0], cols).size(), 80u);
+    EXPECT_TRUE(std::any_of(cols.begin(), cols.end(), [](const LaidColumn& c) { return c.id == Column::Score; }));
 }
 
 TEST(TopSnapshot, TextAndJsonNameTheScanner) {

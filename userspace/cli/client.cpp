@@ -6,6 +6,7 @@
 #include "control/control.hpp"
 #include "scanwatch/addr.hpp"
 #include "scanwatch/parse.hpp"
+#include "ui/model.hpp"
 
 namespace scanwatch {
 
@@ -67,7 +68,8 @@ int blocks_command(const ClientOptions& c) {
     }
     std::printf("%-40s %-10s %-24s %s\n", "TARGET", "TTL LEFT", "EXPIRES", "REASON");
     for (const auto& b : resp["blocks"]) {
-        std::string left = b["ttl_left_s"].is_null() ? "never" : std::to_string(b["ttl_left_s"].get<uint64_t>()) + "s";
+        // one TTL format with `top`: 56m, 3h, 2d (rounded), or never
+        std::string left = b["ttl_left_s"].is_null() ? "never" : ui::format_time_left(b["ttl_left_s"].get<double>());
         std::string exp = b["expires"].is_null() ? "-" : b["expires"].get<std::string>();
         std::printf("%-40s %-10s %-24s %s\n", b["target"].get<std::string>().c_str(), left.c_str(), exp.c_str(),
                     b["reason"].get<std::string>().c_str());
@@ -88,13 +90,15 @@ int status_command(const ClientOptions& c) {
     std::printf("scanwatch %s, pid %d, up %.0fs on %s (%s XDP)\n", resp["version"].get<std::string>().c_str(),
                 resp["pid"].get<int>(), resp["uptime_s"].get<double>(), ifaces.c_str(),
                 resp["xdp_mode"].get<std::string>().c_str());
-    std::printf("packets %llu, probes %llu, dropped %llu, sources %llu, scanners %llu, blocks %llu%s\n",
-                static_cast<unsigned long long>(resp["packets"].get<uint64_t>()),
-                static_cast<unsigned long long>(resp["probes"].get<uint64_t>()),
-                static_cast<unsigned long long>(resp["dropped"].get<uint64_t>()),
-                static_cast<unsigned long long>(resp["sources"].get<uint64_t>()),
-                static_cast<unsigned long long>(resp["scanners"].get<uint64_t>()),
-                static_cast<unsigned long long>(resp["blocks"].get<uint64_t>()),
+    // "1 source", "2 sources"
+    auto n = [&](const char* key, const char* one, const char* many) {
+        auto v = resp[key].get<uint64_t>();
+        return std::to_string(v) + " " + (v == 1 ? one : many);
+    };
+    std::printf("%s, %s, %s dropped, %s, %s, %s%s\n", n("packets", "packet", "packets").c_str(),
+                n("probes", "probe", "probes").c_str(), std::to_string(resp["dropped"].get<uint64_t>()).c_str(),
+                n("sources", "source", "sources").c_str(), n("scanners", "scanner", "scanners").c_str(),
+                n("blocks", "block", "blocks").c_str(),
                 resp["block_enabled"].get<bool>() ? " (automatic blocking on)" : "");
     // the sources closest to a verdict, and what each lacks
     if (auto w = resp.find("watching"); w != resp.end() && w->is_array())

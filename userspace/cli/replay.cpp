@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
@@ -310,7 +311,7 @@ int replay_command(const ReplayOptions& o) {
     summary["sources"] = an.detector().tracked();
     summary["scanners"] = an.detector().scanners_reported();
     summary["capture_seconds"] = packets ? static_cast<double>(now - first_ts) / 1e9 : 0.0;
-    summary["seconds"] = secs;
+    summary["seconds"] = std::round(secs * 1e6) / 1e6;  // microseconds, not 0.0011061490000656704
     summary["packets_per_second"] = secs > 0 ? static_cast<uint64_t>(static_cast<double>(packets) / secs) : 0;
     summary["threads"] = nthreads;
     summary["truncated"] = !cap.warning().empty();

@@ -24,6 +24,7 @@
 #include "control/control.hpp"
 #include "crowdsec/link.hpp"
 #include "metrics/server.hpp"
+#include "ui/model.hpp"
 #include "output/syslog.hpp"
 #include "cli/commands.hpp"
 #include "common/version.hpp"
@@ -245,8 +246,10 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     auto refused_event = [&](const std::string& src, const std::string& why, const char* by, uint64_t now) {
         if (!o.quiet)
             std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", src.c_str(), why.c_str());
-        nlohmann::ordered_json j{{"event", "block_refused"}, {"src", src}, {"reason", why}, {"by", by},
-                                 {"ts", rfc3339(clock.wall(now))}};
+        nlohmann::ordered_json j{{"event", "block_refused"}, {"src", src}, {"reason", why}};
+        if (by)
+            j["by"] = by;  // absent for the detector
+        j["ts"] = rfc3339(clock.wall(now));
         out.write(j);
     };
     // A source that cannot prove itself is shielded instead (SYN cookies).
@@ -278,7 +281,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         why += " score " + format_score(r.score);
         uint64_t now = mono_now_ns();
         if (auto err = blocker.add(Cidr{r.src, 128}, blocker.policy().ttl_ns, SW_BR_DETECTOR, why, now)) {
-            refused_event(r.src.str(), *err, "detector", now);
+            refused_event(r.src.str(), *err, nullptr, now);
             return "alert";
         }
         block_event("block", *blocker.find(r.src), why, now);
@@ -319,6 +322,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         j["src"] = a.str();
         j["kinds"] = r ? r->kinds : std::vector<std::string>{};
         j["tool"] = r ? r->tool : "unknown";
+        j["scanner_os"] = r ? r->scanner_os : "unknown";
         j["ports"] = r ? r->ports : distinct_ports(rec);
         j["hosts"] = r ? r->hosts : distinct_hosts(rec);
         j["probes"] = rec.cnt[SW_C_PROBES];
@@ -459,6 +463,16 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         for (const auto& a : kernel.attachments())
             names += (names.empty() ? "" : ", ") + a.iface + " (" + a.xdp_mode + " XDP)";
         std::fprintf(stderr, "scanwatch: watching %s%s\n", names.c_str(), o.block ? ", blocking scanners" : "");
+        // what it starts with: blocks put back from the state file or the pins, the metrics URL
+        size_t restored = blocker.list().size();
+        if (restored)
+            std::fprintf(stderr, "scanwatch: %zu block%s restored (scanwatch blocks lists them)\n", restored,
+                         restored == 1 ? "" : "s");
+        if (metrics_at)
+            std::fprintf(stderr, "scanwatch: metrics at http://%s/metrics\n",
+                         (metrics_at->ipv6 ? "[" + metrics_at->host + "]" : metrics_at->host)
+                             .append(":" + std::to_string(metrics_at->port))
+                             .c_str());
         if (cs)
             std::fprintf(stderr, "scanwatch: %s\n", cs->describe().c_str());
     }
@@ -578,8 +592,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         if (cs && e.reason_code == SW_BR_FAST_PATH) {
             ScanReport r;
             r.src = e.target.addr;
-            r.kinds = {"syn"};
-            r.tool = "nmap";
+            r.kinds = {"connect"};  // proven by handshakes on several ports (shield.bpf.h)
+            r.tool = "unknown";
             r.score = 1.0;
             r.first_seen_ns = r.last_seen_ns = e.created_ns;
             uint64_t ttl = e.expires_ns ? std::max<uint64_t>(1, (e.expires_ns > now ? e.expires_ns - now : 0) / 1'000'000'000ULL) : 0;
@@ -743,6 +757,17 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     stopped["malformed"] = kernel.stat(SW_S_MALFORMED);
     stopped["sweeps"] = sweeps;
     out.write(stopped);
+    if (!o.quiet) {
+        auto n = [](uint64_t v, const char* one, const char* many) {
+            return std::to_string(v) + " " + (v == 1 ? one : many);
+        };
+        std::fprintf(stderr, "scanwatch: stopped (%s) after %s: %s, %s, %s, %s active\n", stop_reason.c_str(),
+                     ui::format_duration(std::round((end - start) / 1e9)).c_str(),
+                     n(kernel.stat(SW_S_PACKETS), "packet", "packets").c_str(),
+                     n(an.detector().scanners_reported(), "scanner", "scanners").c_str(),
+                     n(blocker.created_total(), "block made", "blocks made").c_str(),
+                     n(blocker.size(), "block", "blocks").c_str());
+    }
     return 0;
 }
 

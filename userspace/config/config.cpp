@@ -120,15 +120,27 @@ auto strings(StringCheck check, bool non_empty) {
 }
 
 auto duration() {
-    return [](const toml::node& n) {
+    return [](const toml::node& n) -> uint64_t {
+        // a number is seconds (ttl = 3600), a string may carry units ("1h")
+        if (n.is_integer() || n.is_floating_point()) {
+            double v = n.is_integer() ? static_cast<double>(*n.value<int64_t>()) : *n.value<double>();
+            if (!std::isfinite(v) || v < 0 || v > 1e9)
+                expected("a duration: seconds from 0, or a string such as \"30s\", \"10m\", \"1h\"", n);
+            return static_cast<uint64_t>(v * 1e9 + 0.5);
+        }
         if (!n.is_string())
-            expected("a duration string such as \"30s\", \"10m\", \"1h\"", n);
+            expected("a duration: a number of seconds, or a string such as \"30s\", \"10m\", \"1h\"", n);
         try {
             return parse_duration_ns(*n.value<std::string>());
         } catch (const std::invalid_argument& e) {
             throw BadValue(e.what(), n);
         }
     };
+}
+
+// agent.duration: a duration like the others, kept in seconds
+auto duration_seconds() {
+    return [](const toml::node& n) { return static_cast<double>(duration()(n)) / 1e9; };
 }
 
 void check_mode(const std::string& m) {
@@ -188,7 +200,7 @@ const std::vector<Key>& keys() {
         key("agent", "pin_dir", false, SW_FIELD(pin_dir), string(check_not_empty)),
         key("agent", "sweep_ms", false, SW_FIELD(sweep_ms), number(10, 10000)),
         key("agent", "max_sources", false, SW_FIELD(max_sources), integer(1024, 1 << 24)),
-        key("agent", "duration", false, SW_FIELD(duration_s), number(0, 1e9)),
+        key("agent", "duration", false, SW_FIELD(duration_s), duration_seconds()),
         // [detect]: thresholds of the detector.
         key("detect", "min_ports", true, SW_FIELD(det.min_ports), integer(1, 65536)),
         key("detect", "min_hosts", true, SW_FIELD(det.min_hosts), integer(1, 1 << 24)),
@@ -211,11 +223,11 @@ const std::vector<Key>& keys() {
         key("output", "quiet", true, SW_FIELD(quiet), boolean()),
         // [crowdsec]: the Local API shared by several gateways; read at start.
         key("crowdsec", "lapi_url", false, SW_FIELD(crowdsec_url), string()),
-        key("crowdsec", "machine_id", false, SW_FIELD(crowdsec_machine), string(check_not_empty)),
-        key("crowdsec", "machine_password_file", false, SW_FIELD(crowdsec_password_file), string(check_not_empty)),
-        key("crowdsec", "machine_password", false, SW_FIELD(crowdsec_password), string(check_not_empty)),
-        key("crowdsec", "bouncer_key_file", false, SW_FIELD(crowdsec_key_file), string(check_not_empty)),
-        key("crowdsec", "bouncer_key", false, SW_FIELD(crowdsec_key), string(check_not_empty)),
+        key("crowdsec", "machine_id", false, SW_FIELD(crowdsec_machine), string()),
+        key("crowdsec", "machine_password_file", false, SW_FIELD(crowdsec_password_file), string()),
+        key("crowdsec", "machine_password", false, SW_FIELD(crowdsec_password), string()),
+        key("crowdsec", "bouncer_key_file", false, SW_FIELD(crowdsec_key_file), string()),
+        key("crowdsec", "bouncer_key", false, SW_FIELD(crowdsec_key), string()),
         key("crowdsec", "pull_interval", false, SW_FIELD(crowdsec_pull_interval_ns), duration()),
     };
     return table;

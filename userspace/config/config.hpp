@@ -9,7 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "cli/commands.hpp"
+#include "common/errors.hpp"
+#include "config/options.hpp"
 
 namespace scanwatch {
 

@@ -217,17 +217,21 @@ void ControlServer::close_client(int fd) {
 
 void ControlServer::reply(int fd, const nlohmann::json& j) {
     std::string s = j.dump() + "\n";
-    // Replies are small; a client that does not read them loses them.
+    // Most replies are small, but `blocks` with 100,000 rows is ~15 MB: keep
+    // sending while the client reads; a client that stops reading for half a
+    // second loses the rest (the agent's loop waits no longer for it).
     size_t off = 0;
-    for (int tries = 0; off < s.size() && tries < 100; tries++) {
+    while (off < s.size()) {
         ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
         if (n > 0) {
             off += static_cast<size_t>(n);
             continue;
         }
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n < 0 && errno == EAGAIN) {
             pollfd p{fd, POLLOUT, 0};
-            if (poll(&p, 1, 10) <= 0)
+            if (poll(&p, 1, 500) <= 0)
                 break;
             continue;
         }

@@ -13,7 +13,8 @@
 #include <unordered_set>
 
 #include "block/blocker.hpp"
-#include "cli/commands.hpp"
+#include "common/errors.hpp"
+#include "config/options.hpp"
 #include "crowdsec/client.hpp"
 #include "crowdsec/lapi.hpp"
 #include "metrics/metrics.hpp"

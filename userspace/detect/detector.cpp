@@ -100,12 +100,13 @@ constexpr const char* kKindNames[kKindCount] = {
     "syn", "connect", "fin", "null", "xmas", "maimon", "ack", "custom-flags", "udp",
     "ip-protocol", "sctp", "os-detect", "service-detect", "rpc", "discovery", "sweep"};
 
-enum class Tool { unknown, nmap, masscan, zmap };
+enum class Tool { unknown, nmap, masscan, zmap, hping3 };
 constexpr const char* tool_name(Tool t) {
     switch (t) {
     case Tool::nmap: return "nmap";
     case Tool::masscan: return "masscan";
     case Tool::zmap: return "zmap";
+    case Tool::hping3: return "hping3";
     default: return "unknown";
     }
 }
@@ -138,6 +139,13 @@ std::string format_score(double score) {
 }
 
 namespace {
+// A flag's value as a user would type it (0.99, 0.999999).
+std::string format_flag_value(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 std::string format_seconds(uint64_t ns) {
     char buf[32];
     if (ns % 1'000'000'000ULL == 0)
@@ -147,6 +155,27 @@ std::string format_seconds(uint64_t ns) {
     return buf;
 }
 }  // namespace
+
+std::string scanner_os(uint8_t ttl, uint16_t /*window*/, uint32_t opts) {
+    if (!ttl)
+        return "unknown";
+    // The TTL band gives the initial TTL (64 or 128; 255 is network gear);
+    // the option order (one nibble per kind, abi.h) the stack, as p0f reads them.
+    const unsigned initial = ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255;
+    switch (opts) {
+    case 0x24813:     // MSS, SACK, TS, NOP, WS
+    case 0x211413:    // MSS, NOP, NOP, SACK, NOP, WS (timestamps off)
+        return initial == 64 ? "linux" : "unknown";
+    case 0x213114:    // MSS, NOP, WS, NOP, NOP, SACK
+        return initial == 128 ? "windows" : "unknown";
+    case 0x21311840:  // MSS, NOP, WS, NOP, NOP, TS, SACK, EOL (macOS)
+    case 0x21348:     // MSS, NOP, WS, SACK, TS (FreeBSD)
+    case 0x21141311:  // MSS, NOP, NOP, SACK, NOP, WS, NOP, NOP (OpenBSD, then TS)
+        return initial == 64 ? "bsd-macos" : "unknown";
+    default:
+        return "unknown";
+    }
+}
 
 uint64_t linear_count(const uint64_t* words, unsigned nbits) {
     unsigned set = 0;
@@ -165,6 +194,11 @@ uint64_t distinct_ports(const sw_source& rec) {
     uint64_t w[SW_PORT_WORDS];
     std::memcpy(w, rec.ports, sizeof w);
     return linear_count(w, SW_PORT_BITS);
+}
+
+bool port_probed(const sw_source& rec, uint16_t port, uint8_t proto) {
+    const uint32_t b = sw_port_bit(port, proto);
+    return (rec.ports[b / 64] >> (b % 64)) & 1;
 }
 
 uint64_t distinct_hosts(const sw_source& rec) {
@@ -189,6 +223,10 @@ struct State {
     uint64_t first_ns = 0, last_ns = 0;
     uint64_t ports = 0, hosts = 0;
     uint8_t ttl_min = 0, ttl_max = 0;  // over the probes
+    bool web_ports = false;            // its TCP probes went to 80 and 443 only
+    uint8_t os_syn_ttl = 0;            // the first stack-built SYN (0: none)
+    uint16_t os_syn_win = 0;
+    uint32_t os_syn_opts = 0;
     uint64_t observed_ns = 0;  // now_ns of the last observe()
     bool have_snapshot = false;
     bool dirty = false;  // an event arrived since the last judgement
@@ -346,7 +384,7 @@ struct Detector::Impl {
             }
             if (v.score < cfg.alert_score)
                 v.why_not.push_back("score " + format_score(v.score) + " < --alert-score " +
-                                    format_score(cfg.alert_score));
+                                    format_flag_value(cfg.alert_score));
             const uint64_t answers = uint64_t{c[SW_C_ANSWERED]} + c[SW_C_FAIL_RST] + c[SW_C_FAIL_ICMP];
             if (answers == 0 && v.timeouts == 0 && answerable_probes(c) > 0)
                 v.why_not.push_back("no answer seen yet (an unanswered probe fails after --probe-timeout " +
@@ -381,7 +419,7 @@ struct Detector::Impl {
         const uint64_t acks = c[SW_C_ACK_PROBE];
         const bool tcp_disc = acks >= 1 && acks <= 2 * std::max<uint64_t>(H, 1);
         const bool discovery = icmp_disc >= 1 || tcp_disc ||
-                               (P <= kFewPorts && c[SW_C_ICMP_ECHO] >= 1);
+                               (P <= kFewPorts && sub(c[SW_C_ICMP_ECHO], 2 * os_tries) >= 1);
         // SYNs that are no SYN+FIN (custom flags) and no SYN to 443 paired
         // with a discovery ACK.
         const uint64_t syn_all = c[SW_C_SYN];
@@ -394,6 +432,10 @@ struct Detector::Impl {
             if (syn >= kKindMin && (c[SW_C_HALF_OPEN] >= 1 || c[SW_C_SYN_NMAP] >= kKindMin ||
                                     c[SW_C_SYN_NOOPT] >= cfg.min_ports))
                 v.kinds |= bit(kSyn);
+            // -f / --mtu 8: the first fragments hold no flags, but an open
+            // port answered one reassembled probe with SYN/ACK: SYNs.
+            if (c[SW_C_FRAG_TINY] >= kKindMin && c[SW_C_FRAG_SYN] >= 1)
+                v.kinds |= bit(kSyn);
             // OS-style SYNs: not raw scanner SYNs, not -O probes. They make a
             // connect scan when most of them found no open port.
             const uint64_t os_syns = sub(c[SW_C_SYN], uint64_t{c[SW_C_SYN_NMAP]} + c[SW_C_SYN_NOOPT] +
@@ -401,13 +443,21 @@ struct Detector::Impl {
             const uint64_t os_syn_ok = sub(c[SW_C_ANSWERED], c[SW_C_HALF_OPEN]);
             if (c[SW_C_CONNECT] >= 1 || (os_syns >= cfg.min_ports && os_syn_ok * 2 <= os_syns))
                 v.kinds |= bit(kConnect);
+            // nmap's unprivileged host discovery: connect() to 80 and 443 of
+            // every host, nothing else over TCP: discovery, not a connect scan.
+            if (sweep && s.web_ports && (v.kinds & bit(kConnect))) {
+                v.kinds &= ~bit(kConnect);
+                v.kinds |= bit(kDiscovery);
+            }
             if (c[SW_C_FIN] >= kKindMin) v.kinds |= bit(kFin);
             if (c[SW_C_NULL] >= kKindMin + os_extra) v.kinds |= bit(kNull);
             if (c[SW_C_XMAS] >= kKindMin + os_extra) v.kinds |= bit(kXmas);
             if (c[SW_C_MAIMON] >= kKindMin) v.kinds |= bit(kMaimon);
             if (ack >= kKindMin) v.kinds |= bit(kAck);
             if (c[SW_C_ODD_FLAGS] >= kKindMin + os_extra) v.kinds |= bit(kCustomFlags);
-            if (c[SW_C_UDP] >= cfg.min_ports && (P >= cfg.min_ports || sweep)) v.kinds |= bit(kUdp);
+            if (c[SW_C_UDP] >= cfg.min_ports &&
+                (P >= cfg.min_ports || (sweep && uint64_t{c[SW_C_UDP]} * 2 >= probes)))
+                v.kinds |= bit(kUdp);
             if (c[SW_C_BARE_IP] >= kKindMin) v.kinds |= bit(kIpProtocol);
             if (c[SW_C_SCTP_INIT] >= kKindMin) v.kinds |= bit(kSctp);
             if (discovery) v.kinds |= bit(kDiscovery);
@@ -426,8 +476,12 @@ struct Detector::Impl {
         if (c[SW_C_SYN_NMAP] >= 1 || (c[SW_C_SAME_SEQ] >= 2 && stealth >= 1) || s.rpc_check ||
             os_detect || s.rpc_nmap_udp || icmp_disc >= 1 || ttl_spread)
             v.tool = Tool::nmap;
+        else if (c[SW_C_HPING] >= kKindMin && uint64_t{c[SW_C_HPING]} * 2 >= probes)
+            v.tool = Tool::hping3;  // window 64, no options: hping3's defaults
         else if (c[SW_C_SYN] >= 1 && uint64_t{c[SW_C_SYN_NOOPT]} * 2 >= c[SW_C_SYN] &&
-                 uint64_t{c[SW_C_SAME_SPORT]} * 2 >= probes)
+                 (uint64_t{c[SW_C_SAME_SPORT]} * 2 >= probes ||
+                  // masscan's IP ID is (daddr ^ dport ^ seq): by chance 1 in 65536
+                  (c[SW_C_MASSCAN_IPID] >= 2 && uint64_t{c[SW_C_MASSCAN_IPID]} * 2 >= c[SW_C_SYN])))
             v.tool = Tool::masscan;
         else if (c[SW_C_ZMAP_IPID] >= 1 && uint64_t{c[SW_C_ZMAP_IPID]} * 2 >= probes)
             v.tool = Tool::zmap;
@@ -458,6 +512,7 @@ struct Detector::Impl {
         if (v.decoy)
             r.evidence["decoy"] = 1;
         r.why_not = v.why_not;
+        r.scanner_os = scanner_os(s.os_syn_ttl, s.os_syn_win, s.os_syn_opts);
         r.rpc_programs = s.rpc_programs;
         return r;
     }
@@ -567,6 +622,18 @@ struct Detector::Impl {
             s.ports = std::min(distinct_ports(rec), probes);
             s.hosts = std::min(distinct_hosts(rec), probes);
             s.ttl_min = rec.ttl_min;
+            s.os_syn_ttl = rec.os_syn_ttl;
+            {
+                // its TCP ports are 80 and/or 443 only (one more sketch bit
+                // allowed for a source that also sent UDP, e.g. its DNS lookups)
+                const unsigned web = unsigned{port_probed(rec, 80, IPPROTO_TCP)} + port_probed(rec, 443, IPPROTO_TCP);
+                unsigned bits = 0;
+                for (auto w : rec.ports)
+                    bits += static_cast<unsigned>(std::popcount(static_cast<uint64_t>(w)));
+                s.web_ports = web > 0 && bits - web <= (rec.cnt[SW_C_UDP] > 0 ? 1u : 0u);
+            }
+            s.os_syn_win = rec.os_syn_win;
+            s.os_syn_opts = rec.os_syn_opts;
             s.ttl_max = rec.ttl_max;
             s.verified = (rec.flags & SW_SF_VERIFIED) != 0;
             s.fast_blocked = (rec.flags & SW_SF_FAST_BLOCKED) != 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -76,6 +77,10 @@ public:
                 o_ << (i ? "," : "") << labels[i].first << "=\"" << escape_label_value(labels[i].second) << '"';
             o_ << '}';
         }
+        // seconds to the microsecond: 0.000171, not 0.00017056299999999999
+        if constexpr (std::is_floating_point_v<V>)
+            if (name.find("seconds") != std::string::npos && std::isfinite(value))
+                value = std::round(value * 1e6) / 1e6;
         o_ << ' ' << num(value) << '\n';
     }
     std::string str() const { return o_.str(); }

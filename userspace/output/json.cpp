@@ -38,6 +38,7 @@ nlohmann::ordered_json scan_json(const ScanReport& r, const Clock& clock, uint64
     j["src"] = r.src.str();
     j["kinds"] = r.kinds;
     j["tool"] = r.tool;
+    j["scanner_os"] = r.scanner_os;
     j["ports"] = r.ports;
     j["hosts"] = r.hosts;
     j["probes"] = r.probes;

@@ -605,7 +605,7 @@ std::vector<LaidColumn> layout_columns(size_t width, const std::vector<const Sou
         {Column::Source, src_w, false}, {Column::Kinds, 0, false},    {Column::Tool, 7, false},
         {Column::Ports, 5, true},       {Column::Hosts, 5, true},     {Column::ProbeRate, 8, true},
         {Column::Failed, 7, true},      {Column::First, 5, true},     {Column::Last, 4, true},
-        {Column::State, 11, false},     {Column::Score, 5, true},
+        {Column::State, 13, false},     {Column::Score, 5, true},  // "blocked never"
     };
     auto used = [&] {
         size_t u = 0;
@@ -613,7 +613,9 @@ std::vector<LaidColumn> layout_columns(size_t width, const std::vector<const Sou
             u += c.width;
         return u + (cols.size() - 1);  // one space between columns
     };
-    const Column drop_order[] = {Column::Score, Column::First, Column::Hosts, Column::Tool};
+    // SCORE is the default sort key: it goes last (issue 17: at 80 columns it went first)
+    const Column drop_order[] = {Column::First, Column::Hosts, Column::Tool, Column::Failed, Column::ProbeRate,
+                                 Column::Score};
     for (Column d : drop_order) {
         if (used() + kKindsMin <= width)
             break;
@@ -657,8 +659,8 @@ std::string format_cell(const SourceRow& r, Column c, size_t w) {
         std::string s = r.state;
         if (r.block) {
             s = "blocked";
-            if (r.block->ttl_left_s)
-                s += " " + format_time_left(*r.block->ttl_left_s);
+            // the same words as `scanwatch blocks`: "56m", or "never" (no blank)
+            s += " " + (r.block->ttl_left_s ? format_time_left(*r.block->ttl_left_s) : std::string("never"));
         }
         return fit(s, w);
     }

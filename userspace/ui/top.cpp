@@ -25,7 +25,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cli/commands.hpp"
+#include "common/errors.hpp"
+#include "ui/top.hpp"
 #include "control/control.hpp"
 #include "scanwatch/parse.hpp"
 #include "ui/model.hpp"

@@ -1,0 +1,20 @@
+// `scanwatch top`: the live view of an agent, over its control socket.
+#pragma once
+
+#include <string>
+
+namespace scanwatch {
+
+// `scanwatch top` (ui/top.cpp): live view; --once/--json or no terminal: one snapshot.
+struct TopOptions {
+    std::string socket = "/run/scanwatch.sock";
+    double delay_s = 1;            // seconds between samples
+    bool once = false;
+    bool json = false;
+    std::string sort;              // column name; empty: by score
+    bool invert = false;
+    std::string filter;            // address or kind substring
+};
+int top_command(const TopOptions& o);
+
+}  // namespace scanwatch
