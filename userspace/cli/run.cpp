@@ -246,10 +246,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     auto refused_event = [&](const std::string& src, const std::string& why, const char* by, uint64_t now) {
         if (!o.quiet)
             std::fprintf(stderr, "scanwatch: not blocking %s: %s\n", src.c_str(), why.c_str());
-        nlohmann::ordered_json j{{"event", "block_refused"}, {"src", src}, {"reason", why}};
-        if (by)
-            j["by"] = by;  // absent for the detector
-        j["ts"] = rfc3339(clock.wall(now));
+        nlohmann::ordered_json j{{"event", "block_refused"}, {"src", src}, {"reason", why}, {"by", by},
+                                 {"ts", rfc3339(clock.wall(now))}};
         out.write(j);
     };
     // A source that cannot prove itself is shielded instead (SYN cookies).
@@ -281,7 +279,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         why += " score " + format_score(r.score);
         uint64_t now = mono_now_ns();
         if (auto err = blocker.add(Cidr{r.src, 128}, blocker.policy().ttl_ns, SW_BR_DETECTOR, why, now)) {
-            refused_event(r.src.str(), *err, nullptr, now);
+            refused_event(r.src.str(), *err, "detector", now);
             return "alert";
         }
         block_event("block", *blocker.find(r.src), why, now);
