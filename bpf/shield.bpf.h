@@ -55,7 +55,7 @@ struct {
 /* The flow's hash, never 0 (0 marks a free slot). */
 static __always_inline __u32 pending_hash(const __u8 *prober, const __u8 *us, __be16 sport, __be16 dport)
 {
-	__u32 h = addr_hash(prober) ^ hash32(addr_hash(us) + ((__u32)sport << 16 | dport));
+	__u32 h = addr_hash(prober) ^ sw_hash32(addr_hash(us) + ((__u32)sport << 16 | dport));
 	return h ? h : 1;
 }
 

@@ -6,17 +6,6 @@
  */
 #pragma once
 
-static __always_inline __u32 hash32(__u32 x)
-{
-	/* murmur3 finaliser: cheap and well mixed */
-	x ^= x >> 16;
-	x *= 0x85ebca6b;
-	x ^= x >> 13;
-	x *= 0xc2b2ae35;
-	x ^= x >> 16;
-	return x;
-}
-
 static __always_inline __u32 addr_hash(const __u8 *a)
 {
 	__u32 w0, w1, w2, w3;
@@ -24,7 +13,8 @@ static __always_inline __u32 addr_hash(const __u8 *a)
 	__builtin_memcpy(&w1, a + 4, 4);
 	__builtin_memcpy(&w2, a + 8, 4);
 	__builtin_memcpy(&w3, a + 12, 4);
-	return hash32(w0 ^ hash32(w1 ^ hash32(w2 ^ hash32(w3))));
+	/* sw_hash32 (abi.h): the agent computes the same sketch bits */
+	return sw_hash32(w0 ^ sw_hash32(w1 ^ sw_hash32(w2 ^ sw_hash32(w3))));
 }
 
 /* All-zero template for new source records (lives in .rodata, not on the stack). */
