@@ -34,7 +34,7 @@ print('%016x' % sum(1 << nums[c] for c in sys.argv[1:]))" $caps)
 
 PIN="/sys/fs/bpf/$ID"
 STATE="$WORK/state/blocks.json"
-AGENT_ARGS=(run -i tg0 --json "$EVENTS" --socket "$WORK/sw.sock" --pin-dir "$PIN" --state-file "$STATE" --block --no-fast-block)  # the agent blocks
+AGENT_ARGS=(run -i tg0 --json "$EVENTS" --socket "$WORK/sw.sock" --pin-dir "$PIN" --state-file "$STATE" --block --block-unverified --no-fast-block)  # the agent blocks (unverified: plain --block shields an nmap -sS)
 
 # capped SETPRIV_CAPS CMD...: in the target's network namespace, the host's
 # mount namespace (so /sys/fs/bpf is the host's bpffs), only those capabilities
