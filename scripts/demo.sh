@@ -76,17 +76,27 @@ ip netns exec "$SCAN" nmap -n -Pn -sS -sV -T4 -p 1-1000,2222 198.18.0.1 | grep -
 sleep 1
 stop_agent
 
-say "2. Blocking: scanwatch run -i tg0 --block, then the same nmap -sS -T4 of the top 1,000 ports"
-# Once blocked, every probe is dropped and nmap retransmits to each "filtered"
-# port until its timeouts run out: about 3.5 minutes here. The demo tells nmap
-# to give up sooner; the result is the same, only the wait is shorter.
-echo "  (nmap is told to give up early: --max-retries 1 --min-rate 500 --host-timeout 60s."
-echo "   A real scanner with default patience would spend about 3.5 minutes retransmitting"
-echo "   to ports that now drop everything, and learn nothing more.)"
-start_agent --block --block-ttl 10m
+say "2. Blocking: scanwatch run -i tg0 --block"
+echo "  A SYN scan (-sS) never completes a handshake, so its source address proves nothing: anyone"
+echo "  can forge SYNs in someone else's name. scanwatch does not cut such a source off, it shields"
+echo "  it: XDP answers its SYNs with SYN cookies, so every port looks open and the scan learns"
+echo "  nothing. A source that completes handshakes (nmap -sT or -sV) has proven its address and is"
+echo "  blocked in XDP."
+echo "  (This part runs XDP in generic mode: on a veth pair, native XDP_TX also needs an XDP program"
+echo "   on the peer. nmap is told to give up early, --max-retries 1 --host-timeout; a scanner"
+echo "   with default patience waits longer and learns nothing more.)"
+start_agent --block --block-ttl 10m --xdp-mode generic
+say "nmap -sS -T4 of the top 1,000 ports, under the shield"
 ip netns exec "$SCAN" nmap -n -Pn -sS -T4 --max-retries 1 --min-rate 500 --host-timeout 60s \
-  198.18.0.1 -oG "$WORK/nmap.gnmap" | sed 's/^/  [nmap] /'
-learned=$(grep -o '[0-9]*/\(open\|closed\)/' "$WORK/nmap.gnmap" | wc -l)
+  198.18.0.1 -oG "$WORK/nmap-ss.gnmap" >/dev/null
+shown_open=$( { grep -o '[0-9]*/open/' "$WORK/nmap-ss.gnmap" || true; } | wc -l)
+echo "  nmap -sS reports $shown_open of 1,000 ports open (the target really listens on one of them, 80)"
+say "nmap -sT -T4 of the same ports: full handshakes, so the scanner proves its address"
+# (its connections to the cookies are reset by design: nmap's complaints go to /dev/null)
+ip netns exec "$SCAN" nmap -n -Pn -sT -T4 --max-retries 1 --host-timeout 15s \
+  198.18.0.1 -oG "$WORK/nmap-st.gnmap" >/dev/null 2>&1 || true
+learned=$( { grep -o '[0-9]*/\(open\|closed\)/' "$WORK/nmap-st.gnmap" || true; } | wc -l)
+echo "  nmap -sT reported the state of $learned of 1,000 ports (once blocked, everything it sends is dropped)"
 say "scanwatch blocks (through the control socket)"
 ip netns exec "$TGT" "$SCANWATCH" blocks --socket "$WORK/sw.sock" | sed 's/^/  /'
 code=$(ip netns exec "$SCAN" curl -s -o /dev/null -w '%{http_code}' -m 2 http://198.18.0.1/ || true)
@@ -98,12 +108,17 @@ say "What scanwatch wrote (JSON events, one per line)"
 cat "$WORK/events.json"
 
 say "What it means"
-python3 - "$WORK/events.json" "$learned" <<'PY'
+python3 - "$WORK/events.json" "$learned" "$shown_open" <<'PY'
 import json, sys
 events = [json.loads(l) for l in open(sys.argv[1])]
-learned = sys.argv[2]
+learned, shown_open = sys.argv[2], sys.argv[3]
+# the first run (detection) and the second (blocking), split at the second "started" event
+starts = [i for i, e in enumerate(events) if e["event"] == "started"] + [len(events)]
+events, second = events[:starts[1]], events[starts[1]:]
 scans = [e for e in events if e["event"] == "scan"]
-blocks = [e for e in events if e["event"] == "block"]
+blocks = [e for e in second if e["event"] == "block"]
+# the XDP fast path or the agent put it under the shield: a shield event, or a scan event's action
+shields = [e for e in second if e["event"] == "shield" or (e["event"] == "scan" and e.get("action") == "shield")]
 if not scans:
     print("No scan was reported: something is wrong."); sys.exit(1)
 first = scans[0]
@@ -115,10 +130,15 @@ only) were answered by our SYN/ACK and torn down by the scanner's kernel with a 
 (half-open probes); 'rpc' and 'service-detect' because nmap's version scan sent an ONC RPC CALL
 (its RPCCheck probe) to port 2222, which is no RPC service. The 20 web requests before it were
 never reported: one port, every connection answered and used.""")
+if shields:
+    print(f"""In the second run, with --block, {shields[0]['src']} was put under the shield, not blocked: a
+SYN scan proves nothing about who sent it. XDP answered its SYNs with SYN cookies, so nmap -sS saw
+{shown_open} of 1,000 ports 'open' and learned nothing true; someone forging SYNs in a bystander's
+name would cost that bystander at most one failed connection per port, not a block.""")
 if blocks:
-    print(f"""In the second run, with --block, the XDP program blocked {blocks[0]['src']} by itself
-({blocks[0]['reason']}) within the scan's first probes: nmap learned the state of only {learned}
-of 1,000 ports, the rest came back 'filtered', and the scanner's later packets were dropped before
-the kernel's network stack saw them. The block expires by itself (--block-ttl), also across restarts.""")
+    print(f"""Then nmap -sT completed handshakes, which only the real owner of an address can do: the
+source was blocked ({blocks[0]['reason']}); nmap reported the state of {learned} of 1,000 ports,
+and the scanner's later packets were dropped before the kernel's network stack saw them. The block expires
+by itself (--block-ttl), also across restarts.""")
 PY
 say "Done in $((SECONDS - T0)) s after the build: the lab is torn down."
