@@ -24,28 +24,24 @@ static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s
 {
 	__u32 answered = s->cnt[SW_C_HALF_OPEN] + s->cnt[SW_C_FAIL_RST] + s->cnt[SW_C_FAIL_ICMP];
 	__u32 syns = s->cnt[SW_C_SYN];
-	__u32 zero = 0;
 	struct scratch *sc;
 
 	if (!cfg->fast_block_half_open || syns < cfg->fast_block_ports ||
 	    s->ports_new < cfg->fast_block_ports ||
 	    (answered < syns ? answered : syns) < cfg->fast_block_half_open)
 		return 0;
+	/* the call chain's stack is full: keys and values live in per-CPU scratch */
+	sc = get_scratch();
+	if (!sc)
+		return 0;
 	if ((__u32)__builtin_popcount(s->proven) < cfg->fast_block_ports &&
 	    !(cfg->flags & SW_CFG_BLOCK_UNVERIFIED)) {
 		if ((cfg->flags & SW_CFG_SHIELD) && !(s->flags & SW_SF_SHIELDED)) {
-			sc = bpf_map_lookup_elem(&sw_scratch, &zero);
-			if (!sc)
-				return 0;
 			__sync_fetch_and_or(&s->flags, SW_SF_SHIELDED);
 			shield_add(cfg, saddr, now, &sc->sv);
 		}
 		return 0;
 	}
-	/* the call chain's stack is full: key and value live in per-CPU scratch */
-	sc = bpf_map_lookup_elem(&sw_scratch, &zero);
-	if (!sc)
-		return 0;
 	sc->k.prefixlen = 128;
 	__builtin_memcpy(sc->k.addr, saddr, 16);
 	if (cfg->n_allow && bpf_map_lookup_elem(&sw_allow, &sc->k))

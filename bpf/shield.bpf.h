@@ -203,6 +203,7 @@ static __always_inline void shield_decide(struct xdp_md *ctx, struct pkt *p, str
 	int l3 = answerable_l3(p);
 	struct tcphdr *th;
 	struct sw_shield *sh;
+	__u32 *pend = NULL, pend_h = 0;
 	__u8 flags;
 	__u32 bit;
 
@@ -214,8 +215,12 @@ static __always_inline void shield_decide(struct xdp_md *ctx, struct pkt *p, str
 	flags = ((__u8 *)th)[13] & (TH_SYN | TH_ACK | TH_RST | TH_FIN);
 	if (flags != TH_SYN && flags != TH_ACK)
 		return;
-	if (flags == TH_ACK && !pending_get(p->saddr, p->daddr, th->source, th->dest))
-		return; /* not a flow we sent a cookie on: the common case, one array read */
+	if (flags == TH_ACK) {
+		pend = pending_get(p->saddr, p->daddr, th->source, th->dest);
+		if (!pend)
+			return; /* not a flow we sent a cookie on: the common case, one array read */
+		pend_h = *pend;
+	}
 	sh = bpf_map_lookup_elem(&sw_shield, p->saddr);
 	if (!sh)
 		return;
@@ -243,9 +248,9 @@ static __always_inline void shield_decide(struct xdp_md *ctx, struct pkt *p, str
 		if ((void *)(ip + 1) > end || ip->ihl != 5 || bpf_tcp_raw_check_syncookie_ipv4(ip, th))
 			return;
 	}
-	__u32 *pend = pending_get(p->saddr, p->daddr, th->source, th->dest);
+	/* the flow is answered: free its slot, unless another flow took it meanwhile */
 	if (pend)
-		*pend = 0;
+		__sync_val_compare_and_swap(pend, pend_h, 0);
 	__sync_fetch_and_or(&sh->passed, bit);
 	__sync_fetch_and_add(&sh->proofs, 1);
 	stat_add(p->slot, SW_S_PROOFS, 1);
