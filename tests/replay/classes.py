@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 
+from inet_csum import csum  # tests/replay/inet_csum.py
+
 SW = sys.argv[1]
 SCAN, TGT = "198.18.0.2", "198.18.0.1"
 FIN, SYN, RST, PSH, ACK, URG = 1, 2, 4, 8, 16, 32
@@ -22,14 +24,6 @@ LINUX_OPTS = bytes.fromhex("020405b40402080a0001e2400000000001030307")  # MSS SA
 def ip4(a):
     return bytes(int(x) for x in a.split("."))
 
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
 
 
 def ipv4(src, dst, proto, l4, ip_id=0x1234, ttl=50, df=False, frag_off=0, mf=False, tos=0):

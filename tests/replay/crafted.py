@@ -11,17 +11,11 @@ import subprocess
 import sys
 import tempfile
 
+from inet_csum import csum  # tests/replay/inet_csum.py
+
 SW = sys.argv[1]
 SRC, DST = bytes([198, 18, 0, 2]), bytes([198, 18, 0, 1])
 
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
 
 
 def nmap_syn(dport, ip_id):
