@@ -368,10 +368,7 @@ bool Blocker::shield(const Addr& a, uint64_t now_ns) {
     v.created_ns = now_ns;
     v.expires_ns = policy_.ttl_ns ? now_ns + policy_.ttl_ns : 0;
     v.reason = SW_BR_DETECTOR;
-    if (bpf_map_update_elem(maps_.shield_fd, a.b.data(), &v, BPF_NOEXIST) != 0)
-        return false;
-    shields_++;
-    return true;
+    return bpf_map_update_elem(maps_.shield_fd, a.b.data(), &v, BPF_NOEXIST) == 0;
 }
 
 std::vector<BlockEntry> Blocker::adopt_kernel_blocks(uint64_t now_ns, bool force, std::vector<BlockEntry>* refused) {

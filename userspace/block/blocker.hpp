@@ -149,8 +149,6 @@ public:
     void flush();
     // State-file writes so far (for tests and benchmarks).
     uint64_t saves() const { return saves_; }
-    // Sources put under the shield by the agent.
-    uint64_t shields_created() const { return shields_; }
     // The state file could not be written: the message, once per new problem.
     std::optional<std::string> take_save_error();
     // The current problem with the state file, "" when the last save worked.
@@ -192,7 +190,6 @@ private:
     uint64_t refused_cap_ = 0;
     uint64_t kernel_writes_ = 0;
     uint64_t fast_seen_ = 0;   // fast-path blocks (sw_budget.spent) already adopted or refused
-    uint64_t shields_ = 0;
     uint64_t window_start_ns_ = 0;
     uint32_t window_count_ = 0;
     bool hold_config_ = false, config_due_ = false;  // the config map's n_blocks after our last write
