@@ -165,6 +165,7 @@ private:
         size_t operator()(const Key& k) const noexcept { return std::hash<Addr>{}(k.addr) ^ (size_t(k.prefix) * 0x9e3779b97f4a7c15ULL); }
     };
     static Key key_of(const Cidr& c);
+    std::vector<const BlockEntry*> oldest_first() const;
 
     // The kernel side: the only places that touch the block map.
     void kernel_put(const BlockEntry& e);
