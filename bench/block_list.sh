@@ -15,7 +15,7 @@
 set -euo pipefail
 SCANWATCH=${SCANWATCH:?set SCANWATCH to the scanwatch binary}
 SIZES=${SW_BL_SIZES:-1000 10000 100000}
-ADD=2000       # blocks per socket run
+ADD=${SW_BL_ADD:-2000}   # blocks per socket run
 ADD_STREAM=10000
 if [ "${1:-}" = --smoke ]; then SIZES="1000"; ADD=200; ADD_STREAM=500; fi
 ID=swb$$
