@@ -372,7 +372,41 @@ bool Blocker::shield(const Addr& a, uint64_t now_ns) {
     v.created_ns = now_ns;
     v.expires_ns = policy_.ttl_ns ? now_ns + policy_.ttl_ns : 0;
     v.reason = SW_BR_DETECTOR;
-    return bpf_map_update_elem(maps_.shield_fd, a.b.data(), &v, BPF_NOEXIST) == 0;
+    if (bpf_map_update_elem(maps_.shield_fd, a.b.data(), &v, BPF_NOEXIST) != 0)
+        return false;
+    shields_++;
+    return true;
+}
+
+Blocker::ShieldCount Blocker::shields_active(uint64_t now_ns) const {
+    ShieldCount n;
+    if (maps_.shield_fd < 0)
+        return n;
+    constexpr uint32_t kBatch = 1024;
+    std::vector<uint8_t> keys(kBatch * 16);
+    std::vector<sw_shield> values(kBatch);
+    uint8_t token[16] = {};
+    bool first = true;
+    for (;;) {
+        uint32_t count = kBatch;
+        LIBBPF_OPTS(bpf_map_batch_opts, bo);
+        int err = bpf_map_lookup_batch(maps_.shield_fd, first ? nullptr : token, token, keys.data(), values.data(),
+                                       &count, &bo);
+        int saved = errno;
+        for (uint32_t i = 0; i < count; i++) {
+            const sw_shield& v = values[i];
+            if (v.expires_ns && v.expires_ns <= now_ns)
+                continue;  // expired: XDP deletes it at its next SYN
+            (v.reason == SW_BR_FAST_PATH ? n.fast_path : n.agent)++;
+        }
+        first = false;
+        if (err != 0) {
+            if (saved != ENOENT)  // ENOENT: the end of the map
+                throw BpfError("reading the shield map", saved);
+            break;
+        }
+    }
+    return n;
 }
 
 std::vector<BlockEntry> Blocker::adopt_kernel_blocks(uint64_t now_ns, bool force, std::vector<BlockEntry>* refused) {
