@@ -250,11 +250,14 @@ void Kernel::attach_egress(Attachment& a) {
     int fd = -1;
     if (int old = bpf_obj_get(a.tc_link_pin.c_str()); old >= 0) {
         UniqueFd old_fd(old);
-        if (bpf_link_update(old, prog_fd, nullptr) != 0)
-            throw BpfError("taking over the TC egress link left on '" + iface + "'", errno);
-        fd = old_fd.release();
-        warn_("took over the TC egress program left attached to '" + iface + left_by);
-    } else {
+        if (bpf_link_update(old, prog_fd, nullptr) == 0) {
+            fd = old_fd.release();
+            warn_("took over the TC egress program left attached to '" + iface + left_by);
+        } else {
+            ::unlink(a.tc_link_pin.c_str());  // a link whose interface went away: a fresh one below
+        }
+    }
+    if (fd < 0) {
         LIBBPF_OPTS(bpf_link_create_opts, lo);
         fd = bpf_link_create(prog_fd, a.ifindex, kBpfTcxEgress, &lo);
     }
