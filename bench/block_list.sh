@@ -11,7 +11,8 @@
 # (startup=true: the existing decisions; the next pull: ADD new ones), so the
 # figure is the agent's, not the LAPI's (see tests/integration/crowdsec.sh for
 # the real LAPI).
-# Usage: block_list.sh [--smoke]   (SCANWATCH = the built binary)
+# Usage: block_list.sh [--smoke]   (SCANWATCH = the built binary; SW_BL_SIZES="1000 10000
+# 100000" the existing blocks per row, SW_BL_ADD=2000 the blocks sent through the socket)
 set -euo pipefail
 SCANWATCH=${SCANWATCH:?set SCANWATCH to the scanwatch binary}
 SIZES=${SW_BL_SIZES:-1000 10000 100000}
