@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "agent/analyzer.hpp"
+#include "agent/mirror.hpp"
 #include "block/blocker.hpp"
 #include "bpf/loader.hpp"
 #include "control/control.hpp"
@@ -210,6 +211,11 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
 
     Clock clock = Clock::live();
     Analyzer an(o.det, out, clock, !o.quiet);
+    // Only hot sources are read, by key; a bounded walk finds the rest (agent/mirror.hpp).
+    Mirror mirror(an, {[&](const Addr& a) { return kernel.source(a); },
+                       [&](MapCursor& c, size_t max, const SourceVisitor& v) {
+                           return walk_sources_in(kernel.sources_fd(), c.token, c.started, max, v);
+                       }});
     uint64_t start = mono_now_ns();
     double last_sweep_ms = 0;  // wall time of the latest full sweep (status "last_sweep_ms")
 
@@ -348,7 +354,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     };
 
     constexpr size_t kStatusWatching = 20;  // not-yet-scanners listed by status
-    size_t in_map = 0;     // records in the sources map at the latest sweep
+    size_t in_map = 0;     // records in the sources map at the latest complete walk
     bool map_full = false;  // in_map reached --max-sources
     auto handle = [&](const nlohmann::json& json) -> nlohmann::json {
         const ControlRequest req = parse_control_request(json);  // throws: an error reply
@@ -518,7 +524,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
     ms.sweep = Histogram({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
     ms.maps = {{"sources", 0, ko.max_sources}, {"flows", 0, ko.max_flows}, {"blocks", 0, std::max<uint32_t>(o.max_blocks, SW_DEFAULT_MAX_BLOCKS)}};
     uint64_t flows_counted_ns = 0;
-    auto publish_metrics = [&](size_t sources_read, uint64_t now) {
+    auto publish_metrics = [&](uint64_t now) {
         auto rows = kernel.stat_rows();
         ms.ifaces.clear();
         for (size_t slot = 0; slot < kernel.slot_names().size(); slot++)
@@ -528,7 +534,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                 std::copy(std::begin(rows[slot].s), std::end(rows[slot].s), i.stats.begin());
                 ms.ifaces.push_back(std::move(i));
             }
-        ms.maps[0].entries = sources_read;
+        ms.maps[0].entries = in_map;
         if (now - flows_counted_ns >= 5'000'000'000ULL) {  // ~65k syscalls at full size: not every sweep
             ms.maps[1].entries = count_keys(kernel.flows_fd(), sizeof(sw_flow_key));
             flows_counted_ns = now;
@@ -545,10 +551,8 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         metrics->publish(ms);
     };
     if (metrics)
-        publish_metrics(0, start);
+        publish_metrics(start);
 
-    auto lookup = [&](const Addr& a) { return kernel.source(a); };
-    auto scan = [&](const SourceVisitor& v) { return in_map = kernel.for_each_source(v); };
     // Overload is reported, never fatal: a ring buffer that overflowed (the
     // agent fell behind; the maps still hold the evidence) and a full sources
     // map (the least recently seen records are evicted) each get a warning on
@@ -685,12 +689,12 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
                                   "fast_path", now);
                     continue;
                 }
-                an.on_event(e);
+                mirror.on_event(e);
             }
             pending.clear();
             if (fast)
                 adopt(now, true);
-            an.flush(lookup, now);
+            mirror.flush(now);
         }
         if (cs) {
             cs_more = cs->work(blocker, now, cs_block, cs_refused, cs_synced);
@@ -711,12 +715,13 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
             // control socket) by sweeping no more than a fifth of the time.
             if (now >= next_sweep_ns) {
                 uint64_t t_sweep = mono_now_ns();
-                size_t read = an.sweep(scan, now);
+                mirror.sweep(now);
+                in_map = std::max<size_t>(mirror.stats().map_records, mirror.stats().walk_position);
                 uint64_t took = mono_now_ns() - t_sweep;
                 last_sweep_ms = took / 1e6;
                 ms.sweep.observe(took / 1e9);
                 if (metrics)
-                    publish_metrics(read, now);
+                    publish_metrics(now);
                 next_sweep_ns = t_sweep + 5 * took;
                 sweeps++;
             }
