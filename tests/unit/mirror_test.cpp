@@ -169,20 +169,26 @@ TEST_F(MirrorTest, TheWalkAppliesALowMinPorts) {
 // and never grow the mirror or the detector past the cap.
 TEST_F(MirrorTest, ForgedHotSourcesCannotEvictTheScanner) {
     map.recs[kScanner] = record(40);
+    map.recs[kScanner].cnt[SW_C_FAIL_RST] = 0;  // no answer yet: no verdict, only its evidence keeps it
+    map.recs[kScanner].cnt[SW_C_SYN_NMAP] = 0;
     Mirror m(an, map.reader(), {.max_tracked = 64, .walk_per_sweep = 4096});
     m.on_event(event_of(kScanner));
     m.flush(T0);
     ASSERT_TRUE(m.tracks(kScanner));
     for (uint32_t i = 0; i < 10000; i++) {
-        map.recs[forged(i)] = record(4 + i % 30, 1);  // each hot, each fewer ports than the scanner
+        sw_source r = record(4 + i % 30, 1);  // each hot, each fewer ports than the scanner
+        r.cnt[SW_C_FAIL_RST] = 0;
+        r.cnt[SW_C_ANSWERED] = r.cnt[SW_C_FIRST_OK] = 4 + i % 30;  // answered: no verdict either
+        map.recs[forged(i)] = r;
         m.on_event(event_of(forged(i)));
         if (i % 500 == 0)
             m.flush(T0);
     }
     m.flush(T0);
     for (int s = 1; s <= 5; s++)
-        m.sweep(T0 + s * kSec);
+        m.sweep(T0 + s * kSec / 10);  // before its probes time out: still no verdict
     EXPECT_TRUE(m.tracks(kScanner));
+    EXPECT_FALSE(was_named(kScanner));
     EXPECT_LE(m.stats().tracked, 64u);
     EXPECT_LE(an.detector().tracked(), 64u);
     EXPECT_GT(m.stats().refused, 0u);
