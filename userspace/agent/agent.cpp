@@ -245,6 +245,8 @@ void Agent::publish_metrics(uint64_t now) {
     ms_.blocks_active = blocker_->size();
     ms_.ring_events_received = an_->events();
     ms_.last_sweep_s = last_sweep_ms_ / 1e3;
+    const MirrorStats& m = mirror_->stats();
+    ms_.mirror = {m.admitted, m.found_by_walk, m.evicted, m.refused, m.walk_passes, m.walk_pass_s};
     if (cs_)
         cs_->fill(ms_.crowdsec);
     tally_.fill(ms_);
