@@ -6,7 +6,10 @@
 # read, sw_mapstat), ring-buffer drops (events_lost) and agent CPU.
 #
 #   bench/flood.sh [--sources N] [--passes P] [--max-sources M] [--ports SPEC]
-#                  [--nmap-extra "ARGS"] [--label TEXT] [--smoke]
+#                  [--nmap-extra "ARGS"] [--label TEXT] [--block] [--smoke]
+#
+# --block runs the agent with --block: the spoofed sources must get no block
+# (blocks_created counts every block the run made).
 #
 # Needs root, nmap and the built tree (SCANWATCH, SW_BENCH_BIN override the
 # paths). Namespaces and addresses as in tests/integration/lib.sh; all torn
@@ -17,7 +20,7 @@ ROOT=$(cd "$BENCH/.." && pwd)
 export SCANWATCH=${SCANWATCH:-$ROOT/build/scanwatch}
 BIN=${SW_BENCH_BIN:-$ROOT/build/bench}
 
-SOURCES=1000000 PASSES=2 MAX_SOURCES="" PORTS=1-1000 NMAP_EXTRA="-T4" LABEL="" DELAY=1
+SOURCES=1000000 PASSES=2 MAX_SOURCES="" PORTS=1-1000 NMAP_EXTRA="-T4" LABEL="" DELAY=1 BLOCK=""
 while [ $# -gt 0 ]; do
   case $1 in
     --sources) SOURCES=$2; shift 2 ;;
@@ -26,6 +29,7 @@ while [ $# -gt 0 ]; do
     --ports) PORTS=$2; shift 2 ;;
     --nmap-extra) NMAP_EXTRA=$2; shift 2 ;;
     --label) LABEL=$2; shift 2 ;;
+    --block) BLOCK=1; shift ;;
     --smoke) SOURCES=20000 PASSES=1 PORTS=1-100 DELAY=0.2; shift ;;
     *) echo "flood.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -43,6 +47,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 lab_up
 agent_args=(-q)
 [ -n "$MAX_SOURCES" ] && agent_args+=(--max-sources "$MAX_SOURCES")
+[ -n "$BLOCK" ] && agent_args+=(--block)
 start_agent "${agent_args[@]}"
 HZ=$(getconf CLK_TCK)
 MAC=$(ip netns exec "$NS_TGT" cat /sys/class/net/tg0/address)
@@ -94,6 +99,8 @@ out = {
   "sweep_ms_outside": end["sweep_ms"], "agent_last_sweep_ms": st.get("last_sweep_ms"),
   "events_lost": st.get("events_lost"), "events": st.get("events"),
   "agent_sources_tracked": st.get("sources"),
+  "blocks_created": st.get("blocks_created"), "mirror": st.get("mirror"),
+  "load_average": open("/proc/loadavg").read().split()[:3],
   "agent_cpu_s": round((int(c1) - int(c0)) / int(hz), 2),
   "wall_s": round(float(w1) - float(w0), 2),
 }
