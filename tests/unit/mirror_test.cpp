@@ -268,6 +268,32 @@ TEST_F(MirrorTest, AVerdictEarnsASlotOverMoreEvidence) {
     EXPECT_EQ(m.stats().tracked, 8u);
 }
 
+// A sweep re-reads refresh_per_sweep tracked sources, in turn: each within
+// max_tracked / refresh_per_sweep sweeps, whatever the churn.
+TEST_F(MirrorTest, TrackedSourcesAreReReadInTurn) {
+    Mirror m(an, map.reader(), {.max_tracked = 100, .walk_per_sweep = 1, .refresh_per_sweep = 10});
+    for (uint32_t i = 0; i < 100; i++) {
+        sw_source r = record(20, 1);
+        r.cnt[SW_C_FAIL_RST] = 0;
+        r.cnt[SW_C_ANSWERED] = r.cnt[SW_C_FIRST_OK] = 20;
+        map.recs[forged(i)] = r;
+        m.on_event(event_of(forged(i)));
+    }
+    m.flush(T0);
+    ASSERT_EQ(m.stats().tracked, 100u);
+    for (uint32_t i = 0; i < 100; i++)
+        map.recs.erase(forged(i));  // each is dropped at its next turn
+    std::vector<size_t> left;
+    for (int s = 1; s <= 10; s++) {
+        map.gets = 0;
+        m.sweep(T0 + s * kSec / 10);
+        EXPECT_EQ(map.gets, 10u) << "sweep " << s;
+        left.push_back(m.stats().tracked);
+    }
+    EXPECT_EQ(left.front(), 90u);
+    EXPECT_EQ(left.back(), 0u);
+}
+
 // RPC events are remembered by the detector before the record is read: from
 // sources the mirror does not take, they must not stay behind.
 TEST_F(MirrorTest, EventsFromSourcesWithoutARecordLeaveNoState) {

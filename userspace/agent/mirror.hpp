@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <set>
@@ -47,6 +48,10 @@ struct SourceReader {
 struct MirrorLimits {
     size_t max_tracked = 16384;    // sources mirrored, and so held by the detector
     size_t walk_per_sweep = 32768; // map records the background walk reads per sweep
+    // Tracked sources re-read per sweep, in turn (events re-read theirs at
+    // once): a full mirror is re-judged every max_tracked / refresh_per_sweep
+    // sweeps (1 s at 250 ms), and a sweep stays short.
+    size_t refresh_per_sweep = 4096;
 };
 
 struct MirrorStats {
@@ -86,8 +91,10 @@ public:
 private:
     struct Entry {
         uint64_t evidence = 0;
+        uint64_t gen = 0;      // its place in turns_
         bool verdict = false;  // judged a scanner: never evicted for room
     };
+    Entry& add(const Addr& a, uint64_t evidence);
     // Judges a source already tracked; drops it when its record is gone or idle.
     void refresh(const Addr& a, uint64_t now_ns);
     // A hot source not tracked yet: takes a slot if it may (and is judged);
@@ -110,6 +117,8 @@ private:
     std::unordered_map<Addr, Entry> tracked_;
     std::set<std::pair<uint64_t, Addr>> evictable_;  // (evidence, source) of tracked sources without a verdict
     std::unordered_set<Addr> marked_;                // named by events since the last flush
+    std::deque<std::pair<Addr, uint64_t>> turns_;    // tracked sources in refresh order (stale gens skipped)
+    uint64_t gen_ = 0;
 };
 
 }  // namespace scanwatch
