@@ -294,6 +294,22 @@ TEST_F(MirrorTest, TrackedSourcesAreReReadInTurn) {
     EXPECT_EQ(left.back(), 0u);
 }
 
+// A walk slice full of forged hot sources takes in (and judges) only
+// admit_per_sweep of them a sweep; the rest wait for the next sweeps.
+TEST_F(MirrorTest, TheWalkTakesInAFewHotSourcesPerSweep) {
+    for (uint32_t i = 0; i < 1000; i++)
+        map.recs[forged(i)] = record(4, 1);
+    Mirror m(an, map.reader(), {.max_tracked = 500, .walk_per_sweep = 5000, .refresh_per_sweep = 500,
+                                .admit_per_sweep = 100});
+    m.sweep(T0);
+    EXPECT_EQ(m.stats().tracked, 100u);
+    m.sweep(T0 + kSec / 10);
+    EXPECT_EQ(m.stats().tracked, 200u) << "from the queue, without walking again";
+    for (int s = 2; s < 10; s++)
+        m.sweep(T0 + s * kSec / 10);
+    EXPECT_EQ(m.stats().tracked, 500u);
+}
+
 // RPC events are remembered by the detector before the record is read: from
 // sources the mirror does not take, they must not stay behind.
 TEST_F(MirrorTest, EventsFromSourcesWithoutARecordLeaveNoState) {

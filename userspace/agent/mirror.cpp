@@ -12,6 +12,8 @@ constexpr uint64_t kProvenBonus = uint64_t{1} << 32;  // above any count a recor
 Mirror::Mirror(Analyzer& an, SourceReader map, MirrorLimits lim) : an_(an), map_(std::move(map)), lim_(lim) {
     lim_.max_tracked = std::max<size_t>(lim_.max_tracked, 1);
     lim_.walk_per_sweep = std::max<size_t>(lim_.walk_per_sweep, 1);
+    lim_.refresh_per_sweep = std::max<size_t>(lim_.refresh_per_sweep, 1);
+    lim_.admit_per_sweep = std::max<size_t>(lim_.admit_per_sweep, 1);
 }
 
 uint64_t Mirror::evidence(const sw_source& rec) {
@@ -59,19 +61,47 @@ void Mirror::flush(uint64_t now) {
 size_t Mirror::sweep(uint64_t now) {
     marked_.clear();  // a sweep reads the tracked ones anyway; the others are offered below
     size_t read = 0;
-    std::vector<Addr> keys;
-    keys.reserve(tracked_.size());
-    for (const auto& [a, e] : tracked_)
-        keys.push_back(a);
-    for (const Addr& a : keys) {
+    // The tracked sources' turns: the next refresh_per_sweep of them, each
+    // going to the back of the queue while it stays tracked.
+    for (size_t n = turns_.size(), done = 0; n > 0 && done < lim_.refresh_per_sweep; n--) {
+        auto [a, gen] = turns_.front();
+        turns_.pop_front();
+        auto it = tracked_.find(a);
+        if (it == tracked_.end() || it->second.gen != gen)
+            continue;  // evicted, or taken in again with a newer turn
         refresh(a, now);
         read++;
+        done++;
+        if (tracks(a))
+            turns_.emplace_back(a, gen);
     }
     if (!stats_.walk_position && !cursor_.started)
         pass_start_ns_ = now;
-    auto [n, ended] = map_.walk(cursor_, lim_.walk_per_sweep, [&](const Addr& a, const sw_source& rec) {
-        if (!tracks(a) && hot(rec) && !idle(rec, now) && offer(a, rec, now, false))
+    // Hot sources found by earlier slices first, then this slice's; each
+    // taken in is judged, so they are limited per sweep.
+    size_t admitted = 0;
+    while (!found_.empty() && admitted < lim_.admit_per_sweep) {
+        Addr a = found_.front();
+        found_.pop_front();
+        auto rec = tracks(a) ? std::nullopt : map_.get(a);
+        read++;
+        if (rec && !idle(*rec, now) && offer(a, *rec, now, false)) {
             stats_.found_by_walk++;
+            admitted++;
+        }
+    }
+    auto [n, ended] = map_.walk(cursor_, lim_.walk_per_sweep, [&](const Addr& a, const sw_source& rec) {
+        if (tracks(a) || !hot(rec) || idle(rec, now))
+            return;
+        if (admitted >= lim_.admit_per_sweep) {
+            if (found_.size() < lim_.max_tracked)
+                found_.push_back(a);  // beyond that: the next pass finds it again
+            return;
+        }
+        if (offer(a, rec, now, false)) {
+            stats_.found_by_walk++;
+            admitted++;
+        }
     });
     read += n;
     stats_.walk_position += n;
@@ -115,19 +145,24 @@ bool Mirror::offer(const Addr& a, const sw_source& rec, uint64_t now, bool judge
             stats_.refused++;
             return false;
         }
-        Entry& e = tracked_[a];
-        e.evidence = ev;
-        e.verdict = true;
+        add(a, ev).verdict = true;
         stats_.admitted++;
         return true;
     }
-    Entry& e = tracked_[a];
-    e.evidence = ev;
+    add(a, ev);
     evictable_.emplace(ev, a);
     stats_.admitted++;
     if (an_.judge(a, rec, now))
         set_verdict(a, tracked_.find(a)->second);
     return true;
+}
+
+Mirror::Entry& Mirror::add(const Addr& a, uint64_t ev) {
+    Entry& e = tracked_[a];
+    e.evidence = ev;
+    e.gen = ++gen_;
+    turns_.emplace_back(a, e.gen);
+    return e;
 }
 
 // Frees a slot for a newcomer with `ev` evidence: takes the least evidenced

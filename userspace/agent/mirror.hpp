@@ -52,6 +52,9 @@ struct MirrorLimits {
     // once): a full mirror is re-judged every max_tracked / refresh_per_sweep
     // sweeps (1 s at 250 ms), and a sweep stays short.
     size_t refresh_per_sweep = 4096;
+    // Hot sources the walk takes in (and judges) per sweep; more found in one
+    // slice wait in a queue of at most max_tracked for the next sweeps.
+    size_t admit_per_sweep = 2048;
 };
 
 struct MirrorStats {
@@ -118,6 +121,7 @@ private:
     std::set<std::pair<uint64_t, Addr>> evictable_;  // (evidence, source) of tracked sources without a verdict
     std::unordered_set<Addr> marked_;                // named by events since the last flush
     std::deque<std::pair<Addr, uint64_t>> turns_;    // tracked sources in refresh order (stale gens skipped)
+    std::deque<Addr> found_;                         // hot sources the walk found, waiting for admit_per_sweep
     uint64_t gen_ = 0;
 };
 
