@@ -50,11 +50,11 @@ struct MirrorLimits {
     size_t walk_per_sweep = 32768; // map records the background walk reads per sweep
     // Tracked sources re-read per sweep, in turn (events re-read theirs at
     // once): a full mirror is re-judged every max_tracked / refresh_per_sweep
-    // sweeps (1 s at 250 ms), and a sweep stays short.
-    size_t refresh_per_sweep = 4096;
+    // sweeps (2 s at 250 ms, within the 3 s probe timeout), and a sweep stays short.
+    size_t refresh_per_sweep = 2048;
     // Hot sources the walk takes in (and judges) per sweep; more found in one
     // slice wait in a queue of at most max_tracked for the next sweeps.
-    size_t admit_per_sweep = 2048;
+    size_t admit_per_sweep = 1024;
 };
 
 struct MirrorStats {
