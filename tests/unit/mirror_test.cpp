@@ -78,6 +78,14 @@ sw_source cold() {
     return r;
 }
 
+// A hot source whose every probe was answered: evidence, but no verdict.
+sw_source answered(unsigned ports) {
+    sw_source r = record(ports, 1);
+    r.cnt[SW_C_FAIL_RST] = 0;
+    r.cnt[SW_C_ANSWERED] = r.cnt[SW_C_FIRST_OK] = ports;
+    return r;
+}
+
 Addr forged(uint32_t i) {
     char s[48];
     std::snprintf(s, sizeof s, "2001:2:0:%x::%x", 0x100 + (i >> 16), i & 0xffff);
@@ -176,10 +184,7 @@ TEST_F(MirrorTest, ForgedHotSourcesCannotEvictTheScanner) {
     m.flush(T0);
     ASSERT_TRUE(m.tracks(kScanner));
     for (uint32_t i = 0; i < 10000; i++) {
-        sw_source r = record(4 + i % 30, 1);  // each hot, each fewer ports than the scanner
-        r.cnt[SW_C_FAIL_RST] = 0;
-        r.cnt[SW_C_ANSWERED] = r.cnt[SW_C_FIRST_OK] = 4 + i % 30;  // answered: no verdict either
-        map.recs[forged(i)] = r;
+        map.recs[forged(i)] = answered(4 + i % 30);  // each hot, fewer ports than the scanner, no verdict
         m.on_event(event_of(forged(i)));
         if (i % 500 == 0)
             m.flush(T0);
@@ -200,10 +205,7 @@ TEST_F(MirrorTest, ForgedHotSourcesCannotEvictTheScanner) {
 TEST_F(MirrorTest, AScannerGrowingPastForgedSourcesTakesASlot) {
     Mirror m(an, map.reader(), {.max_tracked = 32, .walk_per_sweep = 4096});
     for (uint32_t i = 0; i < 32; i++) {
-        sw_source r = record(20, 1);
-        r.cnt[SW_C_FAIL_RST] = 0;  // no failures: no verdict, evictable
-        r.cnt[SW_C_ANSWERED] = r.cnt[SW_C_FIRST_OK] = 20;
-        map.recs[forged(i)] = r;
+        map.recs[forged(i)] = answered(20);
         m.on_event(event_of(forged(i)));
     }
     m.flush(T0);
@@ -253,10 +255,7 @@ TEST_F(MirrorTest, AMirrorFullOfForgedVerdictsStillNamesTheScanner) {
 TEST_F(MirrorTest, AVerdictEarnsASlotOverMoreEvidence) {
     Mirror m(an, map.reader(), {.max_tracked = 8, .walk_per_sweep = 4096});
     for (uint32_t i = 0; i < 8; i++) {
-        sw_source r = record(300, 1);
-        r.cnt[SW_C_FAIL_RST] = 0;
-        r.cnt[SW_C_ANSWERED] = r.cnt[SW_C_FIRST_OK] = 300;
-        map.recs[forged(i)] = r;
+        map.recs[forged(i)] = answered(300);
         m.on_event(event_of(forged(i)));
     }
     m.flush(T0);
@@ -273,10 +272,7 @@ TEST_F(MirrorTest, AVerdictEarnsASlotOverMoreEvidence) {
 TEST_F(MirrorTest, TrackedSourcesAreReReadInTurn) {
     Mirror m(an, map.reader(), {.max_tracked = 100, .walk_per_sweep = 1, .refresh_per_sweep = 10});
     for (uint32_t i = 0; i < 100; i++) {
-        sw_source r = record(20, 1);
-        r.cnt[SW_C_FAIL_RST] = 0;
-        r.cnt[SW_C_ANSWERED] = r.cnt[SW_C_FIRST_OK] = 20;
-        map.recs[forged(i)] = r;
+        map.recs[forged(i)] = answered(20);
         m.on_event(event_of(forged(i)));
     }
     m.flush(T0);
