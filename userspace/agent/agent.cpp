@@ -237,8 +237,12 @@ void Agent::publish_metrics(uint64_t now) {
     ms_.maps[0].entries = in_map_;
     if (now - flows_counted_ns_ >= 5'000'000'000ULL) {  // ~65k syscalls at full size: not every sweep
         ms_.maps[1].entries = count_keys(kernel_->flows_fd(), sizeof(sw_flow_key));
+        const Blocker::ShieldCount sh = blocker_->shields_active(now);  // the shield map, in batches
+        ms_.shields_agent = sh.agent;
+        ms_.shields_fast_path = sh.fast_path;
         flows_counted_ns_ = now;
     }
+    ms_.shields_created = blocker_->shields_created();
     ms_.maps[2].entries = blocker_->size();
     ms_.sources_tracked = an_->detector().tracked();
     ms_.scanners = an_->detector().scanners_reported();

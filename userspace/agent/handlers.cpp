@@ -58,6 +58,10 @@ nlohmann::json Agent::status_reply(uint64_t now) {
     j["scanners"] = an_->detector().scanners_reported();
     j["blocks"] = blocker_->size();
     j["blocks_created"] = blocker_->created_total();
+    const Blocker::ShieldCount sh = blocker_->shields_active(now);
+    j["shields"] = sh.total();
+    j["shields_fast_path"] = sh.fast_path;
+    j["shields_created"] = blocker_->shields_created();
     j["blocks_refused_kernel"] = kernel_->stat(SW_S_BLOCKS_REFUSED);
     j["syn_cookies"] = kernel_->stat(SW_S_COOKIES);
     j["cookie_proofs"] = kernel_->stat(SW_S_PROOFS);
