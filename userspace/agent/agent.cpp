@@ -148,6 +148,12 @@ Agent::Agent(RunOptions o, ReloadOptions reload)
 
     clock_ = Clock::live();
     an_ = std::make_unique<Analyzer>(o_.det, out_, clock_, !o_.quiet);
+    // Only hot sources are read, by key; a bounded walk finds the rest (agent/mirror.hpp).
+    mirror_ = std::make_unique<Mirror>(
+        *an_, SourceReader{[this](const Addr& a) { return kernel_->source(a); },
+                           [this](MapCursor& c, size_t max, const SourceVisitor& v) {
+                               return walk_sources_in(kernel_->sources_fd(), c.token, c.started, max, v);
+                           }});
     start_ = mono_now_ns();
 
     if (!o_.state_file.empty()) {
@@ -179,7 +185,7 @@ Agent::Agent(RunOptions o, ReloadOptions reload)
                 {"flows", 0, ko_.max_flows},
                 {"blocks", 0, std::max<uint32_t>(o_.max_blocks, SW_DEFAULT_MAX_BLOCKS)}};
     if (metrics_)
-        publish_metrics(0, start_);
+        publish_metrics(start_);
     deadline_ = o_.duration_s > 0 ? start_ + static_cast<uint64_t>(o_.duration_s * 1e9) : 0;
 }
 
@@ -219,7 +225,7 @@ void Agent::write_started() {
         std::fprintf(stderr, "scanwatch: %s\n", cs_->describe().c_str());
 }
 
-void Agent::publish_metrics(size_t sources_read, uint64_t now) {
+void Agent::publish_metrics(uint64_t now) {
     auto rows = kernel_->stat_rows();
     ms_.ifaces.clear();
     for (size_t slot = 0; slot < kernel_->slot_names().size(); slot++)
@@ -228,7 +234,7 @@ void Agent::publish_metrics(size_t sources_read, uint64_t now) {
             std::copy(std::begin(rows[slot].s), std::end(rows[slot].s), i.stats.begin());
             ms_.ifaces.push_back(std::move(i));
         }
-    ms_.maps[0].entries = sources_read;
+    ms_.maps[0].entries = in_map_;
     if (now - flows_counted_ns_ >= 5'000'000'000ULL) {  // ~65k syscalls at full size: not every sweep
         ms_.maps[1].entries = count_keys(kernel_->flows_fd(), sizeof(sw_flow_key));
         const Blocker::ShieldCount sh = blocker_->shields_active(now);  // the shield map, in batches
@@ -243,6 +249,8 @@ void Agent::publish_metrics(size_t sources_read, uint64_t now) {
     ms_.blocks_active = blocker_->size();
     ms_.ring_events_received = an_->events();
     ms_.last_sweep_s = last_sweep_ms_ / 1e3;
+    const MirrorStats& m = mirror_->stats();
+    ms_.mirror = {m.admitted, m.found_by_walk, m.evicted, m.refused, m.walk_passes, m.walk_pass_s};
     if (cs_)
         cs_->fill(ms_.crowdsec);
     tally_.fill(ms_);
@@ -304,12 +312,12 @@ void Agent::on_ring_events(uint64_t now) {
                           "fast_path", now);
             continue;
         }
-        an_->on_event(e);
+        mirror_->on_event(e);
     }
     pending_.clear();
     if (fast)
         adopt(now, true);
-    an_->flush([this](const Addr& a) { return kernel_->source(a); }, now);
+    mirror_->flush(now);
 }
 
 void Agent::on_sweep(uint64_t now) {
@@ -320,12 +328,13 @@ void Agent::on_sweep(uint64_t now) {
     // control socket) by sweeping no more than a fifth of the time.
     if (now >= next_sweep_ns_) {
         uint64_t t_sweep = mono_now_ns();
-        size_t read = an_->sweep([this](const SourceVisitor& v) { return in_map_ = kernel_->for_each_source(v); }, now);
+        mirror_->sweep(now);
+        in_map_ = std::max<size_t>(mirror_->stats().map_records, mirror_->stats().walk_position);
         uint64_t took = mono_now_ns() - t_sweep;
         last_sweep_ms_ = took / 1e6;
         ms_.sweep.observe(took / 1e9);
         if (metrics_)
-            publish_metrics(read, now);
+            publish_metrics(now);
         next_sweep_ns_ = t_sweep + 5 * took;
         sweeps_++;
     }

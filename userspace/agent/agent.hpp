@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/analyzer.hpp"
+#include "agent/mirror.hpp"
 #include "block/blocker.hpp"
 #include "bpf/loader.hpp"
 #include "common/fd.hpp"
@@ -66,7 +67,7 @@ private:
     void on_ring_events(uint64_t now);
     void on_sweep(uint64_t now);
     void check_overload(uint64_t now);
-    void publish_metrics(size_t sources_read, uint64_t now);
+    void publish_metrics(uint64_t now);
     void write_started();
     void write_stopped();
     void warn(const std::string& m) const;
@@ -110,10 +111,11 @@ private:
     UniqueFd ep_;
     Clock clock_;
     std::unique_ptr<Analyzer> an_;
+    std::unique_ptr<Mirror> mirror_;  // which source records an_ is fed (agent/mirror.hpp)
     uint64_t start_ = 0;
-    double last_sweep_ms_ = 0;  // wall time of the latest full sweep (status "last_sweep_ms")
+    double last_sweep_ms_ = 0;  // wall time of the latest sweep (status "last_sweep_ms"): tracked sources + one walk slice
     std::unique_ptr<Blocker> blocker_;
-    size_t in_map_ = 0;     // records in the sources map at the latest sweep
+    size_t in_map_ = 0;     // records in the sources map at the latest complete walk
     bool map_full_ = false;  // in_map reached --max-sources
     std::unique_ptr<ControlServer> control_;
     MetricsSnapshot ms_;

@@ -68,6 +68,14 @@ nlohmann::json Agent::status_reply(uint64_t now) {
     j["block_enabled"] = o_.block;
     j["state_file_error"] = blocker_->save_error().empty() ? nlohmann::json() : nlohmann::json(blocker_->save_error());
     j["last_sweep_ms"] = std::round(last_sweep_ms_ * 100) / 100;
+    {
+        const MirrorStats& m = mirror_->stats();
+        j["mirror"] = {{"tracked", m.tracked},         {"max_tracked", mirror_->limits().max_tracked},
+                       {"admitted", m.admitted},       {"found_by_walk", m.found_by_walk},
+                       {"evicted", m.evicted},         {"refused", m.refused},
+                       {"walk_per_sweep", mirror_->limits().walk_per_sweep},
+                       {"walk_passes", m.walk_passes}, {"walk_pass_s", std::round(m.walk_pass_s * 100) / 100}};
+    }
     j["crowdsec"] = cs_ ? cs_->status() : nlohmann::json();
     // the sources closest to a verdict and what each lacks
     nlohmann::json watching = nlohmann::json::array();

@@ -124,6 +124,7 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
     so.max_flows = opts_.max_flows;
     so.max_blocks = std::max<uint32_t>(opts_.max_blocks, SW_DEFAULT_MAX_BLOCKS);
     so.pin_dir = opts_.pin_dir;
+    so.hot_events_per_sec = SW_HOT_EVENTS_PER_SEC;
     skel_ = open_skeleton(so);
     pinned_ = true;
 
@@ -366,6 +367,32 @@ size_t for_each_source_in(int fd, const std::function<void(const Addr&, const sw
         first = false;
     }
     return total;
+}
+
+std::pair<size_t, bool> walk_sources_in(int fd, uint8_t (&token)[16], bool& started, size_t max,
+                                        const std::function<void(const Addr&, const sw_source&)>& fn) {
+    constexpr uint32_t kBatch = 1024;
+    static thread_local std::vector<uint8_t> keys(kBatch * 16);
+    static thread_local std::vector<sw_source> values(kBatch);
+    size_t total = 0;
+    while (total < max) {
+        uint32_t count = kBatch;
+        LIBBPF_OPTS(bpf_map_batch_opts, bo);
+        int err = bpf_map_lookup_batch(fd, started ? token : nullptr, token, keys.data(), values.data(), &count, &bo);
+        int saved = errno;
+        for (uint32_t i = 0; i < count; i++)
+            fn(Addr::from_bytes(&keys[i * 16]), values[i]);
+        total += count;
+        if (err) {
+            if (saved == ENOENT) {
+                started = false;
+                return {total, true};
+            }
+            throw BpfError("reading the sources map", saved);
+        }
+        started = true;
+    }
+    return {total, false};
 }
 
 size_t Kernel::for_each_source(const std::function<void(const Addr&, const sw_source&)>& fn) const {

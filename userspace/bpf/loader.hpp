@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bpf/skel.hpp"
@@ -100,6 +101,14 @@ private:
 // Reads every record of a sources map (by fd) with batch lookups, 1024 at a
 // time; returns how many. Throws BpfError.
 size_t for_each_source_in(int map_fd, const std::function<void(const Addr&, const sw_source&)>& fn);
+
+// One slice of a resumable walk of a sources map: reads batches of 1024 from
+// the batch position `token` (`started` false: the map's beginning) until at
+// least `max` records were read or the map ended; returns how many were read
+// and whether it ended. Records added or evicted meanwhile may be missed or
+// read twice, as in any walk of a live hash map. Throws BpfError.
+std::pair<size_t, bool> walk_sources_in(int map_fd, uint8_t (&token)[16], bool& started, size_t max,
+                                        const std::function<void(const Addr&, const sw_source&)>& fn);
 
 // Mounts bpffs on /sys/fs/bpf when it is not there (e.g. under `ip netns exec`).
 // true when it mounted bpffs itself (a private mount namespace: pins die with the process)
