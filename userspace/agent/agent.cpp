@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "bpf/map_walk.hpp"
 #include "common/version.hpp"
 #include "ui/model.hpp"
 
@@ -64,15 +65,6 @@ UniqueFd interval_timer(double ms) {
     return fd;
 }
 
-// Entries of a hash map, counted key by key (no batch of values needed).
-uint64_t count_keys(int fd, size_t key_size) {
-    std::vector<uint8_t> a(key_size), b(key_size);
-    uint64_t n = 0;
-    for (void* prev = nullptr; bpf_map_get_next_key(fd, prev, b.data()) == 0; prev = a.data(), n++)
-        a.swap(b);
-    return n;
-}
-
 void epoll_add(int ep, int fd, uint64_t tag) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -117,22 +109,12 @@ Agent::Agent(RunOptions o, ReloadOptions reload)
     // Before the kernel is touched: a port in use costs nothing.
     if (metrics_at_)
         metrics_ = std::make_unique<MetricsServer>(*metrics_at_);
-    out_.add_sink([this](const nlohmann::ordered_json& e) { tally_.on_event(e); });
-    // output.syslog is reloadable: the sink follows the running options and
-    // opens the log the first time it is needed.
-    out_.add_sink([this](const nlohmann::ordered_json& e) {
-        if (!o_.syslog)
-            return;
-        if (!syslog_)
-            syslog_.emplace();
-        syslog_->on_event(e);
-    });
-    sigfd_ = signal_fd();
     auto warn_fn = [](const std::string& m) { std::fprintf(stderr, "scanwatch: warning: %s\n", m.c_str()); };
+    sigfd_ = signal_fd();
     // CrowdSec: a malformed URL or secret stops here, before the kernel is
     // touched; an unreachable Local API is only a warning from its threads.
     cs_ = crowdsec::Link::from_options(o_, warn_fn);
-    kernel_ = std::make_unique<Kernel>(ko_, warn_fn);
+    kernel_ = attach_kernel(ko_, warn_fn);
 
     pending_.reserve(1024);
     rb_.reset(ring_buffer__new(kernel_->ringbuf_fd(), on_ring_event, &pending_, nullptr));
@@ -146,6 +128,40 @@ Agent::Agent(RunOptions o, ReloadOptions reload)
     if (cs_)
         epoll_add(ep_.get(), cs_->event_fd(), kCrowdSec);
 
+    start_parts(warn_fn);
+    control_ = std::make_unique<ControlServer>(
+        o_.socket, [this](const nlohmann::json& j) { return handle(j); }, o_.socket_group);
+    control_->set_epoll(ep_.get(), kClientBase);
+    epoll_add(ep_.get(), control_->listen_fd(), kControl);
+    finish_start();
+}
+
+Agent::Agent(RunOptions o, ReloadOptions reload, std::unique_ptr<KernelView> kernel)
+    : o_(std::move(o)),
+      reload_(std::move(reload)),
+      metrics_at_(checked_metrics_listen(o_)),
+      ko_(kernel_options(o_)),
+      out_(o_.json),
+      kernel_(std::move(kernel)) {
+    start_parts([](const std::string& m) { std::fprintf(stderr, "scanwatch: warning: %s\n", m.c_str()); });
+    finish_start();
+}
+
+Agent::~Agent() = default;
+
+// The outputs' sinks, the analyzer and the block list (restored from the
+// state file and the pins); the kernel side is up.
+void Agent::start_parts(const std::function<void(const std::string&)>& warn_fn) {
+    out_.add_sink([this](const nlohmann::ordered_json& e) { tally_.on_event(e); });
+    // output.syslog is reloadable: the sink follows the running options and
+    // opens the log the first time it is needed.
+    out_.add_sink([this](const nlohmann::ordered_json& e) {
+        if (!o_.syslog)
+            return;
+        if (!syslog_)
+            syslog_.emplace();
+        syslog_->on_event(e);
+    });
     clock_ = Clock::live();
     an_ = std::make_unique<Analyzer>(o_.det, out_, clock_, !o_.quiet);
     start_ = mono_now_ns();
@@ -154,23 +170,16 @@ Agent::Agent(RunOptions o, ReloadOptions reload)
         std::error_code ec;
         std::filesystem::create_directories(std::filesystem::path(o_.state_file).parent_path(), ec);
     }
-    const Kernel& k = *kernel_;
-    blocker_ = std::make_unique<Blocker>(
-        BlockMaps{k.blocks_fd(), k.allow_fd(), k.config_fd(), k.shield_fd(), k.budget_fd(), k.block_addrs_fd()},
-        block_policy(o_), o_.state_file, clock_);
+    blocker_ = std::make_unique<Blocker>(kernel_->block_maps(), block_policy(o_), o_.state_file, clock_);
     blocker_->set_protected(local_protected_addresses());
     for (const auto& line : blocker_->restore(start_))
-        warn(line);
-
+        warn_fn(line);
     an_->on_report = [this](const ScanReport& r, const sw_source& rec) { return on_report(r, rec); };
+}
 
-    control_ = std::make_unique<ControlServer>(
-        o_.socket, [this](const nlohmann::json& j) { return handle(j); }, o_.socket_group);
-    control_->set_epoll(ep_.get(), kClientBase);
-    epoll_add(ep_.get(), control_->listen_fd(), kControl);
-
+// The `started` event, the first metrics, the deadline.
+void Agent::finish_start() {
     write_started();
-
     ms_.version = kVersion;
     ms_.xdp_mode = kernel_->xdp_mode();
     ms_.start_time_s = static_cast<double>(clock_.wall(start_)) / 1e9;
@@ -179,31 +188,54 @@ Agent::Agent(RunOptions o, ReloadOptions reload)
                 {"flows", 0, ko_.max_flows},
                 {"blocks", 0, std::max<uint32_t>(o_.max_blocks, SW_DEFAULT_MAX_BLOCKS)}};
     if (metrics_)
-        publish_metrics(0, start_);
+        publish_metrics(start_);
     deadline_ = o_.duration_s > 0 ? start_ + static_cast<uint64_t>(o_.duration_s * 1e9) : 0;
 }
 
-Agent::~Agent() = default;
-
 void Agent::warn(const std::string& m) const { std::fprintf(stderr, "scanwatch: warning: %s\n", m.c_str()); }
 
+AgentSnapshot Agent::snapshot(uint64_t now) const {
+    AgentSnapshot s;
+    s.version = kVersion;
+    s.pid = getpid();
+    s.ifaces = o_.ifaces;
+    s.xdp_mode = kernel_->xdp_mode();
+    s.pin_dir = o_.pin_dir;
+    s.socket = o_.socket;
+    s.block_enabled = o_.block;
+    s.clock = clock_;
+    s.start_ns = start_;
+    s.now_ns = now;
+    try {
+        s.rows = kernel_->stat_rows();
+    } catch (const BpfError&) {
+        s.rows.clear();  // counted as zeros, as Kernel::stat() does
+    }
+    s.slot_names = kernel_->slot_names();
+    sum_stats(s);
+    s.sources_in_map = in_map_;
+    s.max_sources = ko_.max_sources;
+    s.sources_map_full = map_full_;
+    s.sources = an_->detector().tracked();
+    s.scanners = an_->detector().scanners_reported();
+    s.reports = an_->reports();
+    s.events = an_->events();
+    s.blocks = blocker_->size();
+    s.blocks_created = blocker_->created_total();
+    s.state_file_error = blocker_->save_error();
+    s.last_sweep_ms = last_sweep_ms_;
+    s.sweeps = sweeps_;
+    s.crowdsec = cs_ ? cs_->status() : nlohmann::json();
+    return s;
+}
+
 void Agent::write_started() {
-    nlohmann::ordered_json started;
-    started["event"] = "started";
-    started["ifaces"] = o_.ifaces;
-    started["xdp_mode"] = kernel_->xdp_mode();
-    started["block"] = o_.block;
-    started["blocks_restored"] = blocker_->size();
-    started["pin_dir"] = o_.pin_dir;
-    started["socket"] = o_.socket;
-    started["crowdsec"] = cs_ ? nlohmann::ordered_json(cs_->status()["lapi_url"]) : nlohmann::ordered_json();
-    started["ts"] = rfc3339(clock_.wall(start_));
-    out_.write(started);
+    out_.write(started_json(snapshot(start_)));
     if (o_.quiet)
         return;
     std::string names;
-    for (const auto& a : kernel_->attachments())
-        names += (names.empty() ? "" : ", ") + a.iface + " (" + a.xdp_mode + " XDP)";
+    for (const auto& a : kernel_->attached())
+        names += (names.empty() ? "" : ", ") + a;
     std::fprintf(stderr, "scanwatch: watching %s%s\n", names.c_str(), o_.block ? ", blocking scanners" : "");
     // what it starts with: blocks put back from the state file or the pins, the metrics URL
     size_t restored = blocker_->list().size();
@@ -219,36 +251,18 @@ void Agent::write_started() {
         std::fprintf(stderr, "scanwatch: %s\n", cs_->describe().c_str());
 }
 
-void Agent::publish_metrics(size_t sources_read, uint64_t now) {
-    auto rows = kernel_->stat_rows();
-    ms_.ifaces.clear();
-    for (size_t slot = 0; slot < kernel_->slot_names().size(); slot++)
-        if (slot != SW_IF_SLOT_OTHER || rows[slot].s[SW_S_PACKETS] || rows[slot].s[SW_S_EGRESS]) {
-            MetricsSnapshot::Iface i{kernel_->slot_names()[slot], {}};
-            std::copy(std::begin(rows[slot].s), std::end(rows[slot].s), i.stats.begin());
-            ms_.ifaces.push_back(std::move(i));
-        }
-    ms_.maps[0].entries = sources_read;
+void Agent::publish_metrics(uint64_t now) {
+    fill_metrics(snapshot(now), ms_);
     if (now - flows_counted_ns_ >= 5'000'000'000ULL) {  // ~65k syscalls at full size: not every sweep
-        ms_.maps[1].entries = count_keys(kernel_->flows_fd(), sizeof(sw_flow_key));
+        ms_.maps[1].entries = kernel_->flows();
         flows_counted_ns_ = now;
     }
-    ms_.maps[2].entries = blocker_->size();
-    ms_.sources_tracked = an_->detector().tracked();
-    ms_.scanners = an_->detector().scanners_reported();
-    ms_.blocks_active = blocker_->size();
-    ms_.ring_events_received = an_->events();
-    ms_.last_sweep_s = last_sweep_ms_ / 1e3;
     if (cs_)
         cs_->fill(ms_.crowdsec);
     tally_.fill(ms_);
     metrics_->publish(ms_);
 }
 
-// Overload is reported, never fatal: a ring buffer that overflowed (the
-// agent fell behind; the maps still hold the evidence) and a full sources
-// map (the least recently seen records are evicted) each get a warning on
-// stderr when they start, and figures in status and the stopped event.
 void Agent::check_overload(uint64_t now) {
     uint64_t lost = kernel_->stat(SW_S_EVENTS_LOST);
     if (lost > lost_warned_ && now - lost_warn_ns_ >= 10'000'000'000ULL) {
@@ -281,17 +295,17 @@ void Agent::on_signals() {
             stop_ = true;
             stop_reason_ = si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
         } else if (si.ssi_signo == SIGHUP) {
-            reload_config();
+            reload();
         }
     }
 }
 
 // Events first: they carry RPC details and mark the sources to judge now.
-void Agent::on_ring_events(uint64_t now) {
-    if (pending_.empty())
+void Agent::on_events(const std::vector<sw_event>& events, uint64_t now) {
+    if (events.empty())
         return;
     bool fast = false;
-    for (const auto& e : pending_) {
+    for (const auto& e : events) {
         fast |= e.type == SW_EV_FAST_BLOCK;
         if (e.type == SW_EV_BLOCK_REFUSED) {
             refused_event(Addr::from_bytes(e.saddr).str(),
@@ -302,13 +316,12 @@ void Agent::on_ring_events(uint64_t now) {
         }
         an_->on_event(e);
     }
-    pending_.clear();
     if (fast)
         adopt(now, true);
     an_->flush([this](const Addr& a) { return kernel_->source(a); }, now);
 }
 
-void Agent::on_sweep(uint64_t now) {
+void Agent::sweep(uint64_t now) {
     adopt(now, false);
     for (const auto& e : blocker_->expire(now))
         block_event("unblock", e, "expired", now);
@@ -316,14 +329,14 @@ void Agent::on_sweep(uint64_t now) {
     // control socket) by sweeping no more than a fifth of the time.
     if (now >= next_sweep_ns_) {
         uint64_t t_sweep = mono_now_ns();
-        size_t read = an_->sweep([this](const SourceVisitor& v) { return in_map_ = kernel_->for_each_source(v); }, now);
+        an_->sweep([this](const SourceVisitor& v) { return in_map_ = kernel_->for_each_source(v); }, now);
         uint64_t took = mono_now_ns() - t_sweep;
         last_sweep_ms_ = took / 1e6;
         ms_.sweep.observe(took / 1e9);
-        if (metrics_)
-            publish_metrics(read, now);
-        next_sweep_ns_ = t_sweep + 5 * took;
         sweeps_++;
+        if (metrics_)
+            publish_metrics(now);
+        next_sweep_ns_ = t_sweep + 5 * took;
     }
     check_overload(now);
 }
@@ -360,11 +373,12 @@ void Agent::loop_once() {
     }
     ring_buffer__consume(rb_.get());
     uint64_t now = mono_now_ns();
-    on_ring_events(now);
+    on_events(pending_, now);
+    pending_.clear();
     if (cs_)
         crowdsec_work(now);
     if (do_sweep)
-        on_sweep(now);
+        sweep(now);
     blocker_->save_if_due(now);
     if (auto err = blocker_->take_save_error())
         warn(*err);
@@ -383,38 +397,15 @@ int Agent::run() {
 }
 
 void Agent::write_stopped() {
-    nlohmann::ordered_json stopped;
-    uint64_t end = mono_now_ns();
-    stopped["event"] = "stopped";
-    stopped["reason"] = stop_reason_;
-    stopped["ts"] = rfc3339(clock_.wall(end));
-    stopped["seconds"] = std::round((end - start_) / 1e6) / 1e3;
-    stopped["packets"] = kernel_->stat(SW_S_PACKETS);
-    stopped["probes"] = kernel_->stat(SW_S_PROBES);
-    stopped["sources"] = an_->detector().tracked();
-    stopped["scanners"] = an_->detector().scanners_reported();
-    stopped["reports"] = an_->reports();
-    stopped["events"] = an_->events();
-    stopped["events_lost"] = kernel_->stat(SW_S_EVENTS_LOST);
-    stopped["sources_in_map"] = in_map_;
-    stopped["max_sources"] = ko_.max_sources;
-    stopped["sources_map_full"] = map_full_;
-    stopped["dropped"] = kernel_->stat(SW_S_DROPPED);
-    stopped["blocks_active"] = blocker_->size();
-    stopped["blocks_created"] = blocker_->created_total();
-    stopped["truncated"] = kernel_->stat(SW_S_TRUNCATED);
-    stopped["malformed"] = kernel_->stat(SW_S_MALFORMED);
-    stopped["sweeps"] = sweeps_;
-    out_.write(stopped);
+    const AgentSnapshot snap = snapshot(mono_now_ns());
+    out_.write(stopped_json(snap, stop_reason_));
     if (o_.quiet)
         return;
     auto n = [](uint64_t v, const char* one, const char* many) { return std::to_string(v) + " " + (v == 1 ? one : many); };
     std::fprintf(stderr, "scanwatch: stopped (%s) after %s: %s, %s, %s, %s active\n", stop_reason_.c_str(),
-                 ui::format_duration(std::round((end - start_) / 1e9)).c_str(),
-                 n(kernel_->stat(SW_S_PACKETS), "packet", "packets").c_str(),
-                 n(an_->detector().scanners_reported(), "scanner", "scanners").c_str(),
-                 n(blocker_->created_total(), "block made", "blocks made").c_str(),
-                 n(blocker_->size(), "block", "blocks").c_str());
+                 ui::format_duration(std::round((snap.now_ns - snap.start_ns) / 1e9)).c_str(),
+                 n(snap.stat(SW_S_PACKETS), "packet", "packets").c_str(), n(snap.scanners, "scanner", "scanners").c_str(),
+                 n(snap.blocks_created, "block made", "blocks made").c_str(), n(snap.blocks, "block", "blocks").c_str());
 }
 
 }  // namespace scanwatch
