@@ -470,6 +470,8 @@ TEST(AgentDefaults, RunOptionsAndBlockPolicyAgree) {
     EXPECT_EQ(from.max_blocks, fresh.max_blocks);
     EXPECT_EQ(from.max_new_per_sec, fresh.max_new_per_sec);
     EXPECT_EQ(from.fast_path, fresh.fast_path);
+    EXPECT_EQ(o.pin_dir, KernelOptions{}.pin_dir);
+    EXPECT_EQ(o.max_blocks, KernelOptions{}.max_blocks);
 }
 
 }  // namespace
