@@ -14,6 +14,7 @@
 
 #include "agent/agent.hpp"
 #include "config/config.hpp"
+#include "temp_dir.hpp"
 
 using namespace scanwatch;
 namespace fs = std::filesystem;
@@ -22,13 +23,8 @@ namespace {
 
 constexpr uint64_t kS = 1'000'000'000ULL;
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/sw-agent-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
+struct TempDir : test::TempDir {
+    TempDir() : test::TempDir("agent") {}
 };
 
 // The kernel side in memory: source records and statistics rows the test sets.
