@@ -52,6 +52,7 @@ public:
     size_t flows() const override { return 0; }
     BlockMaps block_maps() const override { return {}; }
     int ringbuf_fd() const override { return -1; }
+    int sources_fd() const override { return -1; }
 };
 
 RunOptions base_options(const TempDir& d) {

@@ -34,6 +34,7 @@ public:
         return {k_.blocks_fd(), k_.allow_fd(), k_.config_fd(), k_.shield_fd(), k_.budget_fd(), k_.block_addrs_fd()};
     }
     int ringbuf_fd() const override { return k_.ringbuf_fd(); }
+    int sources_fd() const override { return k_.sources_fd(); }
 
 private:
     Kernel k_;

@@ -36,6 +36,8 @@ public:
     virtual BlockMaps block_maps() const = 0;
     // The events ring buffer (for ring_buffer__new); -1 without a kernel.
     virtual int ringbuf_fd() const = 0;
+    // The sources map itself, for walks by batch; -1 without a kernel.
+    virtual int sources_fd() const = 0;
 
     // One statistic (SW_S_*) summed over CPUs and interfaces; 0 when unreadable.
     uint64_t stat(unsigned idx) const;
