@@ -99,6 +99,25 @@ struct Rig {
     }
 };
 
+// The sketches marked as the XDP program marks them, whichever sketch abi.h has.
+void mark_port(sw_source& r, uint16_t port) {
+#ifdef SW_HLL_REGS  // HyperLogLog registers
+    hll_add(r.ports, sw_port_hash(port, 6));
+#else  // a bitmap
+    unsigned b = sw_port_bit(port, 6);
+    r.ports[b / 64] |= 1ULL << (b % 64);
+#endif
+}
+
+void mark_host(sw_source& r, uint32_t addr) {
+#ifdef SW_HLL_REGS
+    hll_add(r.hosts, sw_hash32(addr));
+#else
+    unsigned h = sw_hash32(addr) % SW_HOST_BITS;
+    r.hosts[h / 64] |= 1ULL << (h % 64);
+#endif
+}
+
 // nmap -sS from src over n ports, one in ten open; `proven` ports completed a
 // handshake (the evidence a forger cannot produce).
 sw_source nmap_syn(unsigned n, unsigned proven, uint64_t now) {
@@ -114,12 +133,9 @@ sw_source nmap_syn(unsigned n, unsigned proven, uint64_t now) {
     r.cnt[SW_C_FIRST_OK] = open;
     r.cnt[SW_C_HALF_OPEN] = open;
     r.cnt[SW_C_FAIL_RST] = n - open;
-    for (unsigned port = 1; port <= n; port++) {
-        unsigned b = sw_port_bit(static_cast<uint16_t>(port), 6);
-        r.ports[b / 64] |= 1ULL << (b % 64);
-    }
-    unsigned h = sw_hash32(0xC6120001u) % SW_HOST_BITS;
-    r.hosts[h / 64] |= 1ULL << (h % 64);
+    for (unsigned port = 1; port <= n; port++)
+        mark_port(r, static_cast<uint16_t>(port));
+    mark_host(r, 0xC6120001u);
     for (unsigned i = 0; i < proven; i++)
         r.proven |= 1u << i;
     return r;
