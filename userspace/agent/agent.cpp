@@ -263,6 +263,10 @@ void Agent::publish_metrics(uint64_t now) {
     metrics_->publish(ms_);
 }
 
+// Overload is reported, never fatal: a ring buffer that overflowed (the
+// agent fell behind; the maps still hold the evidence) and a full sources
+// map (the least recently seen records are evicted) each get a warning on
+// stderr when they start, and figures in status and the stopped event.
 void Agent::check_overload(uint64_t now) {
     uint64_t lost = kernel_->stat(SW_S_EVENTS_LOST);
     if (lost > lost_warned_ && now - lost_warn_ns_ >= 10'000'000'000ULL) {
@@ -333,10 +337,10 @@ void Agent::sweep(uint64_t now) {
         uint64_t took = mono_now_ns() - t_sweep;
         last_sweep_ms_ = took / 1e6;
         ms_.sweep.observe(took / 1e9);
-        sweeps_++;
         if (metrics_)
             publish_metrics(now);
         next_sweep_ns_ = t_sweep + 5 * took;
+        sweeps_++;
     }
     check_overload(now);
 }

@@ -6,7 +6,9 @@
 //
 // The code is split by concern: agent.cpp (the parts and the loop),
 // handlers.cpp (the control protocol), blocking.cpp (verdicts become blocks,
-// block events, CrowdSec), reload.cpp (options checked and applied, SIGHUP).
+// block events, CrowdSec), reload.cpp (options checked and applied, SIGHUP);
+// what it reads from the kernel goes through KernelView (kernel_view.hpp),
+// and every figure it reports through one AgentSnapshot (snapshot.hpp).
 #pragma once
 
 #include <cstdint>
@@ -81,7 +83,6 @@ public:
     const DetectorConfig& detector_config() const { return an_->detector().config(); }
 
 private:
-
     // agent.cpp
     void start_parts(const std::function<void(const std::string&)>& warn_fn);
     void finish_start();
