@@ -23,10 +23,6 @@ namespace {
 
 constexpr uint64_t kS = 1'000'000'000ULL;
 
-struct TempDir : test::TempDir {
-    TempDir() : test::TempDir("agent") {}
-};
-
 // The kernel side in memory: source records and statistics rows the test sets.
 class FakeKernel final : public KernelView {
 public:
@@ -55,7 +51,7 @@ public:
     int sources_fd() const override { return -1; }
 };
 
-RunOptions base_options(const TempDir& d) {
+RunOptions base_options(const test::TempDir& d) {
     RunOptions o;
     o.ifaces = {"lo"};
     o.json = (d.path / "events.json").string();
@@ -68,7 +64,7 @@ RunOptions base_options(const TempDir& d) {
 
 // An agent on a fake kernel; `k` stays valid while the agent lives.
 struct Rig {
-    TempDir dir;
+    test::TempDir dir{"agent"};
     FakeKernel* k = nullptr;
     std::unique_ptr<Agent> agent;
 
