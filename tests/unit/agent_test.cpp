@@ -167,6 +167,12 @@ TEST(Snapshot, StatusStoppedAndMetricsShowTheSameFigures) {
     s.blocks_created = 3;
     s.last_sweep_ms = 1.23456;
     s.sweeps = 14;
+    s.shields_created = 4;
+    s.shields_counted = true;
+    s.shields_agent = 2;
+    s.shields_fast_path = 1;
+    s.flows_counted = true;
+    s.flows = 77;
 
     auto st = status_json(s);
     EXPECT_EQ(st["packets"], 123);
@@ -181,6 +187,9 @@ TEST(Snapshot, StatusStoppedAndMetricsShowTheSameFigures) {
     EXPECT_DOUBLE_EQ(st["last_sweep_ms"].get<double>(), 1.23);
     EXPECT_TRUE(st["state_file_error"].is_null());
     EXPECT_TRUE(st["crowdsec"].is_null());
+    EXPECT_EQ(st["shields"], 3);
+    EXPECT_EQ(st["shields_fast_path"], 1);
+    EXPECT_EQ(st["shields_created"], 4);
 
     auto sp = stopped_json(s, "SIGTERM");
     EXPECT_EQ(sp["packets"], st["packets"]);
@@ -206,6 +215,16 @@ TEST(Snapshot, StatusStoppedAndMetricsShowTheSameFigures) {
     EXPECT_EQ(m.ifaces[1].name, "eth0");
     EXPECT_EQ(m.ifaces[0].stats[SW_S_PACKETS] + m.ifaces[1].stats[SW_S_PACKETS], st["packets"].get<uint64_t>());
     EXPECT_EQ(m.ifaces[2].stats[SW_S_COOKIES], 5u);
+    EXPECT_EQ(m.maps[1].entries, 77u);
+    EXPECT_EQ(m.shields_agent, 2u);
+    EXPECT_EQ(m.shields_fast_path, 1u);
+    EXPECT_EQ(m.shields_created, 4u);
+    // a snapshot that did not walk the maps leaves their last counts standing
+    s.flows_counted = s.shields_counted = false;
+    s.flows = s.shields_agent = 0;
+    fill_metrics(s, m);
+    EXPECT_EQ(m.maps[1].entries, 77u);
+    EXPECT_EQ(m.shields_agent, 2u);
     // an "other" slot without traffic is left out
     s.rows[SW_IF_SLOT_OTHER].s[SW_S_PACKETS] = 0;
     fill_metrics(s, m);

@@ -194,7 +194,7 @@ void Agent::finish_start() {
 
 void Agent::warn(const std::string& m) const { std::fprintf(stderr, "scanwatch: warning: %s\n", m.c_str()); }
 
-AgentSnapshot Agent::snapshot(uint64_t now) const {
+AgentSnapshot Agent::snapshot(uint64_t now, SnapshotWalks walks) const {
     AgentSnapshot s;
     s.version = kVersion;
     s.pid = getpid();
@@ -222,6 +222,17 @@ AgentSnapshot Agent::snapshot(uint64_t now) const {
     s.events = an_->events();
     s.blocks = blocker_->size();
     s.blocks_created = blocker_->created_total();
+    s.shields_created = blocker_->shields_created();
+    if (walks.shields) {
+        const Blocker::ShieldCount sh = blocker_->shields_active(now);  // the shield map, in batches
+        s.shields_counted = true;
+        s.shields_agent = sh.agent;
+        s.shields_fast_path = sh.fast_path;
+    }
+    if (walks.flows) {
+        s.flows_counted = true;
+        s.flows = kernel_->flows();
+    }
     s.state_file_error = blocker_->save_error();
     s.last_sweep_ms = last_sweep_ms_;
     s.sweeps = sweeps_;
@@ -252,11 +263,11 @@ void Agent::write_started() {
 }
 
 void Agent::publish_metrics(uint64_t now) {
-    fill_metrics(snapshot(now), ms_);
-    if (now - flows_counted_ns_ >= 5'000'000'000ULL) {  // ~65k syscalls at full size: not every sweep
-        ms_.maps[1].entries = kernel_->flows();
+    // the flows (~65k syscalls at full size) and the shields (batches): not every sweep
+    const bool walk = now - flows_counted_ns_ >= 5'000'000'000ULL;
+    fill_metrics(snapshot(now, {walk, walk}), ms_);
+    if (walk)
         flows_counted_ns_ = now;
-    }
     if (cs_)
         cs_->fill(ms_.crowdsec);
     tally_.fill(ms_);

@@ -77,7 +77,7 @@ public:
     void sweep(uint64_t now);
     // ring-buffer events, then the sources they touched judged
     void on_events(const std::vector<sw_event>& events, uint64_t now);
-    AgentSnapshot snapshot(uint64_t now) const;
+    AgentSnapshot snapshot(uint64_t now, SnapshotWalks walks = {}) const;
     const Blocker& blocker() const { return *blocker_; }
     const RunOptions& options() const { return o_; }
     const DetectorConfig& detector_config() const { return an_->detector().config(); }

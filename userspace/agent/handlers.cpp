@@ -35,7 +35,7 @@ nlohmann::json Agent::handle(const nlohmann::json& json) {
 }
 
 nlohmann::json Agent::status_reply(uint64_t now) {
-    nlohmann::json j = status_json(snapshot(now));
+    nlohmann::json j = status_json(snapshot(now, {.shields = true}));
     // the sources closest to a verdict and what each lacks
     nlohmann::json watching = nlohmann::json::array();
     for (const auto& r : an_->detector().not_scanners(kStatusWatching))

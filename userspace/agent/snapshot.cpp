@@ -33,6 +33,9 @@ nlohmann::json status_json(const AgentSnapshot& s) {
     j["scanners"] = s.scanners;
     j["blocks"] = s.blocks;
     j["blocks_created"] = s.blocks_created;
+    j["shields"] = s.shields_agent + s.shields_fast_path;
+    j["shields_fast_path"] = s.shields_fast_path;
+    j["shields_created"] = s.shields_created;
     j["blocks_refused_kernel"] = s.stat(SW_S_BLOCKS_REFUSED);
     j["syn_cookies"] = s.stat(SW_S_COOKIES);
     j["cookie_proofs"] = s.stat(SW_S_PROOFS);
@@ -105,7 +108,14 @@ void fill_metrics(const AgentSnapshot& s, MetricsSnapshot& m) {
     if (m.maps.size() > 2) {
         m.maps[0].entries = s.sources_in_map;
         m.maps[2].entries = s.blocks;
+        if (s.flows_counted)
+            m.maps[1].entries = s.flows;
     }
+    if (s.shields_counted) {
+        m.shields_agent = s.shields_agent;
+        m.shields_fast_path = s.shields_fast_path;
+    }
+    m.shields_created = s.shields_created;
     m.sources_tracked = s.sources;
     m.scanners = s.scanners;
     m.blocks_active = s.blocks;

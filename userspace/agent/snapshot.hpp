@@ -18,6 +18,12 @@
 
 namespace scanwatch {
 
+// What a snapshot also counts by walking a map (up to 65,536 entries each).
+struct SnapshotWalks {
+    bool shields = false;
+    bool flows = false;
+};
+
 struct AgentSnapshot {
     std::string version;
     long pid = 0;
@@ -42,6 +48,12 @@ struct AgentSnapshot {
     uint64_t events = 0;          // ring-buffer events the agent received
     uint64_t blocks = 0;          // active
     uint64_t blocks_created = 0;
+    uint64_t shields_created = 0; // sources the agent put under the shield
+    // Figures that cost a walk of a map, read only when asked (SnapshotWalks):
+    bool shields_counted = false;
+    uint64_t shields_agent = 0, shields_fast_path = 0;  // shields in force, by who made them
+    bool flows_counted = false;
+    uint64_t flows = 0;           // entries in the flows map
     std::string state_file_error; // "" when the last save worked
     double last_sweep_ms = 0;
     uint64_t sweeps = 0;
@@ -53,15 +65,16 @@ struct AgentSnapshot {
 // Sums rows into stats.
 void sum_stats(AgentSnapshot& s);
 
-// The `status` reply without its "watching" list (the detector gives that).
+// The `status` reply without its "watching" list (the detector gives that);
+// its shield figures need a snapshot that counted the shields.
 nlohmann::json status_json(const AgentSnapshot& s);
 // The `sources` reply's figures besides the rows.
 nlohmann::json sources_summary_json(const AgentSnapshot& s);
 nlohmann::ordered_json started_json(const AgentSnapshot& s);
 nlohmann::ordered_json stopped_json(const AgentSnapshot& s, const std::string& reason);
 // The figures the metrics take from the snapshot: interfaces, the sources
-// and blocks map fill, detector and block counts, the latest sweep.
-// (maps[1], the flows, is counted apart: it costs a syscall per entry.)
+// and blocks map fill, detector and block counts, the latest sweep; the
+// flows and the shields in force when the snapshot counted them.
 void fill_metrics(const AgentSnapshot& s, MetricsSnapshot& m);
 
 }  // namespace scanwatch
