@@ -19,6 +19,7 @@
 #include <string>
 
 #include "block/blocker.hpp"
+#include "bpf/map_walk.hpp"
 #include "bpf/prog_runner.hpp"
 #include "packet.hpp"
 #include "scanwatch/counters.hpp"
@@ -84,11 +85,8 @@ protected:
         auto* s = r().skel();
         for (bpf_map* m : {s->maps.sw_sources, s->maps.sw_flows, s->maps.sw_blocks, s->maps.sw_block_addrs,
                            s->maps.sw_allow, s->maps.sw_shield}) {
-            int fd = bpf_map__fd(m);
-            std::array<uint8_t, 64> k{};
-            while (bpf_map_get_next_key(fd, nullptr, k.data()) == 0)
-                if (bpf_map_delete_elem(fd, k.data()) != 0)
-                    FAIL() << "cannot empty map " << bpf_map__name(m);
+            if (!clear_map(bpf_map__fd(m), bpf_map__key_size(m)))
+                FAIL() << "cannot empty map " << bpf_map__name(m);
         }
         static std::vector<sw_stat_row> zeros(static_cast<size_t>(libbpf_num_possible_cpus()));
         for (uint32_t i = 0; i < SW_IF_SLOTS; i++)

@@ -63,6 +63,7 @@
 
 #include "bpf/stats.hpp"
 #include "bpf/block_map.hpp"
+#include "bpf/map_walk.hpp"
 #include "bpf/prog_runner.hpp"
 #include "bpf/skeleton.hpp"
 #include "packet.hpp"
@@ -146,18 +147,7 @@ public:
 
     template <class K, class V>
     std::vector<std::pair<K, V>> dump(bpf_map* m) const {
-        std::vector<std::pair<K, V>> out;
-        int fd = bpf_map__fd(m);
-        K k{}, next{};
-        const void* prev = nullptr;
-        while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-            V v{};
-            if (bpf_map_lookup_elem(fd, &next, &v) == 0)
-                out.emplace_back(next, v);
-            k = next;
-            prev = &k;
-        }
-        return out;
+        return map_entries<K, V>(bpf_map__fd(m));
     }
     std::vector<std::pair<in6_addr, sw_source>> sources() {
         return dump<in6_addr, sw_source>(skel()->maps.sw_sources);
@@ -196,11 +186,8 @@ public:
     void reset() {
         for (bpf_map* m : {skel()->maps.sw_sources, skel()->maps.sw_flows, skel()->maps.sw_blocks,
                            skel()->maps.sw_block_addrs, skel()->maps.sw_allow, skel()->maps.sw_shield}) {
-            int fd = bpf_map__fd(m);
-            uint8_t k[64]{};
-            while (bpf_map_get_next_key(fd, nullptr, k) == 0)
-                if (bpf_map_delete_elem(fd, k))
-                    throw std::runtime_error("emptying a map");
+            if (!clear_map(bpf_map__fd(m), bpf_map__key_size(m)))
+                throw std::runtime_error("emptying a map");
         }
         std::vector<sw_stat_row> zeros(static_cast<size_t>(libbpf_num_possible_cpus()));
         for (uint32_t slot = 0; slot < SW_IF_SLOTS; slot++)
@@ -725,12 +712,7 @@ private:
 
     // entries in the shield map (XDP answers only shielded sources)
     size_t shield_count() {
-        int fd = bpf_map__fd(p_.skel()->maps.sw_shield);
-        uint8_t k[16], next[16];
-        size_t n = 0;
-        for (void* prev = nullptr; bpf_map_get_next_key(fd, prev, next) == 0; prev = k, n++)
-            std::memcpy(k, next, 16);
-        return n;
+        return count_map_keys(bpf_map__fd(p_.skel()->maps.sw_shield), 16);
     }
 
     void refresh_blocks() {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "block/blocker.hpp"
+#include "temp_dir.hpp"
 
 using namespace scanwatch;
 namespace fs = std::filesystem;
@@ -17,13 +18,8 @@ namespace {
 
 constexpr uint64_t kS = 1'000'000'000ULL;
 
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/sw-blocker-XXXXXX";
-        path = mkdtemp(tmpl);
-    }
-    ~TempDir() { fs::remove_all(path); }
+struct TempDir : test::TempDir {
+    TempDir() : test::TempDir("blocker") {}
 };
 
 Blocker make(const std::string& state = "", uint32_t max_blocks = 1000000) {

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "bpf/map_walk.hpp"
 #include "common/version.hpp"
 #include "ui/model.hpp"
 
@@ -64,15 +65,6 @@ UniqueFd interval_timer(double ms) {
     return fd;
 }
 
-// Entries of a hash map, counted key by key (no batch of values needed).
-uint64_t count_keys(int fd, size_t key_size) {
-    std::vector<uint8_t> a(key_size), b(key_size);
-    uint64_t n = 0;
-    for (void* prev = nullptr; bpf_map_get_next_key(fd, prev, b.data()) == 0; prev = a.data(), n++)
-        a.swap(b);
-    return n;
-}
-
 void epoll_add(int ep, int fd, uint64_t tag) {
     epoll_event ev{};
     ev.events = EPOLLIN;
@@ -117,22 +109,12 @@ Agent::Agent(RunOptions o, ReloadOptions reload)
     // Before the kernel is touched: a port in use costs nothing.
     if (metrics_at_)
         metrics_ = std::make_unique<MetricsServer>(*metrics_at_);
-    out_.add_sink([this](const nlohmann::ordered_json& e) { tally_.on_event(e); });
-    // output.syslog is reloadable: the sink follows the running options and
-    // opens the log the first time it is needed.
-    out_.add_sink([this](const nlohmann::ordered_json& e) {
-        if (!o_.syslog)
-            return;
-        if (!syslog_)
-            syslog_.emplace();
-        syslog_->on_event(e);
-    });
-    sigfd_ = signal_fd();
     auto warn_fn = [](const std::string& m) { std::fprintf(stderr, "scanwatch: warning: %s\n", m.c_str()); };
+    sigfd_ = signal_fd();
     // CrowdSec: a malformed URL or secret stops here, before the kernel is
     // touched; an unreachable Local API is only a warning from its threads.
     cs_ = crowdsec::Link::from_options(o_, warn_fn);
-    kernel_ = std::make_unique<Kernel>(ko_, warn_fn);
+    kernel_ = attach_kernel(ko_, warn_fn);
 
     pending_.reserve(1024);
     rb_.reset(ring_buffer__new(kernel_->ringbuf_fd(), on_ring_event, &pending_, nullptr));
@@ -146,13 +128,47 @@ Agent::Agent(RunOptions o, ReloadOptions reload)
     if (cs_)
         epoll_add(ep_.get(), cs_->event_fd(), kCrowdSec);
 
+    start_parts(warn_fn);
+    control_ = std::make_unique<ControlServer>(
+        o_.socket, [this](const nlohmann::json& j) { return handle(j); }, o_.socket_group);
+    control_->set_epoll(ep_.get(), kClientBase);
+    epoll_add(ep_.get(), control_->listen_fd(), kControl);
+    finish_start();
+}
+
+Agent::Agent(RunOptions o, ReloadOptions reload, std::unique_ptr<KernelView> kernel)
+    : o_(std::move(o)),
+      reload_(std::move(reload)),
+      metrics_at_(checked_metrics_listen(o_)),
+      ko_(kernel_options(o_)),
+      out_(o_.json),
+      kernel_(std::move(kernel)) {
+    start_parts([](const std::string& m) { std::fprintf(stderr, "scanwatch: warning: %s\n", m.c_str()); });
+    finish_start();
+}
+
+Agent::~Agent() = default;
+
+// The outputs' sinks, the analyzer and the block list (restored from the
+// state file and the pins); the kernel side is up.
+void Agent::start_parts(const std::function<void(const std::string&)>& warn_fn) {
+    out_.add_sink([this](const nlohmann::ordered_json& e) { tally_.on_event(e); });
+    // output.syslog is reloadable: the sink follows the running options and
+    // opens the log the first time it is needed.
+    out_.add_sink([this](const nlohmann::ordered_json& e) {
+        if (!o_.syslog)
+            return;
+        if (!syslog_)
+            syslog_.emplace();
+        syslog_->on_event(e);
+    });
     clock_ = Clock::live();
     an_ = std::make_unique<Analyzer>(o_.det, out_, clock_, !o_.quiet);
     // Only hot sources are read, by key; a bounded walk finds the rest (agent/mirror.hpp).
     mirror_ = std::make_unique<Mirror>(
         *an_, SourceReader{[this](const Addr& a) { return kernel_->source(a); },
                            [this](MapCursor& c, size_t max, const SourceVisitor& v) {
-                               return walk_sources_in(kernel_->sources_fd(), c.token, c.started, max, v);
+                               return kernel_->walk_sources(c, max, v);
                            }});
     start_ = mono_now_ns();
 
@@ -160,23 +176,16 @@ Agent::Agent(RunOptions o, ReloadOptions reload)
         std::error_code ec;
         std::filesystem::create_directories(std::filesystem::path(o_.state_file).parent_path(), ec);
     }
-    const Kernel& k = *kernel_;
-    blocker_ = std::make_unique<Blocker>(
-        BlockMaps{k.blocks_fd(), k.allow_fd(), k.config_fd(), k.shield_fd(), k.budget_fd(), k.block_addrs_fd()},
-        block_policy(o_), o_.state_file, clock_);
+    blocker_ = std::make_unique<Blocker>(kernel_->block_maps(), block_policy(o_), o_.state_file, clock_);
     blocker_->set_protected(local_protected_addresses());
     for (const auto& line : blocker_->restore(start_))
-        warn(line);
-
+        warn_fn(line);
     an_->on_report = [this](const ScanReport& r, const sw_source& rec) { return on_report(r, rec); };
+}
 
-    control_ = std::make_unique<ControlServer>(
-        o_.socket, [this](const nlohmann::json& j) { return handle(j); }, o_.socket_group);
-    control_->set_epoll(ep_.get(), kClientBase);
-    epoll_add(ep_.get(), control_->listen_fd(), kControl);
-
+// The `started` event, the first metrics, the deadline.
+void Agent::finish_start() {
     write_started();
-
     ms_.version = kVersion;
     ms_.xdp_mode = kernel_->xdp_mode();
     ms_.start_time_s = static_cast<double>(clock_.wall(start_)) / 1e9;
@@ -189,27 +198,63 @@ Agent::Agent(RunOptions o, ReloadOptions reload)
     deadline_ = o_.duration_s > 0 ? start_ + static_cast<uint64_t>(o_.duration_s * 1e9) : 0;
 }
 
-Agent::~Agent() = default;
-
 void Agent::warn(const std::string& m) const { std::fprintf(stderr, "scanwatch: warning: %s\n", m.c_str()); }
 
+AgentSnapshot Agent::snapshot(uint64_t now, SnapshotWalks walks) const {
+    AgentSnapshot s;
+    s.version = kVersion;
+    s.pid = getpid();
+    s.ifaces = o_.ifaces;
+    s.xdp_mode = kernel_->xdp_mode();
+    s.pin_dir = o_.pin_dir;
+    s.socket = o_.socket;
+    s.block_enabled = o_.block;
+    s.clock = clock_;
+    s.start_ns = start_;
+    s.now_ns = now;
+    try {
+        s.rows = kernel_->stat_rows();
+    } catch (const BpfError&) {
+        s.rows.clear();  // counted as zeros, as Kernel::stat() does
+    }
+    s.slot_names = kernel_->slot_names();
+    sum_stats(s);
+    s.sources_in_map = in_map_;
+    s.max_sources = ko_.max_sources;
+    s.sources_map_full = map_full_;
+    s.sources = an_->detector().tracked();
+    s.scanners = an_->detector().scanners_reported();
+    s.reports = an_->reports();
+    s.events = an_->events();
+    s.blocks = blocker_->size();
+    s.blocks_created = blocker_->created_total();
+    s.shields_created = blocker_->shields_created();
+    if (walks.shields) {
+        const Blocker::ShieldCount sh = blocker_->shields_active(now);  // the shield map, in batches
+        s.shields_counted = true;
+        s.shields_agent = sh.agent;
+        s.shields_fast_path = sh.fast_path;
+    }
+    if (walks.flows) {
+        s.flows_counted = true;
+        s.flows = kernel_->flows();
+    }
+    s.state_file_error = blocker_->save_error();
+    s.last_sweep_ms = last_sweep_ms_;
+    s.mirror = mirror_->stats();
+    s.mirror_limits = mirror_->limits();
+    s.sweeps = sweeps_;
+    s.crowdsec = cs_ ? cs_->status() : nlohmann::json();
+    return s;
+}
+
 void Agent::write_started() {
-    nlohmann::ordered_json started;
-    started["event"] = "started";
-    started["ifaces"] = o_.ifaces;
-    started["xdp_mode"] = kernel_->xdp_mode();
-    started["block"] = o_.block;
-    started["blocks_restored"] = blocker_->size();
-    started["pin_dir"] = o_.pin_dir;
-    started["socket"] = o_.socket;
-    started["crowdsec"] = cs_ ? nlohmann::ordered_json(cs_->status()["lapi_url"]) : nlohmann::ordered_json();
-    started["ts"] = rfc3339(clock_.wall(start_));
-    out_.write(started);
+    out_.write(started_json(snapshot(start_)));
     if (o_.quiet)
         return;
     std::string names;
-    for (const auto& a : kernel_->attachments())
-        names += (names.empty() ? "" : ", ") + a.iface + " (" + a.xdp_mode + " XDP)";
+    for (const auto& a : kernel_->attached())
+        names += (names.empty() ? "" : ", ") + a;
     std::fprintf(stderr, "scanwatch: watching %s%s\n", names.c_str(), o_.block ? ", blocking scanners" : "");
     // what it starts with: blocks put back from the state file or the pins, the metrics URL
     size_t restored = blocker_->list().size();
@@ -226,31 +271,11 @@ void Agent::write_started() {
 }
 
 void Agent::publish_metrics(uint64_t now) {
-    auto rows = kernel_->stat_rows();
-    ms_.ifaces.clear();
-    for (size_t slot = 0; slot < kernel_->slot_names().size(); slot++)
-        if (slot != SW_IF_SLOT_OTHER || rows[slot].s[SW_S_PACKETS] || rows[slot].s[SW_S_EGRESS]) {
-            MetricsSnapshot::Iface i{kernel_->slot_names()[slot], {}};
-            std::copy(std::begin(rows[slot].s), std::end(rows[slot].s), i.stats.begin());
-            ms_.ifaces.push_back(std::move(i));
-        }
-    ms_.maps[0].entries = in_map_;
-    if (now - flows_counted_ns_ >= 5'000'000'000ULL) {  // ~65k syscalls at full size: not every sweep
-        ms_.maps[1].entries = count_keys(kernel_->flows_fd(), sizeof(sw_flow_key));
-        const Blocker::ShieldCount sh = blocker_->shields_active(now);  // the shield map, in batches
-        ms_.shields_agent = sh.agent;
-        ms_.shields_fast_path = sh.fast_path;
+    // the flows (~65k syscalls at full size) and the shields (batches): not every sweep
+    const bool walk = now - flows_counted_ns_ >= 5'000'000'000ULL;
+    fill_metrics(snapshot(now, {walk, walk}), ms_);
+    if (walk)
         flows_counted_ns_ = now;
-    }
-    ms_.shields_created = blocker_->shields_created();
-    ms_.maps[2].entries = blocker_->size();
-    ms_.sources_tracked = an_->detector().tracked();
-    ms_.scanners = an_->detector().scanners_reported();
-    ms_.blocks_active = blocker_->size();
-    ms_.ring_events_received = an_->events();
-    ms_.last_sweep_s = last_sweep_ms_ / 1e3;
-    const MirrorStats& m = mirror_->stats();
-    ms_.mirror = {m.admitted, m.found_by_walk, m.evicted, m.refused, m.walk_passes, m.walk_pass_s};
     if (cs_)
         cs_->fill(ms_.crowdsec);
     tally_.fill(ms_);
@@ -293,17 +318,17 @@ void Agent::on_signals() {
             stop_ = true;
             stop_reason_ = si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
         } else if (si.ssi_signo == SIGHUP) {
-            reload_config();
+            reload();
         }
     }
 }
 
 // Events first: they carry RPC details and mark the sources to judge now.
-void Agent::on_ring_events(uint64_t now) {
-    if (pending_.empty())
+void Agent::on_events(const std::vector<sw_event>& events, uint64_t now) {
+    if (events.empty())
         return;
     bool fast = false;
-    for (const auto& e : pending_) {
+    for (const auto& e : events) {
         fast |= e.type == SW_EV_FAST_BLOCK;
         if (e.type == SW_EV_BLOCK_REFUSED) {
             refused_event(Addr::from_bytes(e.saddr).str(),
@@ -314,13 +339,12 @@ void Agent::on_ring_events(uint64_t now) {
         }
         mirror_->on_event(e);
     }
-    pending_.clear();
     if (fast)
         adopt(now, true);
     mirror_->flush(now);
 }
 
-void Agent::on_sweep(uint64_t now) {
+void Agent::sweep(uint64_t now) {
     adopt(now, false);
     for (const auto& e : blocker_->expire(now))
         block_event("unblock", e, "expired", now);
@@ -373,11 +397,12 @@ void Agent::loop_once() {
     }
     ring_buffer__consume(rb_.get());
     uint64_t now = mono_now_ns();
-    on_ring_events(now);
+    on_events(pending_, now);
+    pending_.clear();
     if (cs_)
         crowdsec_work(now);
     if (do_sweep)
-        on_sweep(now);
+        sweep(now);
     blocker_->save_if_due(now);
     if (auto err = blocker_->take_save_error())
         warn(*err);
@@ -396,38 +421,15 @@ int Agent::run() {
 }
 
 void Agent::write_stopped() {
-    nlohmann::ordered_json stopped;
-    uint64_t end = mono_now_ns();
-    stopped["event"] = "stopped";
-    stopped["reason"] = stop_reason_;
-    stopped["ts"] = rfc3339(clock_.wall(end));
-    stopped["seconds"] = std::round((end - start_) / 1e6) / 1e3;
-    stopped["packets"] = kernel_->stat(SW_S_PACKETS);
-    stopped["probes"] = kernel_->stat(SW_S_PROBES);
-    stopped["sources"] = an_->detector().tracked();
-    stopped["scanners"] = an_->detector().scanners_reported();
-    stopped["reports"] = an_->reports();
-    stopped["events"] = an_->events();
-    stopped["events_lost"] = kernel_->stat(SW_S_EVENTS_LOST);
-    stopped["sources_in_map"] = in_map_;
-    stopped["max_sources"] = ko_.max_sources;
-    stopped["sources_map_full"] = map_full_;
-    stopped["dropped"] = kernel_->stat(SW_S_DROPPED);
-    stopped["blocks_active"] = blocker_->size();
-    stopped["blocks_created"] = blocker_->created_total();
-    stopped["truncated"] = kernel_->stat(SW_S_TRUNCATED);
-    stopped["malformed"] = kernel_->stat(SW_S_MALFORMED);
-    stopped["sweeps"] = sweeps_;
-    out_.write(stopped);
+    const AgentSnapshot snap = snapshot(mono_now_ns());
+    out_.write(stopped_json(snap, stop_reason_));
     if (o_.quiet)
         return;
     auto n = [](uint64_t v, const char* one, const char* many) { return std::to_string(v) + " " + (v == 1 ? one : many); };
     std::fprintf(stderr, "scanwatch: stopped (%s) after %s: %s, %s, %s, %s active\n", stop_reason_.c_str(),
-                 ui::format_duration(std::round((end - start_) / 1e9)).c_str(),
-                 n(kernel_->stat(SW_S_PACKETS), "packet", "packets").c_str(),
-                 n(an_->detector().scanners_reported(), "scanner", "scanners").c_str(),
-                 n(blocker_->created_total(), "block made", "blocks made").c_str(),
-                 n(blocker_->size(), "block", "blocks").c_str());
+                 ui::format_duration(std::round((snap.now_ns - snap.start_ns) / 1e9)).c_str(),
+                 n(snap.stat(SW_S_PACKETS), "packet", "packets").c_str(), n(snap.scanners, "scanner", "scanners").c_str(),
+                 n(snap.blocks_created, "block made", "blocks made").c_str(), n(snap.blocks, "block", "blocks").c_str());
 }
 
 }  // namespace scanwatch

@@ -6,7 +6,9 @@
 //
 // The code is split by concern: agent.cpp (the parts and the loop),
 // handlers.cpp (the control protocol), blocking.cpp (verdicts become blocks,
-// block events, CrowdSec), reload.cpp (options checked and applied, SIGHUP).
+// block events, CrowdSec), reload.cpp (options checked and applied, SIGHUP);
+// what it reads from the kernel goes through KernelView (kernel_view.hpp),
+// and every figure it reports through one AgentSnapshot (snapshot.hpp).
 #pragma once
 
 #include <cstdint>
@@ -20,8 +22,11 @@
 
 #include "agent/analyzer.hpp"
 #include "agent/mirror.hpp"
+#include "agent/kernel_view.hpp"
+#include "agent/snapshot.hpp"
 #include "block/blocker.hpp"
 #include "bpf/loader.hpp"
+#include "bpf/skel.hpp"
 #include "common/fd.hpp"
 #include "config/options.hpp"
 #include "control/control.hpp"
@@ -52,6 +57,10 @@ public:
     // BpfError/std::runtime_error for what the system refuses. Writes the
     // `started` event.
     Agent(RunOptions o, ReloadOptions reload);
+    // Test mode: the given kernel stand-in, nothing attached, no signals,
+    // control socket, metrics server or CrowdSec; the caller drives
+    // handle(), reload(), sweep() and snapshot(). Writes the `started` event.
+    Agent(RunOptions o, ReloadOptions reload, std::unique_ptr<KernelView> kernel);
     ~Agent();
     Agent(const Agent&) = delete;
     Agent& operator=(const Agent&) = delete;
@@ -60,12 +69,26 @@ public:
     // the exit code.
     int run();
 
+    // What the loop calls, public for the unit tests:
+    // one control request (control/request.hpp); throws for a malformed one
+    nlohmann::json handle(const nlohmann::json& request);
+    // SIGHUP: the options read again and applied to the parts; a `reload` event
+    void reload();
+    // the sweep timer: fast-path blocks adopted, expired blocks lifted, every source judged
+    void sweep(uint64_t now);
+    // ring-buffer events, then the sources they touched judged
+    void on_events(const std::vector<sw_event>& events, uint64_t now);
+    AgentSnapshot snapshot(uint64_t now, SnapshotWalks walks = {}) const;
+    const Blocker& blocker() const { return *blocker_; }
+    const RunOptions& options() const { return o_; }
+    const DetectorConfig& detector_config() const { return an_->detector().config(); }
+
 private:
     // agent.cpp
+    void start_parts(const std::function<void(const std::string&)>& warn_fn);
+    void finish_start();
     void loop_once();
     void on_signals();
-    void on_ring_events(uint64_t now);
-    void on_sweep(uint64_t now);
     void check_overload(uint64_t now);
     void publish_metrics(uint64_t now);
     void write_started();
@@ -73,7 +96,6 @@ private:
     void warn(const std::string& m) const;
 
     // handlers.cpp: the control socket's requests
-    nlohmann::json handle(const nlohmann::json& request);
     nlohmann::json status_reply(uint64_t now);
     nlohmann::json sources_reply(size_t limit, uint64_t now);
     nlohmann::json block_reply(const Cidr& c, std::optional<uint64_t> ttl_ns, uint64_t now);
@@ -91,9 +113,6 @@ private:
     void adopted(const BlockEntry& e, uint64_t now);
     void crowdsec_work(uint64_t now);
 
-    // reload.cpp
-    void reload_config();
-
     RunOptions o_;  // SIGHUP replaces the reloadable parts
     ReloadOptions reload_;
     std::optional<ListenAddress> metrics_at_;
@@ -104,7 +123,7 @@ private:
     std::optional<Syslog> syslog_;
     UniqueFd sigfd_;
     std::unique_ptr<crowdsec::Link> cs_;
-    std::unique_ptr<Kernel> kernel_;
+    std::unique_ptr<KernelView> kernel_;
     std::vector<sw_event> pending_;
     RingBufferPtr rb_;
     UniqueFd timer_;

@@ -1,14 +1,11 @@
 // The control socket's requests (control/request.hpp parses them): status,
 // sources, blocks, block, unblock. One JSON reply each; an exception becomes
 // an error reply in the server.
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "agent/agent.hpp"
-#include "common/version.hpp"
 
 namespace scanwatch {
 
@@ -38,45 +35,7 @@ nlohmann::json Agent::handle(const nlohmann::json& json) {
 }
 
 nlohmann::json Agent::status_reply(uint64_t now) {
-    nlohmann::json j{{"ok", true}};
-    j["version"] = kVersion;
-    j["pid"] = getpid();
-    j["ifaces"] = o_.ifaces;
-    j["xdp_mode"] = kernel_->xdp_mode();
-    j["uptime_s"] = (now - start_) / 1e9;
-    j["packets"] = kernel_->stat(SW_S_PACKETS);
-    j["probes"] = kernel_->stat(SW_S_PROBES);
-    j["dropped"] = kernel_->stat(SW_S_DROPPED);
-    j["truncated"] = kernel_->stat(SW_S_TRUNCATED);
-    j["malformed"] = kernel_->stat(SW_S_MALFORMED);
-    j["events"] = kernel_->stat(SW_S_EVENTS);
-    j["events_lost"] = kernel_->stat(SW_S_EVENTS_LOST);
-    j["sources_in_map"] = in_map_;
-    j["max_sources"] = ko_.max_sources;
-    j["sources_map_full"] = map_full_;
-    j["sources"] = an_->detector().tracked();
-    j["scanners"] = an_->detector().scanners_reported();
-    j["blocks"] = blocker_->size();
-    j["blocks_created"] = blocker_->created_total();
-    const Blocker::ShieldCount sh = blocker_->shields_active(now);
-    j["shields"] = sh.total();
-    j["shields_fast_path"] = sh.fast_path;
-    j["shields_created"] = blocker_->shields_created();
-    j["blocks_refused_kernel"] = kernel_->stat(SW_S_BLOCKS_REFUSED);
-    j["syn_cookies"] = kernel_->stat(SW_S_COOKIES);
-    j["cookie_proofs"] = kernel_->stat(SW_S_PROOFS);
-    j["block_enabled"] = o_.block;
-    j["state_file_error"] = blocker_->save_error().empty() ? nlohmann::json() : nlohmann::json(blocker_->save_error());
-    j["last_sweep_ms"] = std::round(last_sweep_ms_ * 100) / 100;
-    {
-        const MirrorStats& m = mirror_->stats();
-        j["mirror"] = {{"tracked", m.tracked},         {"max_tracked", mirror_->limits().max_tracked},
-                       {"admitted", m.admitted},       {"found_by_walk", m.found_by_walk},
-                       {"evicted", m.evicted},         {"refused", m.refused},
-                       {"walk_per_sweep", mirror_->limits().walk_per_sweep},
-                       {"walk_passes", m.walk_passes}, {"walk_pass_s", std::round(m.walk_pass_s * 100) / 100}};
-    }
-    j["crowdsec"] = cs_ ? cs_->status() : nlohmann::json();
+    nlohmann::json j = status_json(snapshot(now, {.shields = true}));
     // the sources closest to a verdict and what each lacks
     nlohmann::json watching = nlohmann::json::array();
     for (const auto& r : an_->detector().not_scanners(kStatusWatching))
@@ -93,13 +52,10 @@ nlohmann::json Agent::sources_reply(size_t limit, uint64_t now) {
     });
     if (rows.size() > limit)
         rows.resize(limit);
-    return {{"ok", true},
-            {"sources", rows},
-            {"packets", kernel_->stat(SW_S_PACKETS)},
-            {"dropped", kernel_->stat(SW_S_DROPPED)},
-            {"xdp_mode", kernel_->xdp_mode()},
-            {"ifaces", o_.ifaces},
-            {"blocks", blocker_->size()}};
+    nlohmann::json j = sources_summary_json(snapshot(now));
+    j["ok"] = true;
+    j["sources"] = rows;
+    return j;
 }
 
 nlohmann::json Agent::unblock_reply(const Cidr& c, uint64_t now) {

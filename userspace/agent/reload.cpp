@@ -59,7 +59,7 @@ BlockPolicy block_policy(const RunOptions& o) {
 // SIGHUP: read the config again. Thresholds, blocking policy, allow list
 // and outputs change in place; every source and block is kept. Keys that
 // need a restart keep their running value; a bad file changes nothing.
-void Agent::reload_config() {
+void Agent::reload() {
     nlohmann::ordered_json j;
     j["event"] = "reload";
     try {

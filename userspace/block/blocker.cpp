@@ -21,6 +21,7 @@
 #include <sstream>
 
 #include "bpf/block_map.hpp"
+#include "bpf/map_walk.hpp"
 #include "bpf/skel.hpp"
 #include "bpf/stats.hpp"
 
@@ -67,15 +68,7 @@ void Blocker::set_protected(const std::vector<Cidr>& extra) {
         protected_.push_back(c);
     if (maps_.allow_fd >= 0) {
         // Rewrite the allow map from scratch.
-        sw_lpm_key k{}, next{};
-        std::vector<sw_lpm_key> old;
-        void* prev = nullptr;
-        while (bpf_map_get_next_key(maps_.allow_fd, prev, &next) == 0) {
-            old.push_back(next);
-            k = next;
-            prev = &k;
-        }
-        for (auto& o : old)
+        for (auto& o : map_keys<sw_lpm_key>(maps_.allow_fd))
             bpf_map_delete_elem(maps_.allow_fd, &o);
         for (const auto& c : protected_) {
             sw_lpm_key key = lpm_key(c);

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bpf/block_map.hpp"
+#include "common/defaults.hpp"
 #include "scanwatch/abi.h"
 #include "scanwatch/addr.hpp"
 #include "scanwatch/detector.hpp"
@@ -32,11 +33,11 @@ namespace scanwatch {
 struct BlockPolicy {
     bool auto_block = false;          // --block
     bool block_unverified = false;    // --block-unverified
-    double block_score = 0.99;        // reports at or above this are blocked
-    uint64_t ttl_ns = 3600'000'000'000ULL;
-    uint32_t max_blocks = SW_DEFAULT_MAX_BLOCKS;
-    uint32_t max_new_per_sec = 100;
-    bool fast_path = true;            // let XDP block nmap SYN scanners itself
+    double block_score = defaults::kBlockScore;  // reports at or above this are blocked
+    uint64_t ttl_ns = defaults::kBlockTtlNs;
+    uint32_t max_blocks = defaults::kMaxBlocks;
+    uint32_t max_new_per_sec = defaults::kMaxNewBlocksPerSec;
+    bool fast_path = defaults::kFastBlock;       // let XDP block nmap SYN scanners itself
     uint32_t fast_half_open = 2;      // fast path: half-open or refused nmap probes
     uint32_t fast_ports = 4;          // and this many distinct ports
     std::vector<Cidr> allow;          // never blocked (operator's list)

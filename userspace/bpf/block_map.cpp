@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "bpf/map_walk.hpp"
 #include "bpf/skel.hpp"
 
 namespace scanwatch {
@@ -25,32 +26,13 @@ bool erase_kernel_block(const BlockMapFds& m, const sw_lpm_key& k) {
 
 void for_each_kernel_block(const BlockMapFds& m, const std::function<void(const sw_lpm_key&, const sw_block&)>& fn) {
     // Collected first: fn may delete what it is shown.
-    std::vector<std::pair<sw_lpm_key, sw_block>> seen;
-    {
-        sw_lpm_key k{}, next{};
-        const void* prev = nullptr;
-        while (bpf_map_get_next_key(m.ranges_fd, prev, &next) == 0) {
-            sw_block v{};
-            if (bpf_map_lookup_elem(m.ranges_fd, &next, &v) == 0)
-                seen.emplace_back(next, v);
-            k = next;
-            prev = &k;
-        }
-    }
-    {
-        uint8_t a[16]{}, next[16]{};
-        const void* prev = nullptr;
-        while (bpf_map_get_next_key(m.addrs_fd, prev, next) == 0) {
-            sw_block v{};
-            sw_lpm_key k{};
-            k.prefixlen = 128;
-            std::memcpy(k.addr, next, 16);
-            if (bpf_map_lookup_elem(m.addrs_fd, next, &v) == 0)
-                seen.emplace_back(k, v);
-            std::memcpy(a, next, 16);
-            prev = a;
-        }
-    }
+    std::vector<std::pair<sw_lpm_key, sw_block>> seen = map_entries<sw_lpm_key, sw_block>(m.ranges_fd);
+    walk_map_entries(m.addrs_fd, sizeof(sw_lpm_key::addr), sizeof(sw_block), [&](const void* a, const void* v) {
+        sw_lpm_key k{};
+        k.prefixlen = 128;
+        std::memcpy(k.addr, a, sizeof k.addr);
+        seen.emplace_back(k, *static_cast<const sw_block*>(v));
+    });
     for (const auto& [k, v] : seen)
         fn(k, v);
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bpf/skel.hpp"
+#include "common/defaults.hpp"
 #include "scanwatch/abi.h"
 #include "scanwatch/addr.hpp"
 
@@ -21,7 +22,7 @@ enum class XdpMode { Auto, Native, Generic };
 struct KernelOptions {
     std::vector<std::string> ifaces;
     XdpMode mode = XdpMode::Auto;
-    std::string pin_dir = "/sys/fs/bpf/scanwatch";
+    std::string pin_dir = defaults::kPinDir;
     uint32_t max_sources = SW_DEFAULT_MAX_SOURCES;
     uint32_t max_flows = SW_DEFAULT_MAX_FLOWS;
     uint32_t max_blocks = SW_DEFAULT_MAX_BLOCKS;  // the block map holds at least this many

@@ -1,5 +1,6 @@
 #include "bpf/prog_runner.hpp"
 
+#include "bpf/map_walk.hpp"
 #include "bpf/skeleton.hpp"
 #include "bpf/stats.hpp"
 
@@ -144,18 +145,7 @@ std::optional<sw_source> ProgRunner::source(const Addr& a) const {
 }
 
 std::vector<std::pair<Addr, sw_source>> ProgRunner::sources() const {
-    std::vector<std::pair<Addr, sw_source>> out;
-    int fd = bpf_map__fd(skel_->maps.sw_sources);
-    Addr key, next;
-    const void* prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, next.b.data()) == 0) {
-        sw_source s;
-        if (bpf_map_lookup_elem(fd, next.b.data(), &s) == 0)
-            out.emplace_back(next, s);
-        key = next;
-        prev = key.b.data();
-    }
-    return out;
+    return map_entries<Addr, sw_source>(bpf_map__fd(skel_->maps.sw_sources));
 }
 
 std::optional<sw_flow> ProgRunner::flow(const sw_flow_key& k) const {
@@ -166,16 +156,7 @@ std::optional<sw_flow> ProgRunner::flow(const sw_flow_key& k) const {
 }
 
 size_t ProgRunner::flow_count() const {
-    int fd = bpf_map__fd(skel_->maps.sw_flows);
-    sw_flow_key key, next;
-    const void* prev = nullptr;
-    size_t n = 0;
-    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-        n++;
-        key = next;
-        prev = &key;
-    }
-    return n;
+    return count_map_keys(bpf_map__fd(skel_->maps.sw_flows), sizeof(sw_flow_key));
 }
 
 uint64_t ProgRunner::stat(unsigned idx) const {

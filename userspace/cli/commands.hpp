@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/defaults.hpp"
 #include "common/errors.hpp"
 #include "config/options.hpp"
 #include "scanwatch/detector.hpp"
@@ -21,7 +22,7 @@ int run_command(const RunOptions& o, const std::function<RunOptions()>& reload =
 struct ReplayOptions {
     std::string file;
     std::string json;
-    double sweep_ms = 250;
+    double sweep_ms = defaults::kSweepMs;
     bool quiet = false;
     unsigned threads = 1;          // replay threads; 0: one per usable CPU (up to 8)
     DetectorConfig det;
@@ -30,7 +31,7 @@ struct ReplayOptions {
 int replay_command(const ReplayOptions& o);
 
 struct ClientOptions {
-    std::string socket = "/run/scanwatch.sock";
+    std::string socket = defaults::kSocket;
     bool json = false;
 };
 int block_command(const ClientOptions& c, const std::string& target, const std::string& ttl);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/defaults.hpp"
 #include "scanwatch/detector.hpp"
 
 namespace scanwatch {
@@ -18,20 +19,20 @@ struct RunOptions {
     double duration_s = 0;         // 0: until a signal
     std::string xdp_mode = "auto";
     std::vector<std::string> allow;
-    std::string socket = "/run/scanwatch.sock";
+    std::string socket = defaults::kSocket;
     std::string socket_group;      // also lets this group use the socket (mode 0660); empty: root only
-    std::string pin_dir = "/sys/fs/bpf/scanwatch";
-    double sweep_ms = 250;
+    std::string pin_dir = defaults::kPinDir;
+    double sweep_ms = defaults::kSweepMs;
     bool quiet = false;
     DetectorConfig det;
     // blocking
-    uint64_t block_ttl_ns = 3600'000'000'000ULL;
+    uint64_t block_ttl_ns = defaults::kBlockTtlNs;
     bool block_unverified = false;
-    bool fast_block = true;
-    double block_score = 0.99;
-    uint32_t max_blocks = 65536;
-    uint32_t max_new_blocks_per_sec = 100;
-    std::string state_file = "/var/lib/scanwatch/blocks.json";
+    bool fast_block = defaults::kFastBlock;
+    double block_score = defaults::kBlockScore;
+    uint32_t max_blocks = defaults::kMaxBlocks;
+    uint32_t max_new_blocks_per_sec = defaults::kMaxNewBlocksPerSec;
+    std::string state_file = defaults::kStateFile;
     uint32_t max_sources = 0;      // sources map size; 0: SW_DEFAULT_MAX_SOURCES
     // outputs
     std::string metrics_listen;    // "ADDR:PORT" or "[IPv6]:PORT": serve GET /metrics; empty: off

@@ -3,11 +3,13 @@
 
 #include <string>
 
+#include "common/defaults.hpp"
+
 namespace scanwatch {
 
 // `scanwatch top` (ui/top.cpp): live view; --once/--json or no terminal: one snapshot.
 struct TopOptions {
-    std::string socket = "/run/scanwatch.sock";
+    std::string socket = defaults::kSocket;
     double delay_s = 1;            // seconds between samples
     bool once = false;
     bool json = false;
