@@ -2,6 +2,8 @@
 
 #include <bpf/libbpf.h>
 
+#include <sys/random.h>
+
 #include <cerrno>
 
 namespace scanwatch {
@@ -40,6 +42,13 @@ SkelPtr open_skeleton(const SkelOptions& o) {
     auto& m = s->maps;
 
     s->rodata->replay_mode = o.replay_clock ? 1 : 0;
+    s->rodata->admit_sources = o.admission ? 1 : 0;
+    // The slots of sw_syns and sw_admit: random per load, so a forger cannot
+    // aim at a prober's slot; fixed in replay, so a capture replays the same.
+    uint32_t seed = 0x5ca77a7c;
+    if (!o.replay_clock && getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed))
+        throw BpfError("reading a random hash seed", errno ? errno : EIO);
+    s->rodata->hash_seed = seed;
     if (o.replay_clock) {
         int ncpu = libbpf_num_possible_cpus();
         if (ncpu <= 0)
