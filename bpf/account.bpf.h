@@ -44,8 +44,8 @@ __noinline int sw_account(struct acct *a)
 	if (o->probe) {
 		int first = 0;
 		mask |= BIT(SW_C_PROBES);
-		if (a->create != SW_ACCT_REPLAY) /* a held probe was counted when held */
-			stat_add(a->slot, SW_S_PROBES, 1);
+		/* probes accounted to a record: a held one counts when its record is made */
+		stat_add(a->slot, SW_S_PROBES, 1);
 		if (!o->no_port && sketch_set(s->ports, SW_PORT_WORDS, sw_port_bit(o->port_key, proto))) {
 			__u32 n = __sync_fetch_and_add(&s->ports_new, 1) + 1;
 			first = 1;

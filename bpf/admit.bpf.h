@@ -105,8 +105,6 @@ static __always_inline int admit(struct acct *a)
 		return SW_ADMIT_HELD; /* an answer to a packet no slot holds */
 	/* its first packet (or the slot's other address is forgotten) */
 	__builtin_memcpy(h, a, sizeof(*h));
-	if (a->o.probe)
-		stat_add(a->slot, SW_S_PROBES, 1);
 	if (a->o.syn_flow) {
 		/* a first probe is a first contact; done now, not when replayed */
 		mark_first_contact();

@@ -94,16 +94,7 @@ protected:
                 if (bpf_map_delete_elem(fd, k.data()) != 0)
                     FAIL() << "cannot empty map " << bpf_map__name(m);
         }
-        // the direct-mapped arrays: SYNs waiting for an answer, held first packets
-        for (bpf_map* m : {s->maps.sw_syns, s->maps.sw_admit}) {
-            uint32_t n = bpf_map__max_entries(m), vsize = bpf_map__value_size(m);
-            std::vector<uint32_t> keys(n);
-            std::vector<uint8_t> vals(static_cast<size_t>(n) * vsize);
-            for (uint32_t i = 0; i < n; i++)
-                keys[i] = i;
-            ASSERT_EQ(bpf_map_update_batch(bpf_map__fd(m), keys.data(), vals.data(), &n, nullptr), 0)
-                << "cannot empty map " << bpf_map__name(m);
-        }
+        r().clear_slots();
         static std::vector<sw_stat_row> zeros(static_cast<size_t>(libbpf_num_possible_cpus()));
         for (uint32_t i = 0; i < SW_IF_SLOTS; i++)
             ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(s->maps.sw_stats), &i, zeros.data(), BPF_ANY), 0);

@@ -58,6 +58,9 @@ SkelPtr open_skeleton(const SkelOptions& o) {
     }
     if (o.mmap_config)
         add_flags(m.sw_cfg, BPF_F_MMAPABLE, "sw_cfg");
+    if (o.mmap_slots)
+        for (bpf_map* a : {m.sw_syns, m.sw_admit, m.sw_pending})
+            add_flags(a, BPF_F_MMAPABLE, bpf_map__name(a));
     set_size(m.sw_sources, o.max_sources, "sw_sources");
     set_size(m.sw_flows, o.max_flows, "sw_flows");
     set_size(m.sw_blocks, o.max_blocks, "sw_blocks");
