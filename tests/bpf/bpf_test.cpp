@@ -62,10 +62,11 @@ protected:
     // Admission (bpf/admit.bpf.h) off: these tests check what one packet
     // does to a record. AdmitTest loads the program as the agent does.
     static void SetUpTestSuite() { load(false); }
-    static void load(bool admission) {
+    static void load(bool admission, uint32_t max_sources = 0) {
         try {
             SkelOptions o;
             o.admission = admission;
+            o.max_sources = max_sources;
             runner_ = new ProgRunner(o);
         } catch (const std::exception& e) {
             load_error_ = e.what();
@@ -1794,5 +1795,114 @@ TEST_P(ProofTest, BudgetCapsFastPathBlocks) {
 INSTANTIATE_TEST_SUITE_P(Families, ProofTest,
                          ::testing::Values(Family{"v4", A, T}, Family{"v6", A6, T6}),
                          [](const auto& i) { return std::string(i.param.name); });
+
+// ======================================================================
+// Admission (bpf/admit.bpf.h): a record from a source's second packet on,
+// the program loaded as the agent and replay load it.
+// ======================================================================
+
+class AdmitTest : public BpfTest {
+protected:
+    static constexpr uint32_t kSources = 4096;  // a small sources map, so a flood can fill it
+    static void SetUpTestSuite() { load(true, kSources); }
+
+    // n sources of per_source SYNs each: source i is 198.18.1.0 + i (up to 130,815),
+    // never the scanner or the target
+    void spoofed_syns(uint32_t first, uint32_t n, int per_source = 1) {
+        for (uint32_t i = first; i < first + n; i++) {
+            uint32_t v = 0xC6120100u + i;
+            ASSERT_LT(i, 130816u);
+            char a[32];
+            std::snprintf(a, sizeof a, "%u.%u.%u.%u", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
+            for (int k = 0; k < per_source; k++)
+                ASSERT_EQ(xdp(nmap::syn(a, T, 40000, static_cast<uint16_t>(80 + k), i)), kXdpPass);
+        }
+    }
+};
+
+TEST_F(AdmitTest, OnePacketSourcesInsertNothing) {
+    spoofed_syns(0, 20000);
+    EXPECT_TRUE(r().sources().empty()) << "a one-packet source has no record";
+    EXPECT_EQ(r().flow_count(), 0u);
+    EXPECT_EQ(stat(SW_S_SOURCE_FULL), 0u);
+    EXPECT_EQ(stat(SW_S_PROBES), 0u) << "probes count when accounted to a record";
+}
+
+// The second packet makes the record with both, the held one first: its
+// time, TTL, seq and our answer to it (folded in while it was held).
+TEST_F(AdmitTest, SecondPacketRecordsBoth) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80, 0x1234).ttl(37)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1235).seq(9)), kTcOk);
+    EXPECT_FALSE(src(A));
+    now_ = T0 + SEC;
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81, 0x1234).ttl(59)), kXdpPass);
+    auto s = src(A);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->cnt[SW_C_PROBES], 2u);
+    EXPECT_EQ(s->cnt[SW_C_SYN], 2u);
+    EXPECT_EQ(s->cnt[SW_C_SYN_NMAP], 2u);
+    EXPECT_EQ(s->cnt[SW_C_ANSWERED], 1u);
+    EXPECT_EQ(s->cnt[SW_C_FIRST_OK], 1u) << "the held SYN was a first contact";
+    EXPECT_EQ(s->cnt[SW_C_SAME_SEQ], 1u);
+    EXPECT_EQ(s->cnt[SW_C_SAME_SPORT], 1u);
+    EXPECT_EQ(s->ports_new, 2u);
+    EXPECT_EQ(s->ttl_min, 37);
+    EXPECT_EQ(s->ttl_max, 59);
+    EXPECT_EQ(s->first_ns, T0);
+    EXPECT_EQ(s->last_ns, T0 + SEC);
+    EXPECT_EQ(stat(SW_S_PROBES), 2u);
+    EXPECT_EQ(r().flow_count(), 1u) << "our SYN/ACK made the flow";
+}
+
+// A half-open probe from a new source: SYN (held), our SYN/ACK (kept with
+// it), the scanner kernel's RST (its second packet) makes the record.
+TEST_F(AdmitTest, HalfOpenFromANewSource) {
+    const uint32_t isn = 0x11111111, ours = 0x22222222;
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80, isn)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(isn + 1).seq(ours)), kTcOk);
+    ASSERT_EQ(xdp(nmap::kernel_rst(A, T, 40000, 80, isn + 1)), kXdpPass);
+    expect_exactly(A, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_ANSWERED, SW_C_FIRST_OK, SW_C_HALF_OPEN});
+    EXPECT_TRUE(src(A)->flags & SW_SF_VERIFIED);
+    EXPECT_EQ(src(A)->rst_ttl, 64);
+    EXPECT_EQ(r().flow_count(), 0u);
+}
+
+// A forger floods one-packet sources (more than the admission slots and the
+// sources map) between every two probes of a real scanner: the scanner keeps
+// its counts, nothing else gets a record. Its first probe is lost only if a
+// forged packet landed in its slot before its second (the slot is a seeded
+// hash: the forger cannot aim), and then it costs one probe, never more.
+TEST_F(AdmitTest, ScannerAmidOnePacketFlood) {
+    const uint32_t probes = 40, per_gap = 2000;  // 78,000 forged sources in all
+    for (uint32_t i = 0; i < probes; i++) {
+        ASSERT_EQ(xdp(nmap::syn(A, T, 40000, static_cast<uint16_t>(1000 + i), 0x4242)), kXdpPass);
+        if (i + 1 < probes)
+            spoofed_syns(i * per_gap, per_gap);
+    }
+    auto s = src(A);
+    ASSERT_TRUE(s) << "the scanner has a record";
+    EXPECT_GE(s->cnt[SW_C_SYN], probes - 1);
+    EXPECT_LE(s->cnt[SW_C_SYN], probes);
+    EXPECT_GE(s->ports_new, probes - 1);
+    EXPECT_EQ(r().sources().size(), 1u) << "no forged source has a record";
+    EXPECT_EQ(stat(SW_S_SOURCE_FULL), 0u);
+}
+
+// Two packets per forged source do make records, and overflow the sources
+// map (4096) three times over: the LRU evicts the records nobody uses again,
+// not the scanner's, which each of its probes looks up (referenced).
+TEST_F(AdmitTest, ScannerAmidTwoPacketFlood) {
+    const uint32_t probes = 60, per_gap = 200;  // 11,800 forged sources, 23,600 packets
+    for (uint32_t i = 0; i < probes; i++) {
+        ASSERT_EQ(xdp(nmap::syn(A, T, 40000, static_cast<uint16_t>(1000 + i), 0x4242)), kXdpPass);
+        if (i + 1 < probes)
+            spoofed_syns(i * per_gap, per_gap, 2);
+    }
+    auto s = src(A);
+    ASSERT_TRUE(s) << "the scanner's record survived the flood";
+    EXPECT_GE(s->cnt[SW_C_SYN], probes - 1);
+    EXPECT_GE(s->ports_new, probes - 1);
+    EXPECT_LE(r().sources().size(), static_cast<size_t>(kSources));
+}
 
 }  // namespace
