@@ -23,6 +23,12 @@ const volatile __u8 admit_sources = 1;
  */
 const volatile __u32 hash_seed = 0;
 
+/*
+ * Per-source records (--max-sources; ~360 B each, preallocated). A source
+ * gets one from its second packet on: its first waits in sw_admit (5 MiB
+ * array, defined in admit.bpf.h beside struct acct), so a one-packet flood
+ * costs slot writes, not inserts and evictions here.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SW_DEFAULT_MAX_SOURCES);

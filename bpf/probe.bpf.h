@@ -18,7 +18,7 @@ __noinline int sw_ack_proof(struct pkt *p, __be16 sport, __be16 dport, __u32 ack
 	struct sw_flow *f;
 	__u32 *pend;
 
-	if (!p)
+	if (!p || p->no_pending) /* the shield looked already: not pending */
 		return 0;
 	pend = pending_get(p->saddr, p->daddr, sport, dport);
 	if (!pend)
