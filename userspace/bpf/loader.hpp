@@ -27,14 +27,19 @@ struct KernelOptions {
     bool egress = true;  // TC egress program (host mode needs it to see our answers)
 };
 
-// One attached interface: the XDP link, and our TC egress filter.
+// One attached interface: the XDP link, and our TC egress program.
 struct Attachment {
     std::string iface;
     int ifindex = 0;
     std::string xdp_mode;  // "native" | "generic"
     UniqueFd xdp_link;     // closing it (once unpinned) detaches the XDP program
     std::string link_pin;  // bpffs path of the pinned link
-    bool tc_attached = false;
+    // TC egress: a tcx link (kernel 6.6+), pinned beside the XDP link so both
+    // outlive a crash together, or die together with a private bpffs; else a
+    // clsact filter (older kernels), which a kill -9 leaves behind.
+    UniqueFd tc_link;
+    std::string tc_link_pin;
+    bool tc_attached = false;      // the clsact filter
     bool tc_hook_created = false;
 };
 
@@ -74,6 +79,7 @@ public:
 
 private:
     void attach(const std::string& iface);
+    void attach_egress(Attachment& a);
     void detach_all() noexcept;
 
     KernelOptions opts_;

@@ -172,6 +172,13 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     w.sample("scanwatch_blocks_refused_total", {}, s.blocks_refused);
     w.family("scanwatch_unblocks_total", "counter", "Blocks removed (expired or by hand).");
     w.sample("scanwatch_unblocks_total", {}, s.unblocks);
+    w.family("scanwatch_shields_active", "gauge",
+             "Sources under the shield (their SYNs answered with SYN cookies), by who made the shield.");
+    w.sample("scanwatch_shields_active", {{"made_by", "agent"}}, s.shields_agent);
+    w.sample("scanwatch_shields_active", {{"made_by", "fast_path"}}, s.shields_fast_path);
+    w.family("scanwatch_shields_created_total", "counter",
+             "Shields the agent made: verdicts on sources that proved nothing, so not blocked.");
+    w.sample("scanwatch_shields_created_total", {}, s.shields_created);
 
     if (s.crowdsec.enabled) {
         const auto& c = s.crowdsec;

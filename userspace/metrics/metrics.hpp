@@ -53,6 +53,8 @@ struct MetricsSnapshot {
     std::map<std::string, uint64_t> blocks_created;  // by reason: detector, manual, fast_path
     uint64_t blocks_refused = 0;
     uint64_t unblocks = 0;
+    uint64_t shields_agent = 0, shields_fast_path = 0;  // shields in force, by who made them
+    uint64_t shields_created = 0;     // shields the agent made
     uint64_t ring_events_received = 0;  // by the agent
     double last_sweep_s = 0;
     Histogram sweep{};
