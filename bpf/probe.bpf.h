@@ -265,6 +265,7 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		}
 		if (act == SW_ACT_COOKIE) {
 			p->act = act;
+			o->syn_flow = 0; /* noted nowhere: no first contact to mark */
 			return 1; /* the shield answers it: the host never sees it */
 		}
 
