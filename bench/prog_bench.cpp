@@ -143,6 +143,7 @@ struct Row {
     std::vector<Bytes> frames;  // new-source rows (repeat = 1 each)
     bool blocked = false;
     bool big_list = false;  // measured with 100,000 active blocks (and xdp-filter's list filled alike)
+    bool shield = false;    // measured with --block's flags (the shield reads sw_pending for every ACK)
 };
 
 // The block list of the "100k blocks" rows, the size and shape of a real
@@ -281,9 +282,9 @@ int main(int argc, char** argv) {
 
     const int cfg_fd = bpf_map__fd(sw->maps.sw_cfg);
     const scanwatch::BlockMapFds block_fds{bpf_map__fd(sw->maps.sw_blocks), bpf_map__fd(sw->maps.sw_block_addrs)};
-    auto set_cfg = [&](uint32_t addresses, uint32_t ranges = 0) {
+    auto set_cfg = [&](uint32_t addresses, uint32_t ranges = 0, uint32_t flags = 0) {
         sw_config c{};
-        c.flags = SW_CFG_BLOCKING;  // what the agent sets without --block
+        c.flags = SW_CFG_BLOCKING | flags;  // what the agent sets without --block (flags: with it)
         c.ev_per_sec = 16;
         scanwatch::describe_kernel_blocks(c, addresses, ranges);
         uint32_t zero = 0;
@@ -306,6 +307,10 @@ int main(int argc, char** argv) {
     rows.push_back(Row{"tcp_established", "IPv4 TCP ACK+PSH, 100 B payload",
                     Packet::tcp4(S, T, 40000, 443).ack(777).psh().seq(1000).payload(data).build()});
     rows.push_back(Row{"tcp_ack", "IPv4 pure ACK", Packet::tcp4(S, T, 40000, 443).ack(777).seq(1100).build()});
+    Row ack_shield{"tcp_ack_shield", "IPv4 pure ACK, --block on (shield: one sw_pending read)",
+                   Packet::tcp4(S, T, 40000, 443).ack(777).seq(1100).build()};
+    ack_shield.shield = true;
+    rows.push_back(ack_shield);
     rows.push_back(Row{"syn_known_source", "Linux connect() SYN, record exists (repeat)",
                     nmap::os_syn(S, T, 40001, 443).build()});
     Row nw{"syn_new_source", "Linux connect() SYN, a new source each run (repeat=1 loop)"};
@@ -396,16 +401,27 @@ int main(int argc, char** argv) {
             }
             set_cfg(big_addrs ? big_addrs : 1, big_ranges);
         }
+        if (r.shield)
+            set_cfg(big_addrs, big_ranges, SW_CFG_FAST_BLOCK | SW_CFG_SHIELD);  // as --block sets them
         if (r.name == "syn_new_source_lru_full") {
-            // fill the sources map to its capacity first, from a third range
+            // fill the sources map to its capacity first, from a third range;
+            // two probes each: admission gives a source a record on its second
             uint32_t cap = bpf_map__max_entries(sw->maps.sw_sources);
             for (uint32_t i = 0; i < cap; i++) {
                 char a6[64];
                 std::snprintf(a6, sizeof a6, "2001:2:0:1::%x:%x", i >> 16, i & 0xffff);
                 test_run(progs[0].second, nmap::os_syn(a6, "2001:2::1", 40001, 443).build(), 1);
+                test_run(progs[0].second, nmap::os_syn(a6, "2001:2::1", 40001, 444).build(), 1);
                 if ((i & 1023) == 0)
                     ring_buffer__consume(rb.get());
             }
+            uint32_t n = 0;
+            unsigned char key[16], next[16];
+            for (const void* prev = nullptr; !bpf_map_get_next_key(bpf_map__fd(sw->maps.sw_sources), prev, next); n++) {
+                std::memcpy(key, next, sizeof key);
+                prev = key;
+            }
+            std::fprintf(stderr, "sw_prog_bench: sources map: %u records of %u\n", n, cap);
         }
         std::map<std::string, std::vector<double>> samples;
         for (int t = 0; t < o.trials; t++) {
@@ -433,6 +449,8 @@ int main(int argc, char** argv) {
             result[r.name][name] = median(v);
         if (r.blocked && !r.big_list)
             set_cfg(big_addrs ? big_addrs - 1 : 0, big_ranges);
+        if (r.shield)
+            set_cfg(big_addrs, big_ranges);
         ring_buffer__consume(rb.get());
     }
 

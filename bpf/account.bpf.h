@@ -6,19 +6,6 @@
  */
 #pragma once
 
-/* The arguments of sw_account(): scalars only, so it can be a global function. */
-struct acct {
-	__u8 saddr[16];
-	__u8 daddr[16];
-	__u64 now;
-	struct obs o;
-	__u8 proto;
-	__u8 ttl;
-	__u8 create;  /* create the source record when missing */
-	__u8 slot;    /* statistics slot of the interface */
-	__u8 pad[4];
-};
-
 /*
  * Hot sources. A source's first ring-buffer event (a counter or sketch
  * milestone, from 4 distinct ports or hosts or the first step of an urgent
@@ -77,21 +64,37 @@ __noinline int sw_account(struct acct *a)
 {
 	if (!a)
 		return 0;
+	if (a->create == SW_ACCT_REPLAY) {
+		/* account this CPU's held first packet (admit.bpf.h), not *a */
+		__u32 zero = 0;
+		a = bpf_map_lookup_elem(&sw_admit_held, &zero);
+		if (!a)
+			return 0;
+	}
 	struct sw_config *cfg = get_config();
 	struct obs *o = &a->o;
 	const __u8 *saddr = a->saddr, *daddr = a->daddr;
 	__u64 now = a->now;
 	__u8 proto = a->proto, ttl = a->ttl;
-	struct sw_source *s = a->create ? get_source(saddr, now, a->slot) : find_source(saddr);
+	struct sw_source *s = find_source(saddr);
 	__u32 ev_counter = 0, ev_value = 0, ev = 0;
 	__u64 mask = o->mask | ((__u64)o->mask_hi << 32);
 
-	if (!s)
-		return 0;
+	if (!s) {
+		/* admission (admit.bpf.h): no record before a source's second packet */
+		if (admit_sources)
+			return admit(a);
+		if (!a->create)
+			return 0;
+		s = new_source(saddr, a->slot);
+		if (!s)
+			return 0;
+	}
 	seen_at(s, now);
 	if (o->probe) {
 		int first = 0;
 		mask |= BIT(SW_C_PROBES);
+		/* probes accounted to a record: a held one counts when its record is made */
 		stat_add(a->slot, SW_S_PROBES, 1);
 		if (!o->no_port && sketch_set(s->ports, SW_PORT_WORDS, sw_port_bit(o->port_key, proto))) {
 			__u32 n = __sync_fetch_and_add(&s->ports_new, 1) + 1;
@@ -112,7 +115,7 @@ __noinline int sw_account(struct acct *a)
 			}
 		}
 		if (first && o->syn_flow)
-			mark_first_contact(saddr, daddr, o);
+			mark_first_contact();
 		if (!s->ttl_min || ttl < s->ttl_min)
 			s->ttl_min = ttl;
 		if (ttl > s->ttl_max)
@@ -224,18 +227,32 @@ __noinline int sw_account(struct acct *a)
 	return 1;
 }
 
+/* Accounts a whose a->o the caller filled: the rest is set here. */
+static __always_inline void account_obs(struct acct *a, __u64 now, const __u8 *saddr, const __u8 *daddr,
+					__u8 proto, __u8 ttl, int create, __u8 slot)
+{
+	addr_copy4(a->saddr, saddr); /* struct pkt's or the scratch key's: 4-aligned */
+	addr_copy4(a->daddr, daddr);
+	a->now = now;
+	a->proto = proto;
+	a->ttl = ttl;
+	a->create = create;
+	a->slot = slot;
+	a->pad[0] = a->pad[1] = a->pad[2] = a->pad[3] = 0;
+	if (sw_account(a) == SW_ADMIT_PROMOTED) {
+		/* its second packet: the record is new; the held first one, then this */
+		a->create = SW_ACCT_REPLAY;
+		sw_account(a);
+		a->create = create;
+		sw_account(a);
+	}
+}
+
 static __always_inline void account(__u64 now, const __u8 *saddr, const __u8 *daddr,
 				    __u8 proto, __u8 ttl, struct obs *o, int create, __u8 slot)
 {
 	struct acct a;
 
-	__builtin_memcpy(a.saddr, saddr, 16);
-	__builtin_memcpy(a.daddr, daddr, 16);
-	a.now = now;
 	a.o = *o;
-	a.proto = proto;
-	a.ttl = ttl;
-	a.create = create;
-	a.slot = slot;
-	sw_account(&a);
+	account_obs(&a, now, saddr, daddr, proto, ttl, create, slot);
 }

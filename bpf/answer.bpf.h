@@ -9,36 +9,50 @@
 /*
  * Answers from a protected host to a prober: our SYN/ACK or our RST to its
  * SYN. p describes the answer (saddr = us, daddr = prober). Returns 1 when
- * the packet answered a tracked probe.
+ * the packet answered a SYN waiting in sw_syns. Our SYN/ACK is where a
+ * probe's flow is made (sw_flows): from here on the prober's ACK, RST or
+ * data can follow. A RST (closed port) only frees the slot.
  */
 static __always_inline int tcp_answer(struct pkt *p, struct tcphdr *th, __u8 flags, __u64 now)
 {
 	struct scratch *sc = get_scratch();
-	struct sw_flow_key *k;
-	struct sw_flow *f;
 	struct obs o = { .dport = th->source };
+	struct sw_flow *nf;
+	struct sw_syn *e;
 
 	if (!sc)
 		return 0;
-	k = &sc->fk;
-	flow_key(k, p->daddr, p->saddr, th->dest, th->source, IPPROTO_TCP_);
-	f = bpf_map_lookup_elem(&sw_flows, k);
-	if (!f || f->state != SW_FS_SYN || bpf_ntohl(th->ack_seq) != f->isn + 1)
+	/* the SYN's slot and what it said, copied out before anything else */
+	sc->syn_tag = syn_tag(p->daddr, p->saddr, th->dest, th->source);
+	e = syn_slot(sc->syn_tag);
+	if (!e || e->tag != sc->syn_tag || bpf_ntohl(th->ack_seq) != e->isn + 1)
 		return 0;
+	nf = &sc->fv;
+	__builtin_memset(nf, 0, sizeof(*nf));
+	nf->isn = e->isn;
+	nf->syn_nmap = !!(e->flags & SW_SYN_NMAP);
+	nf->first_contact = !!(e->flags & SW_SYN_FIRST);
+	nf->frag = !!(e->flags & SW_SYN_FRAG);
+	e->tag = 0; /* answered: a second answer to it is not counted again */
 	if (flags & TH_SYN) {
-		f->state = SW_FS_SYNACK;
-		f->our_isn = bpf_ntohl(th->seq);
+		nf->syn_ns = now;
+		nf->our_isn = bpf_ntohl(th->seq);
+		nf->state = SW_FS_SYNACK;
+		o.mask = BIT(SW_C_ANSWERED) | (nf->first_contact ? BIT(SW_C_FIRST_OK) : 0);
+		/* a tiny first fragment we answered with SYN/ACK was a SYN */
+		if (nf->frag)
+			OBS_ADD(&o, SW_C_FRAG_SYN);
+		flow_key(&sc->fk, p->daddr, p->saddr, th->dest, th->source, IPPROTO_TCP_);
+		if (bpf_map_update_elem(&sw_flows, &sc->fk, nf, BPF_ANY))
+			stat_add(p->slot, SW_S_FLOW_FULL, 1);
+		else
+			stat_add(p->slot, SW_S_FLOWS_NEW, 1);
 		/* the prober's ACK of it, the one proof, is looked for from now on */
 		pending_set(p->daddr, p->saddr, th->dest, th->source);
-		o.mask = BIT(SW_C_ANSWERED) | (f->first_contact ? BIT(SW_C_FIRST_OK) : 0);
-		/* a tiny first fragment we answered with SYN/ACK was a SYN */
-		if (f->frag)
-			OBS_ADD(&o, SW_C_FRAG_SYN);
 	} else {
-		o.mask = BIT(SW_C_FAIL_RST);
-		if (f->frag)
+		o.mask = BIT(SW_C_FAIL_RST); /* closed port */
+		if (nf->frag)
 			OBS_ADD(&o, SW_C_FRAG_RST);
-		bpf_map_delete_elem(&sw_flows, k); /* closed port */
 	}
 	account(now, p->daddr, p->saddr, IPPROTO_TCP_, 0, &o, 0, p->slot);
 	return 1;
@@ -82,8 +96,14 @@ static __always_inline void icmp_unreach(struct pkt *p, void *inner, void *end, 
 	/* The quoted packet must be one the address we answer sent. */
 	if (!addr_eq(k->saddr, p->daddr))
 		return;
-	if (k->proto == IPPROTO_TCP_)
+	if (k->proto == IPPROTO_TCP_) {
+		/* the SYN it quotes gets no other answer */
+		__u32 tag = syn_tag(k->saddr, k->daddr, k->sport, k->dport);
+		struct sw_syn *e = syn_slot(tag);
+		if (e && e->tag == tag)
+			e->tag = 0;
 		bpf_map_delete_elem(&sw_flows, k);
+	}
 	o.dport = k->dport;
 	account(now, k->saddr, k->daddr, k->proto, 0, &o, 0, slot);
 }

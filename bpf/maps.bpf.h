@@ -10,7 +10,25 @@
 
 /* Load-time settings. */
 const volatile __u8 replay_mode = 0;  /* 1: the clock is sw_clock, set by replay */
+/*
+ * 1: a source earns a record in sw_sources from its second packet on (the
+ * first waits in sw_admit, admit.bpf.h). The agent and replay load with 1;
+ * the BPF unit tests of what one packet does to a record load with 0.
+ */
+const volatile __u8 admit_sources = 1;
+/*
+ * Random per load (open_skeleton; fixed in replay, so a capture replays the
+ * same way): the slot of a SYN in sw_syns and of a first packet in sw_admit
+ * depends on it, so a forger cannot aim its packets at a real prober's slot.
+ */
+const volatile __u32 hash_seed = 0;
 
+/*
+ * Per-source records (--max-sources; ~360 B each, preallocated). A source
+ * gets one from its second packet on: its first waits in sw_admit (5 MiB
+ * array, defined in admit.bpf.h beside struct acct), so a one-packet flood
+ * costs slot writes, not inserts and evictions here.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SW_DEFAULT_MAX_SOURCES);
@@ -24,6 +42,42 @@ struct {
 	__type(key, struct sw_flow_key);
 	__type(value, struct sw_flow);
 } sw_flows SEC(".maps");
+
+/*
+ * SYNs waiting for our answer: sw_syns, a direct-mapped array. An inbound
+ * SYN (or RFC 1858 tiny first fragment) writes one 12-byte slot, indexed and
+ * tagged by a seeded hash of its 5-tuple: no allocation, no lock, no LRU
+ * node. The flow table (sw_flows, an LRU hash) gets an entry only when our
+ * SYN/ACK leaves (tcp_answer): only then can the prober's ACK (proof), RST
+ * (half-open) or data (RPC) follow. A closed port's RST and an ICMP
+ * unreachable clear the slot and never touch sw_flows.
+ *
+ * A later SYN whose tag falls in the same slot overwrites it; the earlier
+ * SYN's answer then matches nothing and is not counted (as when the flow's
+ * LRU entry was evicted before). Our SYN/ACK follows a SYN within
+ * microseconds (host mode) or one inside round trip (gateway mode): at
+ * 1 Mpps of distinct SYNs and 2^18 slots, a slot lives ~260 ms on average.
+ * hash_seed keeps a forger from aiming at the slot of a given prober's SYN.
+ * 12 bytes x 2^18 = 3 MiB, preallocated.
+ */
+#define SW_SYN_SLOTS (1u << 18)
+#define SW_SYN_NMAP 1   /* the SYN carried nmap's raw fingerprint (win 1024, MSS 1460 only) */
+#define SW_SYN_FIRST 2  /* its source's first probe of this port or host (mark_first_contact) */
+#define SW_SYN_FRAG 4   /* a tiny first fragment: only our answer tells it was a SYN */
+
+struct sw_syn {
+	__u32 tag;   /* syn_tag(); 0 = free */
+	__u32 isn;   /* the prober's ISN, host order */
+	__u8 flags;  /* SW_SYN_* */
+	__u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_SYN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sw_syn);
+} sw_syns SEC(".maps");
 
 /*
  * Blocks come in two maps, so that the common case costs one hash lookup:
@@ -98,7 +152,7 @@ struct {
 /* Per-CPU room for keys and values: the call chain's 512-byte stack is full. */
 struct scratch {
 	struct sw_lpm_key k;
-	__u32 pad;
+	__u32 syn_tag;  /* sw_syns tag of the SYN this packet is (tcp_in), for mark_first_contact */
 	struct sw_block b;
 	struct sw_flow_key fk;
 	struct sw_flow fv;

@@ -75,7 +75,8 @@ struct pkt {
 	__u8 ext;            /* IPv6 extension headers walked */
 	__u8 slot;           /* statistics row of the interface (SW_IF_SLOT_OTHER if unknown) */
 	__u8 act;            /* the shield's answer (SW_ACT_*, shield.bpf.h) */
-	__u8 pad[3];
+	__u8 no_pending;     /* the shield found this ACK's flow absent from sw_pending */
+	__u8 pad[2];
 };
 
 static __always_inline void sw_v4_mapped(__u8 *dst, __be32 a)

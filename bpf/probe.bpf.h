@@ -18,7 +18,7 @@ __noinline int sw_ack_proof(struct pkt *p, __be16 sport, __be16 dport, __u32 ack
 	struct sw_flow *f;
 	__u32 *pend;
 
-	if (!p)
+	if (!p || p->no_pending) /* the shield looked already: not pending */
 		return 0;
 	pend = pending_get(p->saddr, p->daddr, sport, dport);
 	if (!pend)
@@ -74,7 +74,6 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		 */
 		if (p->l4_len >= 8 && (void *)(ports + 4) <= end) {
 			__be32 seq;
-			struct sw_flow *nf;
 
 			__builtin_memcpy(&seq, ports + 2, 4);
 			o->seqval = bpf_ntohl(seq);
@@ -82,24 +81,14 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 			o->seq_track = 1;
 			o->syn_flow = 1; /* a first contact's answer counts, as for a SYN */
 			/*
-			 * RFC 1858's tiny fragment: keep a flow as for a SYN, so
-			 * our answer to the reassembled probe (SYN/ACK: it was a
-			 * SYN) and the scanner's RST to it count as for -sS.
+			 * RFC 1858's tiny fragment: noted as a SYN, so our answer
+			 * to the reassembled probe (SYN/ACK: it was a SYN) and the
+			 * scanner's RST to it count as for -sS.
 			 */
 			sc = get_scratch();
 			if (!sc)
 				return 1;
-			flow_key(&sc->fk, p->saddr, p->daddr, ports[0], ports[1], IPPROTO_TCP_);
-			nf = &sc->fv;
-			__builtin_memset(nf, 0, sizeof(*nf));
-			nf->syn_ns = now;
-			nf->isn = o->seqval;
-			nf->state = SW_FS_SYN;
-			nf->frag = 1;
-			if (bpf_map_update_elem(&sw_flows, &sc->fk, nf, BPF_ANY))
-				stat_add(p->slot, SW_S_FLOW_FULL, 1);
-			else
-				stat_add(p->slot, SW_S_FLOWS_NEW, 1);
+			syn_note(sc, p->saddr, p->daddr, ports[0], ports[1], o->seqval, SW_SYN_FRAG);
 		}
 		return 1;
 	}
@@ -242,7 +231,6 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		__u32 optlen = doff - 20;
 		__u8 *opt = (__u8 *)(th + 1);
 		__u8 nmap_syn = 0;
-		struct sw_flow *nf;
 
 		o->probe = o->seq_track = o->syn_flow = 1;
 		o->mask |= BIT(SW_C_SYN);
@@ -277,23 +265,19 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		}
 		if (act == SW_ACT_COOKIE) {
 			p->act = act;
+			o->syn_flow = 0; /* noted nowhere: no first contact to mark */
 			return 1; /* the shield answers it: the host never sees it */
 		}
 
-		sc = probe_flow(p, th);
+		/*
+		 * No flow yet: one slot in sw_syns (flow.bpf.h). The flow is made
+		 * when our SYN/ACK leaves, the only answer a flow is needed for.
+		 */
+		sc = get_scratch();
 		if (!sc)
 			return 0;
-		k = &sc->fk;
-		nf = &sc->fv;
-		__builtin_memset(nf, 0, sizeof(*nf));
-		nf->syn_ns = now;
-		nf->isn = bpf_ntohl(th->seq);
-		nf->state = SW_FS_SYN;
-		nf->syn_nmap = nmap_syn;
-		if (bpf_map_update_elem(&sw_flows, k, nf, BPF_ANY))
-			stat_add(p->slot, SW_S_FLOW_FULL, 1);
-		else
-			stat_add(p->slot, SW_S_FLOWS_NEW, 1);
+		syn_note(sc, p->saddr, p->daddr, th->source, th->dest, bpf_ntohl(th->seq),
+			 nmap_syn ? SW_SYN_NMAP : 0);
 		return 1;
 	}
 

@@ -20,7 +20,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #include "source.bpf.h"    /* per-source records, sketches, struct obs */
 #include "shield.bpf.h"    /* proof (sw_pending), the SYN-cookie shield, the block budget */
 #include "block.bpf.h"     /* fast-path blocks, is_blocked() */
-#include "flow.bpf.h"      /* the probe-flow table */
+#include "flow.bpf.h"      /* SYNs waiting for our answer, the probe-flow table */
+#include "admit.bpf.h"     /* admission: a record from a source's second packet on */
 #include "account.bpf.h"   /* sw_account(): records and events */
 #include "signature.bpf.h" /* nmap's payload and option signatures */
 #include "answer.bpf.h"    /* our answers: SYN/ACK, RST, ICMP unreachable */
@@ -31,8 +32,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 static __always_inline void l4_in(void *data, void *end, struct pkt *p)
 {
 	void *l4 = data + (p->l4_off & SW_L4_OFF_MAX);
-	struct obs o = {};
+	struct acct a;  /* the handlers fill a.o in place: no copy on this stack */
+	struct obs *o = &a.o;
 	int hit = 0;
+
+	__builtin_memset(o, 0, sizeof(*o)); /* account_obs() sets the rest */
 
 	/*
 	 * The clock is read only where it is used: a TCP segment with SYN, RST
@@ -45,28 +49,28 @@ static __always_inline void l4_in(void *data, void *end, struct pkt *p)
 		__u8 *fl = l4 + 13;
 		if ((void *)(fl + 1) <= end && (*fl & (TH_SYN | TH_RST | TH_FIN)))
 			p->now = sw_now();
-		hit = tcp_in(p, l4, end, p->now, &o);
+		hit = tcp_in(p, l4, end, p->now, o);
 	} else if (p->proto == IPPROTO_UDP_) {
-		hit = udp_in(p, l4, end, &o);
+		hit = udp_in(p, l4, end, o);
 	} else if (p->proto == (p->ipv6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP_)) {
 		p->now = sw_now();
-		hit = icmp_in(p, l4, end, p->now, &o, 0);
+		hit = icmp_in(p, l4, end, p->now, o, 0);
 	}
 	else if (p->proto == IPPROTO_SCTP_)
-		hit = sctp_in(p, l4, end, &o);
+		hit = sctp_in(p, l4, end, o);
 	else if (!p->ipv6 && p->ip_payload_empty) {
 		/* -sO: a bare IPv4 header for another protocol */
-		o.port_key = p->proto;
-		o.probe = 1;
-		o.mask = BIT(SW_C_BARE_IP);
+		o->port_key = p->proto;
+		o->probe = 1;
+		o->mask = BIT(SW_C_BARE_IP);
 		hit = 1;
 	}
 	if (hit) {
 		if (!p->now)
 			p->now = sw_now();
 		if (!p->ipv6 && p->ip_id == 54321)
-			o.mask |= BIT(SW_C_ZMAP_IPID);
-		account(p->now, p->saddr, p->daddr, p->proto, p->ttl, &o, 1, p->slot);
+			o->mask |= BIT(SW_C_ZMAP_IPID);
+		account_obs(&a, p->now, p->saddr, p->daddr, p->proto, p->ttl, 1, p->slot);
 	}
 }
 

@@ -217,8 +217,12 @@ static __always_inline void shield_decide(struct xdp_md *ctx, struct pkt *p, str
 		return;
 	if (flags == TH_ACK) {
 		pend = pending_get(p->saddr, p->daddr, th->source, th->dest);
-		if (!pend)
-			return; /* not a flow we sent a cookie on: the common case, one array read */
+		if (!pend) {
+			/* not a flow we sent a cookie on: the common case, one array read
+			   (sw_ack_proof then needs no second one) */
+			p->no_pending = 1;
+			return;
+		}
 		pend_h = *pend;
 	}
 	sh = bpf_map_lookup_elem(&sw_shield, p->saddr);

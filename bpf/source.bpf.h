@@ -6,32 +6,32 @@
  */
 #pragma once
 
+/*
+ * Every address hashed is 4-aligned (struct pkt's at offsets 12 and 28, the
+ * scratch key's, struct acct's): word loads, not the byte loads and register
+ * spills of a memcpy from an unknown alignment (the call chain's stack is full).
+ */
 static __always_inline __u32 addr_hash(const __u8 *a)
 {
-	__u32 w0, w1, w2, w3;
-	__builtin_memcpy(&w0, a, 4);
-	__builtin_memcpy(&w1, a + 4, 4);
-	__builtin_memcpy(&w2, a + 8, 4);
-	__builtin_memcpy(&w3, a + 12, 4);
+	const __u32 *w = __builtin_assume_aligned(a, 4);
+
 	/* sw_hash32 (abi.h): the agent computes the same sketch bits */
-	return sw_hash32(w0 ^ sw_hash32(w1 ^ sw_hash32(w2 ^ sw_hash32(w3))));
+	return sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3]))));
 }
 
 /* All-zero template for new source records (lives in .rodata, not on the stack). */
 static const struct sw_source sw_zero_source;
 
-static __always_inline struct sw_source *get_source(const __u8 *addr, __u64 now, __u32 slot)
+/* Creates the record of a source that has none (a lookup just missed). */
+static __always_inline struct sw_source *new_source(const __u8 *addr, __u32 slot)
 {
-	struct sw_source *s = bpf_map_lookup_elem(&sw_sources, addr);
-	if (s)
-		return s;
+	struct sw_source *s;
+
 	/* BPF_NOEXIST: another CPU may have created it first; either way look it up */
 	bpf_map_update_elem(&sw_sources, addr, &sw_zero_source, BPF_NOEXIST);
 	s = bpf_map_lookup_elem(&sw_sources, addr);
-	if (!s) {
+	if (!s)
 		stat_add(slot, SW_S_SOURCE_FULL, 1);
-		return NULL;
-	}
 	return s;
 }
 
@@ -154,3 +154,18 @@ static __always_inline int sketch_set(__u64 *words, __u32 nwords, __u32 bit)
 	/* the old value: when two CPUs set the same bit, only one counts it */
 	return !(__sync_fetch_and_or(&words[w], m) & m);
 }
+
+/* The arguments of sw_account(): scalars only, so it can be a global function. */
+struct acct {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u64 now;
+	struct obs o;
+	__u8 proto;
+	__u8 ttl;
+	__u8 create;  /* 1: a packet from saddr (may create its record); 0: an answer to it;
+			 SW_ACCT_REPLAY: its held first packet (admit.bpf.h) */
+	__u8 slot;    /* statistics slot of the interface */
+	__u8 pad[4];
+};
+#define SW_ACCT_REPLAY 2

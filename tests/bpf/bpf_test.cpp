@@ -61,9 +61,15 @@ using Counts = std::map<std::pair<Addr, unsigned>, uint32_t>;  // (source, count
 
 class BpfTest : public ::testing::Test {
 protected:
-    static void SetUpTestSuite() {
+    // Admission (bpf/admit.bpf.h) off: these tests check what one packet
+    // does to a record. AdmitTest loads the program as the agent does.
+    static void SetUpTestSuite() { load(false); }
+    static void load(bool admission, uint32_t max_sources = 0) {
         try {
-            runner_ = new ProgRunner();
+            SkelOptions o;
+            o.admission = admission;
+            o.max_sources = max_sources;
+            runner_ = new ProgRunner(o);
         } catch (const std::exception& e) {
             load_error_ = e.what();
         }
@@ -88,6 +94,7 @@ protected:
             if (!clear_map(bpf_map__fd(m), bpf_map__key_size(m)))
                 FAIL() << "cannot empty map " << bpf_map__name(m);
         }
+        r().clear_slots();
         static std::vector<sw_stat_row> zeros(static_cast<size_t>(libbpf_num_possible_cpus()));
         for (uint32_t i = 0; i < SW_IF_SLOTS; i++)
             ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(s->maps.sw_stats), &i, zeros.data(), BPF_ANY), 0);
@@ -288,17 +295,13 @@ const std::vector<SigCase> kSignatures = {
 INSTANTIATE_TEST_SUITE_P(Probes, Signature, ::testing::ValuesIn(kSignatures),
                          [](const auto& info) { return info.param.name; });
 
-TEST_F(BpfTest, NmapSynCreatesFlow) {
+// A SYN makes no flow (one slot in sw_syns); our SYN/ACK makes it, with
+// what the SYN said (its ISN, nmap's raw fingerprint, a first contact).
+TEST_F(BpfTest, SynAckCreatesFlowFromTheSyn) {
     Packet syn = nmap::syn(A, T, 40000, 80, 0xdeadbeef);
     ASSERT_EQ(xdp(syn), kXdpPass);
-    auto f = r().flow(key_of(syn));
-    ASSERT_TRUE(f);
-    EXPECT_EQ(f->state, SW_FS_SYN);
-    EXPECT_EQ(f->isn, 0xdeadbeefu);
-    EXPECT_EQ(f->syn_nmap, 1);
-    EXPECT_EQ(f->syn_ns, T0);
-    EXPECT_EQ(r().flow_count(), 1u);
-    EXPECT_EQ(stat(SW_S_FLOWS_NEW), 1u);
+    EXPECT_EQ(r().flow_count(), 0u) << "an inbound SYN inserts nothing into sw_flows";
+    EXPECT_EQ(stat(SW_S_FLOWS_NEW), 0u);
     EXPECT_EQ(stat(SW_S_PROBES), 1u);
     EXPECT_EQ(stat(SW_S_PACKETS), 1u);
     EXPECT_EQ(stat(SW_S_IPV4), 1u);
@@ -314,11 +317,33 @@ TEST_F(BpfTest, NmapSynCreatesFlow) {
     EXPECT_EQ(s->last_seq, 0xdeadbeefu);
     EXPECT_EQ(s->last_sport, 40000);
 
-    Packet os = nmap::os_syn(A, T, 51000, 22);
+    now_ = T0 + 5;
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0xdeadbef0).seq(0x5000)), kTcOk);
+    auto f = r().flow(key_of(syn));
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->state, SW_FS_SYNACK);
+    EXPECT_EQ(f->isn, 0xdeadbeefu);
+    EXPECT_EQ(f->our_isn, 0x5000u);
+    EXPECT_EQ(f->syn_nmap, 1);
+    EXPECT_EQ(f->first_contact, 1);
+    EXPECT_EQ(f->syn_ns, T0 + 5);
+    EXPECT_EQ(r().flow_count(), 1u);
+    EXPECT_EQ(stat(SW_S_FLOWS_NEW), 1u);
+    // a second SYN/ACK to the same SYN is no second answer
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0xdeadbef0).seq(0x5000)), kTcOk);
+    EXPECT_EQ(cnt(A, SW_C_ANSWERED), 1u);
+
+    Packet os = nmap::os_syn(A, T, 51000, 22, 77);
     ASSERT_EQ(xdp(os), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 22, 51000).syn().ack(78).seq(1)), kTcOk);
     auto f2 = r().flow(key_of(os));
     ASSERT_TRUE(f2);
     EXPECT_EQ(f2->syn_nmap, 0);
+    // a closed port's RST ends the SYN without any flow
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81, 500)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 81, 40000).rst().ack(501)), kTcOk);
+    EXPECT_EQ(cnt(A, SW_C_FAIL_RST), 1u);
+    EXPECT_EQ(r().flow_count(), 2u);
 }
 
 TEST_F(BpfTest, ProbesRepeatingSeqAndSourcePort) {
@@ -425,7 +450,11 @@ TEST_P(FlowTest, SynAckWithWrongAckIsNotAnAnswer) {
     ASSERT_EQ(xdp(syn), kXdpPass);
     ASSERT_EQ(tc(Packet::tcp(t(), a(), 80, 40000).syn().ack(1000).seq(1)), kTcOk);
     EXPECT_EQ(cnt(a(), SW_C_ANSWERED), 0u);
-    EXPECT_EQ(r().flow(key_of(syn))->state, SW_FS_SYN);
+    EXPECT_FALSE(r().flow(key_of(syn)));
+    // the SYN still waits for its real answer
+    ASSERT_EQ(tc(Packet::tcp(t(), a(), 80, 40000).syn().ack(1001).seq(1)), kTcOk);
+    EXPECT_EQ(cnt(a(), SW_C_ANSWERED), 1u);
+    EXPECT_EQ(r().flow(key_of(syn))->state, SW_FS_SYNACK);
 }
 
 TEST_P(FlowTest, ConnectProbe) {
@@ -811,7 +840,7 @@ TEST_F(BpfTest, Ipv4TinyFirstFragment) {
     expect_exactly(A, {SW_C_PROBES, SW_C_FRAG, SW_C_FRAG_TINY});
     EXPECT_EQ(stat(SW_S_FRAGMENTS), 1u);
     EXPECT_EQ(stat(SW_S_TRUNCATED) + stat(SW_S_MALFORMED), 0u);
-    EXPECT_EQ(r().flow_count(), 1u) << "a flow as for a SYN: our answer tells the flags";
+    EXPECT_EQ(r().flow_count(), 0u) << "noted as a SYN: a flow only when our SYN/ACK answers it";
 }
 
 // -f against an open port: our SYN/ACK says the reassembled probe was a SYN,
@@ -1483,7 +1512,7 @@ TEST_F(BpfTest, SourcesListsEveryRecord) {
     for (auto& [a, s] : all)
         names.insert(a.str());
     EXPECT_EQ(names, (std::set<std::string>{"198.18.0.2", "198.18.0.9", "2001:2::2"}));
-    EXPECT_EQ(r().flow_count(), 2u);
+    EXPECT_EQ(r().flow_count(), 0u) << "no answer yet: no flow";
 }
 
 // ======================================================================
@@ -1505,15 +1534,17 @@ TEST_F(BpfTest, UnregisteredInterfaceCountsUnderOther) {
 TEST_F(BpfTest, RegisteredInterfaceHasItsOwnRow) {
     ASSERT_TRUE(r().set_if_slot(kLo, 7));
     ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80)), kXdpPass);
-    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81, 5)), kXdpPass);
     Bytes cut(14, 0);  // an Ethernet header announcing IPv4, and nothing after it
     cut[12] = 0x08;
     ASSERT_EQ(xdp(cut), kXdpPass);
     ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).rst().ack(1)), kTcOk);
+    // a flow is made by our SYN/ACK (TC egress: its own interface's row)
+    ASSERT_EQ(tc(Packet::tcp(T, A, 81, 40000).syn().ack(6).seq(9)), kTcOk);
     EXPECT_EQ(r().stat(7, SW_S_PACKETS), 3u);
     EXPECT_EQ(r().stat(7, SW_S_PROBES), 2u);
-    EXPECT_EQ(r().stat(7, SW_S_FLOWS_NEW), 2u);
-    EXPECT_EQ(r().stat(7, SW_S_EGRESS), 1u);
+    EXPECT_EQ(r().stat(7, SW_S_FLOWS_NEW), 1u);
+    EXPECT_EQ(r().stat(7, SW_S_EGRESS), 2u);
     EXPECT_EQ(r().stat(7, SW_S_TRUNCATED), 1u);
     EXPECT_EQ(r().stat(SW_IF_SLOT_OTHER, SW_S_PACKETS), 0u);
     EXPECT_EQ(r().stat(6, SW_S_PACKETS), 0u);
@@ -1830,5 +1861,114 @@ TEST_P(ProofTest, BudgetCapsFastPathBlocks) {
 INSTANTIATE_TEST_SUITE_P(Families, ProofTest,
                          ::testing::Values(Family{"v4", A, T}, Family{"v6", A6, T6}),
                          [](const auto& i) { return std::string(i.param.name); });
+
+// ======================================================================
+// Admission (bpf/admit.bpf.h): a record from a source's second packet on,
+// the program loaded as the agent and replay load it.
+// ======================================================================
+
+class AdmitTest : public BpfTest {
+protected:
+    static constexpr uint32_t kSources = 4096;  // a small sources map, so a flood can fill it
+    static void SetUpTestSuite() { load(true, kSources); }
+
+    // n sources of per_source SYNs each: source i is 198.18.1.0 + i (up to 130,815),
+    // never the scanner or the target
+    void spoofed_syns(uint32_t first, uint32_t n, int per_source = 1) {
+        for (uint32_t i = first; i < first + n; i++) {
+            uint32_t v = 0xC6120100u + i;
+            ASSERT_LT(i, 130816u);
+            char a[32];
+            std::snprintf(a, sizeof a, "%u.%u.%u.%u", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
+            for (int k = 0; k < per_source; k++)
+                ASSERT_EQ(xdp(nmap::syn(a, T, 40000, static_cast<uint16_t>(80 + k), i)), kXdpPass);
+        }
+    }
+};
+
+TEST_F(AdmitTest, OnePacketSourcesInsertNothing) {
+    spoofed_syns(0, 20000);
+    EXPECT_TRUE(r().sources().empty()) << "a one-packet source has no record";
+    EXPECT_EQ(r().flow_count(), 0u);
+    EXPECT_EQ(stat(SW_S_SOURCE_FULL), 0u);
+    EXPECT_EQ(stat(SW_S_PROBES), 0u) << "probes count when accounted to a record";
+}
+
+// The second packet makes the record with both, the held one first: its
+// time, TTL, seq and our answer to it (folded in while it was held).
+TEST_F(AdmitTest, SecondPacketRecordsBoth) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80, 0x1234).ttl(37)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1235).seq(9)), kTcOk);
+    EXPECT_FALSE(src(A));
+    now_ = T0 + SEC;
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81, 0x1234).ttl(59)), kXdpPass);
+    auto s = src(A);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->cnt[SW_C_PROBES], 2u);
+    EXPECT_EQ(s->cnt[SW_C_SYN], 2u);
+    EXPECT_EQ(s->cnt[SW_C_SYN_NMAP], 2u);
+    EXPECT_EQ(s->cnt[SW_C_ANSWERED], 1u);
+    EXPECT_EQ(s->cnt[SW_C_FIRST_OK], 1u) << "the held SYN was a first contact";
+    EXPECT_EQ(s->cnt[SW_C_SAME_SEQ], 1u);
+    EXPECT_EQ(s->cnt[SW_C_SAME_SPORT], 1u);
+    EXPECT_EQ(s->ports_new, 2u);
+    EXPECT_EQ(s->ttl_min, 37);
+    EXPECT_EQ(s->ttl_max, 59);
+    EXPECT_EQ(s->first_ns, T0);
+    EXPECT_EQ(s->last_ns, T0 + SEC);
+    EXPECT_EQ(stat(SW_S_PROBES), 2u);
+    EXPECT_EQ(r().flow_count(), 1u) << "our SYN/ACK made the flow";
+}
+
+// A half-open probe from a new source: SYN (held), our SYN/ACK (kept with
+// it), the scanner kernel's RST (its second packet) makes the record.
+TEST_F(AdmitTest, HalfOpenFromANewSource) {
+    const uint32_t isn = 0x11111111, ours = 0x22222222;
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80, isn)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(isn + 1).seq(ours)), kTcOk);
+    ASSERT_EQ(xdp(nmap::kernel_rst(A, T, 40000, 80, isn + 1)), kXdpPass);
+    expect_exactly(A, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NMAP, SW_C_ANSWERED, SW_C_FIRST_OK, SW_C_HALF_OPEN});
+    EXPECT_TRUE(src(A)->flags & SW_SF_VERIFIED);
+    EXPECT_EQ(src(A)->rst_ttl, 64);
+    EXPECT_EQ(r().flow_count(), 0u);
+}
+
+// A forger floods one-packet sources (more than the admission slots and the
+// sources map) between every two probes of a real scanner: the scanner keeps
+// its counts, nothing else gets a record. Its first probe is lost only if a
+// forged packet landed in its slot before its second (the slot is a seeded
+// hash: the forger cannot aim), and then it costs one probe, never more.
+TEST_F(AdmitTest, ScannerAmidOnePacketFlood) {
+    const uint32_t probes = 40, per_gap = 2000;  // 78,000 forged sources in all
+    for (uint32_t i = 0; i < probes; i++) {
+        ASSERT_EQ(xdp(nmap::syn(A, T, 40000, static_cast<uint16_t>(1000 + i), 0x4242)), kXdpPass);
+        if (i + 1 < probes)
+            spoofed_syns(i * per_gap, per_gap);
+    }
+    auto s = src(A);
+    ASSERT_TRUE(s) << "the scanner has a record";
+    EXPECT_GE(s->cnt[SW_C_SYN], probes - 1);
+    EXPECT_LE(s->cnt[SW_C_SYN], probes);
+    EXPECT_GE(s->ports_new, probes - 1);
+    EXPECT_EQ(r().sources().size(), 1u) << "no forged source has a record";
+    EXPECT_EQ(stat(SW_S_SOURCE_FULL), 0u);
+}
+
+// Two packets per forged source do make records, and overflow the sources
+// map (4096) three times over: the LRU evicts the records nobody uses again,
+// not the scanner's, which each of its probes looks up (referenced).
+TEST_F(AdmitTest, ScannerAmidTwoPacketFlood) {
+    const uint32_t probes = 60, per_gap = 200;  // 11,800 forged sources, 23,600 packets
+    for (uint32_t i = 0; i < probes; i++) {
+        ASSERT_EQ(xdp(nmap::syn(A, T, 40000, static_cast<uint16_t>(1000 + i), 0x4242)), kXdpPass);
+        if (i + 1 < probes)
+            spoofed_syns(i * per_gap, per_gap, 2);
+    }
+    auto s = src(A);
+    ASSERT_TRUE(s) << "the scanner's record survived the flood";
+    EXPECT_GE(s->cnt[SW_C_SYN], probes - 1);
+    EXPECT_GE(s->ports_new, probes - 1);
+    EXPECT_LE(r().sources().size(), static_cast<size_t>(kSources));
+}
 
 }  // namespace

@@ -41,6 +41,7 @@ ProgRunner::ProgRunner(SkelOptions o) {
     // time; the program and the ABI are the same.
     o.replay_clock = true;
     o.mmap_config = true;
+    o.mmap_slots = true;
     skel_ = open_skeleton(o);
     int ncpu = libbpf_num_possible_cpus();
     if (ncpu <= 0)
@@ -146,6 +147,19 @@ std::optional<sw_source> ProgRunner::source(const Addr& a) const {
 
 std::vector<std::pair<Addr, sw_source>> ProgRunner::sources() const {
     return map_entries<Addr, sw_source>(bpf_map__fd(skel_->maps.sw_sources));
+}
+
+void ProgRunner::clear_slots() {
+    for (bpf_map* m : {skel_->maps.sw_syns, skel_->maps.sw_admit, skel_->maps.sw_pending}) {
+        // mapped at load (mmap_slots): one memset, not a syscall per slot
+        size_t stride = (bpf_map__value_size(m) + 7) / 8 * 8;
+        size_t len = stride * bpf_map__max_entries(m);
+        void* mm = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(m), 0);
+        if (mm == MAP_FAILED)
+            throw BpfError(std::string("mapping ") + bpf_map__name(m), errno);
+        std::memset(mm, 0, len);
+        munmap(mm, len);
+    }
 }
 
 std::optional<sw_flow> ProgRunner::flow(const sw_flow_key& k) const {

@@ -49,6 +49,9 @@ public:
     bool set_if_slot(uint32_t ifindex, uint32_t slot);
     sw_config config() const;
     void set_config(const sw_config& c);
+    // Zeroes the direct-mapped arrays (SYNs waiting for an answer, held first
+    // packets, pending proofs): with the hash maps emptied, a fresh program state.
+    void clear_slots();
     // Drains pending ring-buffer events.
     std::vector<sw_event> drain_events();
 

@@ -2,6 +2,8 @@
 
 #include <bpf/libbpf.h>
 
+#include <sys/random.h>
+
 #include <cerrno>
 
 namespace scanwatch {
@@ -41,6 +43,13 @@ SkelPtr open_skeleton(const SkelOptions& o) {
 
     s->rodata->replay_mode = o.replay_clock ? 1 : 0;
     s->rodata->hot_per_sec = o.hot_events_per_sec;
+    s->rodata->admit_sources = o.admission ? 1 : 0;
+    // The slots of sw_syns and sw_admit: random per load, so a forger cannot
+    // aim at a prober's slot; fixed in replay, so a capture replays the same.
+    uint32_t seed = 0x5ca77a7c;
+    if (!o.replay_clock && getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed))
+        throw BpfError("reading a random hash seed", errno ? errno : EIO);
+    s->rodata->hash_seed = seed;
     if (o.replay_clock) {
         int ncpu = libbpf_num_possible_cpus();
         if (ncpu <= 0)
@@ -50,6 +59,9 @@ SkelPtr open_skeleton(const SkelOptions& o) {
     }
     if (o.mmap_config)
         add_flags(m.sw_cfg, BPF_F_MMAPABLE, "sw_cfg");
+    if (o.mmap_slots)
+        for (bpf_map* a : {m.sw_syns, m.sw_admit, m.sw_pending})
+            add_flags(a, BPF_F_MMAPABLE, bpf_map__name(a));
     set_size(m.sw_sources, o.max_sources, "sw_sources");
     set_size(m.sw_flows, o.max_flows, "sw_flows");
     set_size(m.sw_blocks, o.max_blocks, "sw_blocks");

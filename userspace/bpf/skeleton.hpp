@@ -18,7 +18,11 @@ struct SkelOptions {
     // (sized to the possible CPUs and mmap-able) instead of bpf_ktime_get_ns().
     bool replay_clock = false;
     bool mmap_config = false;   // sw_cfg with BPF_F_MMAPABLE (plain stores instead of syscalls)
+    bool mmap_slots = false;    // sw_syns, sw_admit, sw_pending with BPF_F_MMAPABLE (tests zero them)
     bool xdp_frags = false;     // BPF_F_XDP_HAS_FRAGS: test runs may take jumbo frames
+    // Admission (bpf/admit.bpf.h): a source gets a record from its second
+    // packet on. Off only for the BPF tests of what one packet records.
+    bool admission = true;
     uint32_t max_sources = 0;   // map sizes; 0 keeps the program's default
     uint32_t max_flows = 0;
     uint32_t max_blocks = 0;

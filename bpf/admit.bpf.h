@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Admission: a source earns a record in sw_sources (an LRU hash: an
+ * allocation, a lock, and an eviction once full) only with its second
+ * packet. Its first waits in sw_admit, a direct-mapped array (maps.bpf.h):
+ * one 80-byte slot write, whatever the traffic.
+ * Included once by scanwatch.bpf.c, in the order given there.
+ *
+ * What this is worth against a forger:
+ * - One packet per forged address (a spoofed SYN flood, backscatter, a
+ *   million spoofed sources) never inserts and never evicts: it overwrites
+ *   admission slots only. The records of real probers stay where they are.
+ * - A forged packet can overwrite a real prober's held first packet only by
+ *   landing in its slot before its second packet comes. The slot is a hash
+ *   of the address under hash_seed (random per load), so a forger cannot aim
+ *   at it: it can only flood. At R forged packets/s and SW_ADMIT_SLOTS slots
+ *   a held packet survives an interval t with probability exp(-R t / slots);
+ *   nmap's probes come milliseconds apart (1 Mpps, 5 ms: 93 %). A forgotten
+ *   first packet costs the prober one probe of evidence (its second packet
+ *   is held in its place, its third makes the record), never a wrong count,
+ *   and the slot keeps the whole address, so no forged packet is ever
+ *   counted as the prober's (a tag would let one collide).
+ * - Two packets per forged address do make records, as every source did
+ *   before: the forger pays twice the packets per insert, and the LRU keeps
+ *   the records that are used (a scanner's record is looked up with each of
+ *   its probes, which marks it referenced, so LRU rotation keeps it active
+ *   while unreferenced ones are evicted first).
+ * - Two CPUs writing one slot at once can tear it; the whole-address compare
+ *   then fails and the first packet is forgotten (or, with a torn address
+ *   equal to a real one, one probe of evidence lands on it: never proof,
+ *   which only sw_pending and the flow table give).
+ *
+ * What the detector sees: a source with one packet has no record (it is not
+ * in `scanwatch top`, events, or the agent's sweep); with its second, the
+ * record holds both exactly as before (the held packet is accounted first,
+ * with its own time, TTL, seq and counters). Answers to a held packet (our
+ * SYN/ACK or RST, an ICMP unreachable) add their counters to the held copy.
+ */
+#pragma once
+
+/*
+ * The held first packets: slot = seeded hash of the source address, the
+ * whole struct acct (80 bytes: addresses, time, TTL, what the packet said)
+ * with create = 1 marking a used slot. 80 bytes x 2^16 = 5 MiB,
+ * preallocated; no allocation or lock per packet.
+ */
+#define SW_ADMIT_SLOTS (1u << 16)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_ADMIT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct acct);
+} sw_admit SEC(".maps");
+
+/* Per CPU: the held packet being accounted after its source's record was made. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct acct);
+} sw_admit_held SEC(".maps");
+
+#define SW_ADMIT_HELD 0      /* sw_account(): held (or dropped): nothing more to do */
+#define SW_ADMIT_PROMOTED 2  /* sw_account(): record made; account sw_admit_held, then this */
+
+static __always_inline struct acct *admit_slot(const __u8 *saddr)
+{
+	__u32 i = sw_hash32(addr_hash(saddr) ^ hash_seed) & (SW_ADMIT_SLOTS - 1);
+
+	return bpf_map_lookup_elem(&sw_admit, &i);
+}
+
+/*
+ * For a packet (or an answer to one) whose source has no record. Returns
+ * SW_ADMIT_HELD or SW_ADMIT_PROMOTED (the record now exists and the held
+ * first packet is in this CPU's sw_admit_held).
+ */
+static __always_inline int admit(struct acct *a)
+{
+	struct acct *h = admit_slot(a->saddr);
+	struct acct *held;
+	__u32 zero = 0;
+
+	if (!h || a->create == SW_ACCT_REPLAY)
+		return SW_ADMIT_HELD;
+	if (h->create && addr_eq(h->saddr, a->saddr)) {
+		if (!a->create) {
+			/* our answer to its held packet: kept with it */
+			h->o.mask |= a->o.mask;
+			h->o.mask_hi |= a->o.mask_hi;
+			return SW_ADMIT_HELD;
+		}
+		held = bpf_map_lookup_elem(&sw_admit_held, &zero);
+		if (!held)
+			return SW_ADMIT_HELD;
+		__builtin_memcpy(held, h, sizeof(*held));
+		h->create = 0; /* the slot is free again */
+		held->create = SW_ACCT_REPLAY;
+		if (!new_source(a->saddr, a->slot))
+			return SW_ADMIT_HELD;
+		return SW_ADMIT_PROMOTED;
+	}
+	if (!a->create)
+		return SW_ADMIT_HELD; /* an answer to a packet no slot holds */
+	/* its first packet (or the slot's other address is forgotten) */
+	__builtin_memcpy(h, a, sizeof(*h));
+	if (a->o.syn_flow) {
+		/* a first probe is a first contact; done now, not when replayed */
+		mark_first_contact();
+		h->o.syn_flow = 0;
+	}
+	return SW_ADMIT_HELD;
+}
