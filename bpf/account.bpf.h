@@ -43,7 +43,7 @@ __noinline int sw_account(struct acct *a)
 		int first = 0;
 		mask |= BIT(SW_C_PROBES);
 		stat_add(a->slot, SW_S_PROBES, 1);
-		if (!o->no_port && sketch_set(s->ports, SW_PORT_WORDS, sw_port_bit(o->port_key, proto))) {
+		if (!o->no_port && hll_add(s->ports, sw_port_hash(o->port_key, proto))) {
 			__u32 n = __sync_fetch_and_add(&s->ports_new, 1) + 1;
 			first = 1;
 			if (milestone(n) && n >= 4) {
@@ -52,7 +52,7 @@ __noinline int sw_account(struct acct *a)
 				ev_value = n;
 			}
 		}
-		if (sketch_set(s->hosts, SW_HOST_WORDS, addr_hash(daddr) % SW_HOST_BITS)) {
+		if (hll_add(s->hosts, addr_hash(daddr))) {
 			__u32 n = __sync_fetch_and_add(&s->hosts_new, 1) + 1;
 			first = 1;
 			if (milestone(n) && n >= 4) {

@@ -144,13 +144,30 @@ static __always_inline int counter_milestone(__u32 idx, __u32 v)
 	return milestone(v) && (v >= 4 || (SW_URGENT_COUNTERS & BIT(idx)));
 }
 
-static __always_inline int sketch_set(__u64 *words, __u32 nwords, __u32 bit)
+/*
+ * Offer hash h to a HyperLogLog sketch (abi.h): raise its register to the
+ * hash's rank. One read when the register is already as high (a repeated
+ * port or host); otherwise a compare-and-swap of the register's word, retried
+ * when another CPU changed the word meanwhile. Returns 1 when this raised the
+ * register from 0 (a first: exact until two items share a register).
+ */
+static __always_inline int hll_add(__u64 *words, __u32 h)
 {
-	__u32 w = (bit >> 6) & (nwords - 1);
-	__u64 m = 1ULL << (bit & 63);
+	__u32 reg = sw_hll_reg(h);
+	__u64 rank = sw_hll_rank(h);
+	__u32 w = (reg >> 4) & (SW_HLL_WORDS - 1);
+	__u32 shift = (reg & 15) * 4;
+	__u64 old = words[w];
 
-	if (words[w] & m)
-		return 0;
-	/* the old value: when two CPUs set the same bit, only one counts it */
-	return !(__sync_fetch_and_or(&words[w], m) & m);
+	for (int i = 0; i < 4; i++) {
+		__u64 cur = (old >> shift) & 15;
+		if (cur >= rank)
+			return 0;
+		__u64 seen = __sync_val_compare_and_swap(&words[w], old,
+							 (old & ~(15ULL << shift)) | (rank << shift));
+		if (seen == old)
+			return cur == 0;
+		old = seen;
+	}
+	return 0;
 }

@@ -14,10 +14,19 @@
 
 /* ---- sizes ------------------------------------------------------------ */
 #define SW_ADDR_LEN 16
-#define SW_PORT_BITS 512 /* distinct destination ports sketch (linear counting) */
-#define SW_HOST_BITS 256 /* distinct destination hosts sketch */
-#define SW_PORT_WORDS (SW_PORT_BITS / 64)
-#define SW_PORT_HASH_MUL 0x9e3779b1u /* port sketch bit: sw_hash32(port * MUL + proto) % SW_PORT_BITS */
+/*
+ * Distinct destination ports and hosts per source: two HyperLogLog sketches
+ * of SW_HLL_REGS 4-bit registers (16 per __u64 word). An item's 32-bit hash h
+ * picks register h >> (32 - SW_HLL_P); the register keeps the largest rank
+ * seen there, rank = 1 + the number of trailing zeros of h's low 14 bits
+ * (1..15). The agent's estimator (userspace/detect/sketch.cpp) reads the
+ * registers; the kernel and the agent share the hashes below.
+ */
+#define SW_HLL_P 10
+#define SW_HLL_REGS (1u << SW_HLL_P)
+#define SW_HLL_WORDS (SW_HLL_REGS / 16)
+#define SW_HLL_MAX_RANK 15
+#define SW_PORT_HASH_MUL 0x9e3779b1u /* port hash: sw_hash32(port * MUL + proto) */
 
 /* murmur3's finaliser: the sketches' hash, the same in the kernel and the agent */
 static inline __u32 sw_hash32(__u32 x)
@@ -30,12 +39,41 @@ static inline __u32 sw_hash32(__u32 x)
 	return x;
 }
 
-/* The bit a probe of port (or -sO protocol) port_key over proto sets in sw_source.ports. */
-static inline __u32 sw_port_bit(__u16 port_key, __u8 proto)
+/* The hash of a probe of port (or -sO protocol) port_key over proto. */
+static inline __u32 sw_port_hash(__u16 port_key, __u8 proto)
 {
-	return sw_hash32(port_key * SW_PORT_HASH_MUL + proto) % SW_PORT_BITS;
+	return sw_hash32(port_key * SW_PORT_HASH_MUL + proto);
 }
-#define SW_HOST_WORDS (SW_HOST_BITS / 64)
+
+/* The register a hash goes to. */
+static inline __u32 sw_hll_reg(__u32 h)
+{
+	return h >> (32 - SW_HLL_P);
+}
+
+/* Its rank: 1 + trailing zeros of the low 14 bits, 15 when all are zero
+   (a branch per halving: no count-trailing-zeros instruction in BPF). */
+static inline __u32 sw_hll_rank(__u32 h)
+{
+	__u32 x = h | (1u << (SW_HLL_MAX_RANK - 1));
+	__u32 r = 1;
+
+	if (!(x & 0xff)) {
+		x >>= 8;
+		r += 8;
+	}
+	if (!(x & 0xf)) {
+		x >>= 4;
+		r += 4;
+	}
+	if (!(x & 0x3)) {
+		x >>= 2;
+		r += 2;
+	}
+	if (!(x & 0x1))
+		r += 1;
+	return r;
+}
 
 #define SW_DEFAULT_MAX_SOURCES 65536
 #define SW_DEFAULT_MAX_FLOWS 65536
@@ -116,9 +154,9 @@ struct sw_source {
 	__u64 first_ns;                /* clock of sw_now() */
 	__u64 last_ns;
 	__u32 cnt[SW_C_MAX];
-	__u64 ports[SW_PORT_WORDS];    /* bit (hash(dport) % SW_PORT_BITS) */
-	__u64 hosts[SW_HOST_WORDS];    /* bit (hash(daddr) % SW_HOST_BITS) */
-	__u32 ports_new;               /* bits this source turned on (exact until collisions) */
+	__u64 ports[SW_HLL_WORDS];     /* HyperLogLog registers over sw_port_hash(dport, proto) */
+	__u64 hosts[SW_HLL_WORDS];     /* ... over the destination address's hash */
+	__u32 ports_new;               /* registers it raised from 0 (exact until two items share one) */
 	__u32 hosts_new;
 	__u32 last_seq;                /* seq (or ack for ACK probes) of the previous probe */
 	__u32 rpc_last_prog;

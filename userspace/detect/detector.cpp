@@ -177,36 +177,6 @@ std::string scanner_os(uint8_t ttl, uint16_t /*window*/, uint32_t opts) {
     }
 }
 
-uint64_t linear_count(const uint64_t* words, unsigned nbits) {
-    unsigned set = 0;
-    for (unsigned i = 0; i < nbits / 64; i++)
-        set += static_cast<unsigned>(std::popcount(words[i]));
-    const double m = nbits;
-    const unsigned zeros = nbits - set;
-    if (zeros == nbits)
-        return 0;
-    if (zeros == 0)  // saturated: the estimate's upper end
-        return static_cast<uint64_t>(std::llround(m * std::log(m)));
-    return static_cast<uint64_t>(std::llround(-m * std::log(zeros / m)));
-}
-
-uint64_t distinct_ports(const sw_source& rec) {
-    uint64_t w[SW_PORT_WORDS];
-    std::memcpy(w, rec.ports, sizeof w);
-    return linear_count(w, SW_PORT_BITS);
-}
-
-bool port_probed(const sw_source& rec, uint16_t port, uint8_t proto) {
-    const uint32_t b = sw_port_bit(port, proto);
-    return (rec.ports[b / 64] >> (b % 64)) & 1;
-}
-
-uint64_t distinct_hosts(const sw_source& rec) {
-    uint64_t w[SW_HOST_WORDS];
-    std::memcpy(w, rec.hosts, sizeof w);
-    return linear_count(w, SW_HOST_BITS);
-}
-
 // ---- per-source state -------------------------------------------------------
 
 namespace {
@@ -627,10 +597,8 @@ struct Detector::Impl {
                 // its TCP ports are 80 and/or 443 only (one more sketch bit
                 // allowed for a source that also sent UDP, e.g. its DNS lookups)
                 const unsigned web = unsigned{port_probed(rec, 80, IPPROTO_TCP)} + port_probed(rec, 443, IPPROTO_TCP);
-                unsigned bits = 0;
-                for (auto w : rec.ports)
-                    bits += static_cast<unsigned>(std::popcount(static_cast<uint64_t>(w)));
-                s.web_ports = web > 0 && bits - web <= (rec.cnt[SW_C_UDP] > 0 ? 1u : 0u);
+                const unsigned bits = port_registers(rec);
+                s.web_ports = web > 0 && bits <= web + (rec.cnt[SW_C_UDP] > 0 ? 1u : 0u);
             }
             s.os_syn_win = rec.os_syn_win;
             s.os_syn_opts = rec.os_syn_opts;
