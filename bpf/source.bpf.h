@@ -144,6 +144,17 @@ static __always_inline int counter_milestone(__u32 idx, __u32 v)
 	return milestone(v) && (v >= 4 || (SW_URGENT_COUNTERS & BIT(idx)));
 }
 
+static __always_inline int sketch_set(__u64 *words, __u32 nwords, __u32 bit)
+{
+	__u32 w = (bit >> 6) & (nwords - 1);
+	__u64 m = 1ULL << (bit & 63);
+
+	if (words[w] & m)
+		return 0;
+	/* the old value: when two CPUs set the same bit, only one counts it */
+	return !(__sync_fetch_and_or(&words[w], m) & m);
+}
+
 /*
  * Offer hash h to a HyperLogLog sketch (abi.h): raise its register to the
  * hash's rank. One read when the register is already as high (a repeated
@@ -170,4 +181,31 @@ static __always_inline int hll_add(__u64 *words, __u32 h)
 		old = seen;
 	}
 	return 0;
+}
+
+/* The second stage's empty sketches (in .rodata, not on the stack). */
+static const struct sw_wide sw_zero_wide;
+
+/*
+ * A probe of a source whose bitmaps counted SW_WIDE_AT ports or hosts: into
+ * its HyperLogLog sketches (map sw_wide), made now when missing. ph is the
+ * port hash (unused when no_port), ah the destination address's hash.
+ */
+static __always_inline void wide_add(const __u8 *saddr, const struct sw_source *s, __u32 ph, __u32 ah,
+				     int no_port)
+{
+	struct sw_wide *w = bpf_map_lookup_elem(&sw_wide, saddr);
+
+	if (!w) {
+		bpf_map_update_elem(&sw_wide, saddr, &sw_zero_wide, BPF_NOEXIST);
+		w = bpf_map_lookup_elem(&sw_wide, saddr);
+		if (!w)
+			return;
+		/* what the sketches missed (another CPU may write the same) */
+		w->ports_before = s->ports_new;
+		w->hosts_before = s->hosts_new;
+	}
+	if (!no_port)
+		hll_add(w->ports, ph);
+	hll_add(w->hosts, ah);
 }

@@ -15,14 +15,26 @@
 /* ---- sizes ------------------------------------------------------------ */
 #define SW_ADDR_LEN 16
 /*
- * Distinct destination ports and hosts per source: two HyperLogLog sketches
- * of SW_HLL_REGS 4-bit registers (16 per __u64 word). An item's 32-bit hash h
- * picks register h >> (32 - SW_HLL_P); the register keeps the largest rank
- * seen there, rank = 1 + the number of trailing zeros of h's low 14 bits
- * (1..15). The agent's estimator (userspace/detect/sketch.cpp) reads the
- * registers; the kernel and the agent share the hashes below.
+ * Distinct destination ports and hosts per source, in two stages.
+ * 1. Every record (struct sw_source) has linear-counting bitmaps: SW_PORT_BITS
+ *    bits over the port hash, SW_HOST_BITS over the address hash. Nearly exact
+ *    for the small counts the detector's thresholds look at; useless beyond a
+ *    few thousand.
+ * 2. Once a record's bitmaps count SW_WIDE_AT ports or hosts, the source also
+ *    gets a struct sw_wide (map sw_wide): two HyperLogLog sketches of
+ *    SW_HLL_REGS 4-bit registers (16 per __u64 word), fed by every later probe.
+ *    An item's 32-bit hash h picks register h >> (32 - SW_HLL_P); the register
+ *    keeps the largest rank seen there, rank = 1 + the number of trailing zeros
+ *    of h's low 14 bits (1..15). The agent's estimator
+ *    (userspace/detect/sketch.cpp) reads both stages.
  */
-#define SW_HLL_P 10
+#define SW_PORT_BITS 512
+#define SW_HOST_BITS 256
+#define SW_PORT_WORDS (SW_PORT_BITS / 64)
+#define SW_HOST_WORDS (SW_HOST_BITS / 64)
+#define SW_WIDE_AT 16
+#define SW_DEFAULT_MAX_WIDE 8192
+#define SW_HLL_P 11
 #define SW_HLL_REGS (1u << SW_HLL_P)
 #define SW_HLL_WORDS (SW_HLL_REGS / 16)
 #define SW_HLL_MAX_RANK 15
@@ -43,6 +55,12 @@ static inline __u32 sw_hash32(__u32 x)
 static inline __u32 sw_port_hash(__u16 port_key, __u8 proto)
 {
 	return sw_hash32(port_key * SW_PORT_HASH_MUL + proto);
+}
+
+/* The bit a probe of port_key over proto sets in sw_source.ports. */
+static inline __u32 sw_port_bit(__u16 port_key, __u8 proto)
+{
+	return sw_port_hash(port_key, proto) % SW_PORT_BITS;
 }
 
 /* The register a hash goes to. */
@@ -154,9 +172,9 @@ struct sw_source {
 	__u64 first_ns;                /* clock of sw_now() */
 	__u64 last_ns;
 	__u32 cnt[SW_C_MAX];
-	__u64 ports[SW_HLL_WORDS];     /* HyperLogLog registers over sw_port_hash(dport, proto) */
-	__u64 hosts[SW_HLL_WORDS];     /* ... over the destination address's hash */
-	__u32 ports_new;               /* registers it raised from 0 (exact until two items share one) */
+	__u64 ports[SW_PORT_WORDS];    /* bit sw_port_bit(dport, proto) */
+	__u64 hosts[SW_HOST_WORDS];    /* bit (hash(daddr) % SW_HOST_BITS) */
+	__u32 ports_new;               /* bits this source turned on (exact until collisions) */
 	__u32 hosts_new;
 	__u32 last_seq;                /* seq (or ack for ACK probes) of the previous probe */
 	__u32 rpc_last_prog;
@@ -176,6 +194,15 @@ struct sw_source {
 	                                  (ACK of our ISN or of a SYN cookie): evidence nobody can forge */
 	__u32 os_syn_opts;             /* the option kinds in order (SW_SYN_OPTS_MAX) */
 	__u8 pad[4];
+};
+
+/* The second stage of the sketches (map sw_wide, LRU hash, key: the source's
+   16-byte address): every probe after its bitmaps counted SW_WIDE_AT. */
+struct sw_wide {
+	__u64 ports[SW_HLL_WORDS];     /* HyperLogLog registers over sw_port_hash(dport, proto) */
+	__u64 hosts[SW_HLL_WORDS];     /* ... over the destination address's hash */
+	__u32 ports_before;            /* sw_source.ports_new / hosts_new when it was made: */
+	__u32 hosts_before;            /* items the sketches may never have seen */
 };
 
 /*

@@ -83,7 +83,7 @@ protected:
     void reset() {
         auto* s = r().skel();
         for (bpf_map* m : {s->maps.sw_sources, s->maps.sw_flows, s->maps.sw_blocks, s->maps.sw_block_addrs,
-                           s->maps.sw_allow, s->maps.sw_shield}) {
+                           s->maps.sw_allow, s->maps.sw_shield, s->maps.sw_wide}) {
             int fd = bpf_map__fd(m);
             std::array<uint8_t, 64> k{};
             while (bpf_map_get_next_key(fd, nullptr, k.data()) == 0)
@@ -1043,18 +1043,15 @@ TEST_F(BpfTest, DistinctPortsSketch) {
         ASSERT_EQ(xdp(nmap::syn(A, T, 40000, port)), kXdpPass);
     auto s = src(A);
     ASSERT_TRUE(s);
-    // 1,024 registers: a few shared at most (about 5 expected)
-    EXPECT_GE(s->ports_new, 90u);
+    // linear counting over 512 bits: a few collisions at most
+    EXPECT_GE(s->ports_new, 85u);
     EXPECT_LE(s->ports_new, 100u);
     EXPECT_EQ(s->hosts_new, 1u);
     EXPECT_EQ(s->cnt[SW_C_SYN], 100u);
-    EXPECT_NEAR(static_cast<double>(distinct_ports(*s)), 100, 2);
-    EXPECT_EQ(distinct_hosts(*s), 1u);
 
     for (int i = 0; i < 100; i++)
         ASSERT_EQ(xdp(nmap::syn(A6, T6, static_cast<uint16_t>(40000 + i), 443, static_cast<uint32_t>(i))), kXdpPass);
     EXPECT_EQ(src(A6)->ports_new, 1u);
-    EXPECT_EQ(distinct_ports(*src(A6)), 1u);
     EXPECT_EQ(src(A6)->cnt[SW_C_SYN], 100u);
 }
 
@@ -1065,10 +1062,10 @@ TEST_F(BpfTest, DistinctHostsSketch) {
     }
     auto s = src(A);
     ASSERT_TRUE(s);
-    EXPECT_GE(s->hosts_new, 90u);
+    // 256 bits: about 83 expected for 100 hosts
+    EXPECT_GE(s->hosts_new, 70u);
     EXPECT_LE(s->hosts_new, 100u);
     EXPECT_EQ(s->ports_new, 1u);
-    EXPECT_NEAR(static_cast<double>(distinct_hosts(*s)), 100, 2);
 
     for (int i = 0; i < 100; i++)
         ASSERT_EQ(xdp(nmap::syn("198.18.0.3", T, 40000, 80, static_cast<uint32_t>(i))), kXdpPass);
@@ -1092,8 +1089,10 @@ uint32_t xdp_addr_hash(const Addr& a) {
 TEST_F(BpfTest, SketchCountsAWholePortRangeAndOneHundredThousandHosts) {
     // One source sends 131,072 SYNs through the real program: every TCP port
     // (65,536) twice over, each SYN to another of 131,072 hosts
-    // (198.18.0.0/15). The agent's estimates are within 10 %, and the kernel's
-    // registers are exactly the ones the agent computes with the same hashes.
+    // (198.18.0.0/15). Its bitmaps saturate; from its 16th port or host on it
+    // has HyperLogLog sketches (sw_wide) whose registers are exactly the ones
+    // the agent computes with the same hashes, and the agent's estimates are
+    // within 10 %.
     const uint32_t base = 0xC6120000u;  // 198.18.0.0
     const uint32_t n_hosts = 131072;
     __u64 want_ports[SW_HLL_WORDS] = {}, want_hosts[SW_HLL_WORDS] = {};
@@ -1101,20 +1100,34 @@ TEST_F(BpfTest, SketchCountsAWholePortRangeAndOneHundredThousandHosts) {
         const uint16_t port = static_cast<uint16_t>(i & 0xffff);
         const std::string dst = v4(base + i);
         ASSERT_EQ(xdp(nmap::syn(A, dst, 40000, port, 1000)), kXdpPass) << i;
-        hll_add(want_ports, sw_port_hash(port, IPPROTO_TCP));
-        hll_add(want_hosts, xdp_addr_hash(addr(dst)));
+        if (i == 10)
+            EXPECT_FALSE(r().wide(addr(A))) << "no second stage below SW_WIDE_AT";
+        if (i >= SW_WIDE_AT - 1) {  // the probe that makes the 16th counts
+            hll_add(want_ports, sw_port_hash(port, IPPROTO_TCP));
+            hll_add(want_hosts, xdp_addr_hash(addr(dst)));
+        }
     }
     auto s = src(A);
     ASSERT_TRUE(s);
+    auto w = r().wide(addr(A));
+    ASSERT_TRUE(w) << "a wide source has HyperLogLog sketches";
     EXPECT_EQ(s->cnt[SW_C_PROBES], n_hosts);
-    EXPECT_EQ(std::memcmp(s->ports, want_ports, sizeof want_ports), 0) << "kernel and agent disagree on the port registers";
-    EXPECT_EQ(std::memcmp(s->hosts, want_hosts, sizeof want_hosts), 0) << "kernel and agent disagree on the host registers";
-    const double ports = static_cast<double>(distinct_ports(*s)), hosts = static_cast<double>(distinct_hosts(*s));
-    std::printf("65,536 ports estimated %.0f, 131,072 hosts estimated %.0f\n", ports, hosts);
+    EXPECT_EQ(w->ports_before, SW_WIDE_AT);
+    EXPECT_GE(w->hosts_before, SW_WIDE_AT - 2u) << "hosts counted when the 16th port made it (bitmap collisions)";
+    EXPECT_LE(w->hosts_before, SW_WIDE_AT);
+    EXPECT_EQ(std::memcmp(w->ports, want_ports, sizeof want_ports), 0) << "kernel and agent disagree on the port registers";
+    EXPECT_EQ(std::memcmp(w->hosts, want_hosts, sizeof want_hosts), 0) << "kernel and agent disagree on the host registers";
+    const double ports = static_cast<double>(distinct_ports(*s, &*w)), hosts = static_cast<double>(distinct_hosts(*s, &*w));
+    std::printf("65,536 ports estimated %.0f, 131,072 hosts estimated %.0f (bitmaps alone: %llu, %llu)\n", ports, hosts,
+                static_cast<unsigned long long>(distinct_ports(*s)), static_cast<unsigned long long>(distinct_hosts(*s)));
     EXPECT_NEAR(ports, 65536, 65536 * 0.10);
     EXPECT_NEAR(hosts, n_hosts, n_hosts * 0.10);
-    EXPECT_EQ(s->ports_new, SW_HLL_REGS) << "every port register in use";
-    EXPECT_EQ(s->hosts_new, SW_HLL_REGS);
+
+    // a source below SW_WIDE_AT ports and hosts never gets one
+    for (uint16_t p = 1; p < SW_WIDE_AT - 1; p++)
+        ASSERT_EQ(xdp(nmap::syn("198.18.7.7", T, 40000, p)), kXdpPass);
+    ASSERT_TRUE(src("198.18.7.7"));
+    EXPECT_FALSE(r().wide(addr("198.18.7.7")));
 }
 
 TEST_F(BpfTest, SketchKeysOnProtocol) {

@@ -10,7 +10,8 @@
 #include <set>
 #include <string>
 
-static_assert(sizeof(struct sw_source) == 1240);
+static_assert(sizeof(struct sw_source) == 312);
+static_assert(sizeof(struct sw_wide) == 2 * SW_HLL_REGS / 2 + 8);  // 4-bit registers, two sketches
 static_assert(sizeof(struct sw_event) == 64);
 static_assert(sizeof(struct sw_flow_key) == 40);
 static_assert(sizeof(struct sw_flow) == 24);
@@ -24,7 +25,7 @@ static_assert(sizeof(struct sw_ifslot) == 16);
 static_assert(sizeof(struct sw_stat_row) == 192);
 
 TEST(Abi, StructSizes) {
-    EXPECT_EQ(sizeof(sw_source), 1240u);
+    EXPECT_EQ(sizeof(sw_source), 312u);
     EXPECT_EQ(sizeof(sw_event), 64u);
     EXPECT_EQ(sizeof(sw_flow_key), 40u);
     EXPECT_EQ(sizeof(sw_flow), 24u);
@@ -39,7 +40,8 @@ TEST(Abi, StructSizes) {
 }
 
 TEST(Abi, Layout) {
-    EXPECT_EQ(SW_HLL_REGS, 16u * SW_HLL_WORDS);  // 4-bit registers, 16 per word
+    EXPECT_EQ(SW_PORT_BITS % 64, 0);
+    EXPECT_EQ(SW_HOST_BITS % 64, 0);
     EXPECT_EQ(offsetof(sw_source, cnt), 16u);
     EXPECT_EQ(offsetof(sw_event, saddr), 8u);
     EXPECT_EQ(offsetof(sw_lpm_key, addr), 4u);

@@ -548,6 +548,7 @@ int run_command(const RunOptions& given, const std::function<RunOptions()>& relo
         publish_metrics(0, start);
 
     auto lookup = [&](const Addr& a) { return kernel.source(a); };
+    an.wide = [&](const Addr& a) { return kernel.wide(a); };
     auto scan = [&](const SourceVisitor& v) { return in_map = kernel.for_each_source(v); };
     // Overload is reported, never fatal: a ring buffer that overflowed (the
     // agent fell behind; the maps still hold the evidence) and a full sources

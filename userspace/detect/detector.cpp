@@ -553,7 +553,7 @@ struct Detector::Impl {
         return now > active && now - active > cfg.idle_forget_ns;
     }
 
-    std::optional<ScanReport> observe(const Addr& src, const sw_source& rec, uint64_t now) {
+    std::optional<ScanReport> observe(const Addr& src, const sw_source& rec, uint64_t now, const sw_wide* wide) {
         auto it = sources.find(src);
         if (it == sources.end()) {
             // A kernel record nobody touched for longer than we remember sources.
@@ -589,15 +589,17 @@ struct Detector::Impl {
             // A sketch estimate can overshoot at high fill; a source cannot
             // have probed more ports or hosts than it sent probes.
             const uint64_t probes = std::max<uint64_t>(rec.cnt[SW_C_PROBES], 1);
-            s.ports = std::min(distinct_ports(rec), probes);
-            s.hosts = std::min(distinct_hosts(rec), probes);
+            s.ports = std::min(distinct_ports(rec, wide), probes);
+            s.hosts = std::min(distinct_hosts(rec, wide), probes);
             s.ttl_min = rec.ttl_min;
             s.os_syn_ttl = rec.os_syn_ttl;
             {
                 // its TCP ports are 80 and/or 443 only (one more sketch bit
                 // allowed for a source that also sent UDP, e.g. its DNS lookups)
                 const unsigned web = unsigned{port_probed(rec, 80, IPPROTO_TCP)} + port_probed(rec, 443, IPPROTO_TCP);
-                const unsigned bits = port_registers(rec);
+                unsigned bits = 0;
+                for (auto w : rec.ports)
+                    bits += static_cast<unsigned>(std::popcount(static_cast<uint64_t>(w)));
                 s.web_ports = web > 0 && bits <= web + (rec.cnt[SW_C_UDP] > 0 ? 1u : 0u);
             }
             s.os_syn_win = rec.os_syn_win;
@@ -673,8 +675,8 @@ struct Detector::Impl {
 Detector::Detector(DetectorConfig cfg) : impl_(std::make_unique<Impl>(cfg)) {}
 Detector::~Detector() = default;
 
-std::optional<ScanReport> Detector::observe(const Addr& src, const sw_source& rec, uint64_t now_ns) {
-    return impl_->observe(src, rec, now_ns);
+std::optional<ScanReport> Detector::observe(const Addr& src, const sw_source& rec, uint64_t now_ns, const sw_wide* wide) {
+    return impl_->observe(src, rec, now_ns, wide);
 }
 
 void Detector::on_event(const sw_event& ev) { impl_->on_event(ev); }
