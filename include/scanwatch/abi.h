@@ -141,11 +141,13 @@ static inline __u32 sw_hll_rank(__u32 h)
 	X(FRAG_SYN,   "frag_syn",   "syn") /* 32: tiny first fragments (-f, --mtu 8) whose probe we answered with SYN/ACK: SYNs */ \
 	X(FRAG_RST,   "frag_rst",   "") /* 33: tiny first fragments whose probe we answered with RST (closed port) */ \
 	X(MASSCAN_IPID, "masscan_ipid", "") /* 34: SYN with IP ID (daddr ^ dport ^ seq) & 0xffff (masscan) */ \
-	X(HPING,      "hping",      "") /* 35: TCP probe with window 64 (hping3 3.0.0: 512) and no options: hping3's defaults */
+	X(HPING,      "hping",      "") /* 35: TCP probe with window 64 (hping3 3.0.0: 512) and no options: hping3's defaults */ \
+	X(ZMAP_SYN,   "zmap_syn",   "") /* 36: IPv4 SYN, window 65535, DF clear, one of zmap 4.1+'s option layouts (zmap_syn_opts) */
 
 #define SW_C_ENUM_(id, name, kinds) SW_C_##id,
 enum { SW_COUNTERS(SW_C_ENUM_) SW_C_MAX };
 #undef SW_C_ENUM_
+#define SW_C_SLOTS ((SW_C_MAX + 1) & ~1)
 
 /*
  * The XDP program collects a packet's counters in one mask (struct obs in
@@ -171,7 +173,7 @@ _Static_assert(SW_C_MAX <= SW_C_MASK_BITS, "SW_C_* counters overflow the evidenc
 struct sw_source {
 	__u64 first_ns;                /* clock of sw_now() */
 	__u64 last_ns;
-	__u32 cnt[SW_C_MAX];
+	__u32 cnt[SW_C_SLOTS];         /* SW_C_MAX counters, rounded up to even: no hole after it */
 	__u64 ports[SW_PORT_WORDS];    /* bit sw_port_bit(dport, proto) */
 	__u64 hosts[SW_HOST_WORDS];    /* bit (hash(daddr) % SW_HOST_BITS) */
 	__u32 ports_new;               /* bits this source turned on (exact until collisions) */

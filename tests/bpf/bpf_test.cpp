@@ -210,6 +210,25 @@ const std::vector<SigCase> kSignatures = {
     {"masscan_syn", [] { return nmap::masscan_syn(A, T, 61000, 443); }, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT}},
     {"zmap_syn", [] { return Packet::tcp(A, T, 61000, 443).syn().win(65535).id(54321); },
      {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT, SW_C_ZMAP_IPID}},
+    // zmap 4.1+ (probe-args windows, the default; linux; smallest-probes): TTL 64, random IP ID, no DF
+    {"zmap4_syn", [] { return Packet::tcp(A, T, 41234, 443).syn().win(65535).ttl(64).id(0x1c2b).df(false)
+                                  .tcp_options({2, 4, 5, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2}); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_ZMAP_SYN}},
+    {"zmap4_syn_linux", [] { return Packet::tcp(A, T, 41234, 443).syn().win(65535).ttl(64).id(7).df(false)
+                                  .tcp_options({2, 4, 5, 0xb4, 4, 2, 8, 10, 0x69, 0x2c, 0x5b, 0x10, 0, 0, 0, 0, 1, 3, 3, 7}); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_ZMAP_SYN}},
+    {"zmap4_syn_smallest", [] { return Packet::tcp(A, T, 41234, 443).syn().win(65535).ttl(64).id(9).df(false).mss(1460); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_ZMAP_SYN}},
+    // what the stacks zmap imitates send: DF set, another window (or TTL 128)
+    {"windows_stack_syn", [] { return Packet::tcp(A, T, 41234, 443).syn().win(64240).ttl(128).id(9).df()
+                                  .tcp_options({2, 4, 5, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2}); },
+     {SW_C_PROBES, SW_C_SYN}},
+    {"zmap4_layout_with_df", [] { return Packet::tcp(A, T, 41234, 443).syn().win(65535).ttl(64).id(9).df()
+                                  .tcp_options({2, 4, 5, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2}); },
+     {SW_C_PROBES, SW_C_SYN}},
+    {"zmap4_layout_ws7", [] { return Packet::tcp(A, T, 41234, 443).syn().win(65535).ttl(64).id(9).df(false)
+                                  .tcp_options({2, 4, 5, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2}); },
+     {SW_C_PROBES, SW_C_SYN}},
     {"fin", [] { return nmap::fin(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_FIN}},
     {"null", [] { return nmap::null(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_NULL}},
     {"xmas", [] { return nmap::xmas(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_XMAS}},

@@ -527,6 +527,22 @@ TEST(Detector, ZmapIsZmap) {
     EXPECT_TRUE(has(*r, "sweep"));
 }
 
+TEST(Detector, Zmap4IsZmapByItsSyns) {
+    // zmap 4.1+: random IP IDs; its SYNs' options, window 65535 and DF clear name it
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 100).set(SW_C_SYN, 100).set(SW_C_ZMAP_SYN, 100).ports(1).hosts(100);
+    auto r = observe_twice(d, rec);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->tool, "zmap");
+    EXPECT_TRUE(has(*r, "sweep"));
+    // a few such SYNs among a scan's others name nothing
+    Detector d2;
+    auto mixed = Rec().set(SW_C_PROBES, 100).set(SW_C_SYN, 100).set(SW_C_ZMAP_SYN, 3).ports(1).hosts(100);
+    auto r2 = observe_twice(d2, mixed);
+    ASSERT_TRUE(r2);
+    EXPECT_EQ(r2->tool, "unknown");
+}
+
 TEST(Detector, SweepOfOnePortIsSweep) {
     Detector d;
     auto rec = Rec().set(SW_C_PROBES, 9).set(SW_C_SYN, 9).ports(1).hosts(9);

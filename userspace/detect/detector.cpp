@@ -453,7 +453,9 @@ struct Detector::Impl {
                   // masscan's IP ID is (daddr ^ dport ^ seq): by chance 1 in 65536
                   (c[SW_C_MASSCAN_IPID] >= 2 && uint64_t{c[SW_C_MASSCAN_IPID]} * 2 >= c[SW_C_SYN])))
             v.tool = Tool::masscan;
-        else if (c[SW_C_ZMAP_IPID] >= 1 && uint64_t{c[SW_C_ZMAP_IPID]} * 2 >= probes)
+        else if ((c[SW_C_ZMAP_IPID] >= 1 && uint64_t{c[SW_C_ZMAP_IPID]} * 2 >= probes) ||
+                 // zmap 4.1+: random IP IDs, its SYNs' options, window and DF instead
+                 (c[SW_C_ZMAP_SYN] >= 2 && uint64_t{c[SW_C_ZMAP_SYN]} * 2 >= c[SW_C_SYN]))
             v.tool = Tool::zmap;
         return v;
     }
