@@ -11,11 +11,12 @@
 # (startup=true: the existing decisions; the next pull: ADD new ones), so the
 # figure is the agent's, not the LAPI's (see tests/integration/crowdsec.sh for
 # the real LAPI).
-# Usage: block_list.sh [--smoke]   (SCANWATCH = the built binary)
+# Usage: block_list.sh [--smoke]   (SCANWATCH = the built binary; SW_BL_SIZES="1000 10000
+# 100000" the existing blocks per row, SW_BL_ADD=2000 the blocks sent through the socket)
 set -euo pipefail
 SCANWATCH=${SCANWATCH:?set SCANWATCH to the scanwatch binary}
-SIZES="1000 10000 100000"
-ADD=2000       # blocks per socket run
+SIZES=${SW_BL_SIZES:-1000 10000 100000}
+ADD=${SW_BL_ADD:-2000}   # blocks per socket run
 ADD_STREAM=10000
 if [ "${1:-}" = --smoke ]; then SIZES="1000"; ADD=200; ADD_STREAM=500; fi
 ID=swb$$
@@ -84,7 +85,7 @@ class Feed(http.server.BaseHTTPRequestHandler):
         cls = type(self)
         def dec(i):
             return {"duration": "59m59.5s", "id": i + 1, "origin": "bench", "scenario": "bench",
-                    "scope": "Ip", "type": "ban", "value": "2001:2:fe::%x" % (i + 1)}
+                    "scope": "Ip", "type": "ban", "value": "2001:2:fe::%x:%x" % ((i + 1) >> 16, (i + 1) & 0xffff)}
         if "startup=true" in self.path:
             body = {"new": [dec(i) for i in range(cls.existing)], "deleted": None}
         elif cls.pulls == 1:
@@ -142,7 +143,17 @@ for n in $SIZES; do
   port=$((20000 + n % 9973))
   ip netns exec "$NS" python3 "$WORK/bench.py" feed "$port" "$d/sent" "$n" "$ADD_STREAM" &
   FEED=$!
-  sleep 0.5
+  # the agent's first pull must find it listening (else a 4 s back-off is measured)
+  ip netns exec "$NS" python3 - "$port" <<'EOF'
+import socket, sys, time
+for _ in range(200):
+    try:
+        socket.create_connection(("198.18.9.1", int(sys.argv[1])), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit("the fake LAPI did not listen")
+EOF
   rm -f "$d/blocks.json"
   ts0=$(date +%s.%N)
   start_agent "$d" --crowdsec-url "http://198.18.9.1:$port/" --crowdsec-key-file "$WORK/key" --crowdsec-pull-interval 2s
@@ -161,7 +172,8 @@ while time.time() < deadline:
     time.sleep(0.2)
 else:
     sys.exit("stream: only %d blocks" % len(blocks))
-assert sync[0]["in_force"] >= n, sync
+if sync[0]["in_force"] != n:
+    sys.exit("stream: the full list put %d blocks in force, want %d" % (sync[0]["in_force"], n))
 startup = ts(sync[0]) - t_launch  # the full list in force (one crowdsec_sync event)
 t_sent = float(open(sent_path).read())
 took = ts(blocks[-1]) - t_sent

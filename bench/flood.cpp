@@ -5,6 +5,7 @@
 //
 //   sw_flood --iface sc0 --dst-mac 02:.. --sources 1000000          # many sources, one SYN each
 //   sw_flood --iface sc0 --dst-mac 02:.. --kind established --sources 4 --pps 100000 --seconds 15
+//   sw_flood --iface sc0 --dst-mac 02:.. --sources 100000 --ports 4  # SYNs to ports 9..12 each: hot sources
 //
 // Sources: IPv4 from 198.18.1.0 upwards (198.18.0.0/24 is the lab's own
 // subnet), at most 130,000 of them, the rest IPv6 from 2001:2:0:100::/56;
@@ -75,7 +76,7 @@ std::string src_addr(uint64_t i, uint64_t n_v4) {
 int main(int argc, char** argv) {
     std::string iface, kind = "syn", dst4 = "198.18.0.1", dst6 = "2001:2::1";
     uint8_t dmac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-    uint64_t sources = 1000, packets = 0;
+    uint64_t sources = 1000, packets = 0, nports = 1;
     double pps = 0, seconds = 0, v6_share = -1;
     unsigned batch = 256;
     for (int i = 1; i < argc; i++) {
@@ -92,6 +93,8 @@ int main(int argc, char** argv) {
                 die("--dst-mac wants aa:bb:cc:dd:ee:ff");
         } else if (a == "--kind")
             kind = next();
+        else if (a == "--ports")
+            nports = std::stoull(next());
         else if (a == "--sources")
             sources = std::stoull(next());
         else if (a == "--packets")
@@ -120,22 +123,26 @@ int main(int argc, char** argv) {
     uint64_t n_v4 = v6_share < 0 ? std::min<uint64_t>(sources, kV4Max)
                                  : std::min<uint64_t>(kV4Max, static_cast<uint64_t>(std::llround(
                                                                   static_cast<double>(sources) * (1 - v6_share))));
+    if (nports == 0 || nports > 64 || sources * nports > (1ull << 24))
+        die("--ports 1..64, and --sources x --ports at most 16M");
     if (packets == 0)
-        packets = seconds > 0 ? UINT64_MAX : sources;
+        packets = seconds > 0 ? UINT64_MAX : sources * nports;
 
     // Frames: one per source; IPv4 and IPv6 interleaved so both families flow
     // all along (a stride walk over the index space).
     std::vector<Bytes> frames;
-    frames.reserve(sources);
+    frames.reserve(sources * nports);
     const uint64_t stride = 7919;  // prime: visits every index once when gcd(stride, sources) == 1
     uint64_t step = std::gcd(stride, sources) == 1 ? stride : 1;
-    for (uint64_t k = 0; k < sources; k++) {
+    // --ports N: every source's SYN to port 9, then every source's to port 10, ...
+    for (uint64_t k = 0; k < sources * nports; k++) {
         uint64_t i = (k * step) % sources;
+        const uint16_t dport = static_cast<uint16_t>(9 + k / sources);
         std::string s = src_addr(i, n_v4);
         bool v6 = i >= n_v4;
         const std::string& d = v6 ? dst6 : dst4;
         uint16_t sport = static_cast<uint16_t>(32768 + (i % 28000));
-        Packet p = kind == "syn" ? Packet::tcp(s, d, sport, 9).syn().win(64240).mss(1460).seq(static_cast<uint32_t>(i * 2654435761u))
+        Packet p = kind == "syn" ? Packet::tcp(s, d, sport, dport).syn().win(64240).mss(1460).seq(static_cast<uint32_t>(i * 2654435761u))
                                  : Packet::tcp(s, d, sport, 443).ack(1000).psh().seq(5000).payload(100, 'x');
         Bytes f = p.build();
         std::memcpy(f.data(), dmac, 6);

@@ -6,7 +6,13 @@
 # read, sw_mapstat), ring-buffer drops (events_lost) and agent CPU.
 #
 #   bench/flood.sh [--sources N] [--passes P] [--max-sources M] [--ports SPEC]
-#                  [--nmap-extra "ARGS"] [--label TEXT] [--smoke]
+#                  [--nmap-extra "ARGS"] [--label TEXT] [--block] [--hot-ports N] [--smoke]
+#
+# --hot-ports N sends every source's SYN to N ports (9, 10, ...): with 4 or more
+# each spoofed source turns hot (its first ring-buffer event), a forger's
+# attempt to fill the agent's mirror and the ring (README "How it works").
+# --block runs the agent with --block: the spoofed sources must get no block
+# (blocks_created counts every block the run made).
 #
 # Needs root, nmap and the built tree (SCANWATCH, SW_BENCH_BIN override the
 # paths). Namespaces and addresses as in tests/integration/lib.sh; all torn
@@ -17,7 +23,7 @@ ROOT=$(cd "$BENCH/.." && pwd)
 export SCANWATCH=${SCANWATCH:-$ROOT/build/scanwatch}
 BIN=${SW_BENCH_BIN:-$ROOT/build/bench}
 
-SOURCES=1000000 PASSES=2 MAX_SOURCES="" PORTS=1-1000 NMAP_EXTRA="-T4" LABEL="" DELAY=1
+SOURCES=1000000 PASSES=2 MAX_SOURCES="" PORTS=1-1000 NMAP_EXTRA="-T4" LABEL="" DELAY=1 BLOCK="" HOT_PORTS=1
 while [ $# -gt 0 ]; do
   case $1 in
     --sources) SOURCES=$2; shift 2 ;;
@@ -26,6 +32,8 @@ while [ $# -gt 0 ]; do
     --ports) PORTS=$2; shift 2 ;;
     --nmap-extra) NMAP_EXTRA=$2; shift 2 ;;
     --label) LABEL=$2; shift 2 ;;
+    --block) BLOCK=1; shift ;;
+    --hot-ports) HOT_PORTS=$2; shift 2 ;;
     --smoke) SOURCES=20000 PASSES=1 PORTS=1-100 DELAY=0.2; shift ;;
     *) echo "flood.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -43,13 +51,14 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 lab_up
 agent_args=(-q)
 [ -n "$MAX_SOURCES" ] && agent_args+=(--max-sources "$MAX_SOURCES")
+[ -n "$BLOCK" ] && agent_args+=(--block)
 start_agent "${agent_args[@]}"
 HZ=$(getconf CLK_TCK)
 MAC=$(ip netns exec "$NS_TGT" cat /sys/class/net/tg0/address)
 c0=$(cpu_ticks "$AGENT_PID"); w0=$(date +%s.%N)
 
 in_scan "$BIN/sw_flood" --iface sc0 --dst-mac "$MAC" --sources "$SOURCES" \
-  --packets $((SOURCES * PASSES)) >"$WORK/flood.json" &
+  --ports "$HOT_PORTS" --packets $((SOURCES * HOT_PORTS * PASSES)) >"$WORK/flood.json" &
 FLOOD_PID=$!
 sleep "$DELAY"  # the flood is churning the map when the scan starts
 t0=$(date +%s.%N)
@@ -94,6 +103,8 @@ out = {
   "sweep_ms_outside": end["sweep_ms"], "agent_last_sweep_ms": st.get("last_sweep_ms"),
   "events_lost": st.get("events_lost"), "events": st.get("events"),
   "agent_sources_tracked": st.get("sources"),
+  "blocks_created": st.get("blocks_created"), "mirror": st.get("mirror"),
+  "load_average": open("/proc/loadavg").read().split()[:3],
   "agent_cpu_s": round((int(c1) - int(c0)) / int(hz), 2),
   "wall_s": round(float(w1) - float(w0), 2),
 }

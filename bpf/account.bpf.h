@@ -20,6 +20,56 @@ struct acct {
 };
 
 /*
+ * Hot sources. A source's first ring-buffer event (a counter or sketch
+ * milestone, from 4 distinct ports or hosts or the first step of an urgent
+ * counter) makes it hot: SW_SF_HOT is set in its record and the agent starts
+ * mirroring it (reads it by key every sweep) instead of reading the whole map.
+ * A forger can make many sources hot (four spoofed SYNs each), so these first
+ * events share a budget per CPU per second: past it the flag is still set and
+ * the event is counted in SW_S_EVENTS_LIMITED, and the agent's bounded walk
+ * of the map finds the source by its flag. RPC and blocking events are never
+ * held back (they carry what the map does not). Replay keeps every event, as
+ * before (hot_per_sec 0).
+ */
+/* first events allowed per CPU per second; 0: no budget (replay, tests). The
+   agent loads SW_HOT_EVENTS_PER_SEC (abi.h). */
+const volatile __u32 hot_per_sec = 0;
+
+struct sw_hot_window {
+	__u64 sec;   /* now / 1e9 of the window */
+	__u32 left;  /* first events still allowed in it */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_hot_window);
+} sw_hot_budget SEC(".maps");
+
+static __always_inline int hot_event_allowed(__u64 now)
+{
+	__u32 zero = 0;
+	struct sw_hot_window *w;
+	__u64 sec = now / 1000000000ULL;
+
+	if (!hot_per_sec)
+		return 1;
+	w = bpf_map_lookup_elem(&sw_hot_budget, &zero);
+	if (!w)
+		return 1;
+	if (w->sec != sec) {
+		w->sec = sec;
+		w->left = hot_per_sec;
+	}
+	if (!w->left)
+		return 0;
+	w->left--;
+	return 1;
+}
+
+/*
  * A global (separately verified) function: the one place that updates a
  * source record. Returns 1 when a record was updated.
  */
@@ -137,6 +187,15 @@ __noinline int sw_account(struct acct *a)
 	}
 	if (!ev)
 		return 1;
+
+	/* the first event of a source makes it hot (see SW_HOT_EVENTS_PER_SEC) */
+	if (!(s->flags & SW_SF_HOT)) {
+		__sync_fetch_and_or(&s->flags, SW_SF_HOT);
+		if (ev == SW_EV_THRESHOLD && !hot_event_allowed(now)) {
+			stat_add(a->slot, SW_S_EVENTS_LIMITED, 1);
+			return 1;
+		}
+	}
 
 	/* per-source rate limit: a budget of events per second */
 	if (now - s->ev_last_ns >= 1000000000ULL) {

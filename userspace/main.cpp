@@ -108,6 +108,28 @@ uint64_t duration_flag(const char* flag, const std::string& text) {
     }
 }
 
+// WORD,WORD,... given once or more: the words, each checked (an empty one too).
+std::vector<std::string> list_flag(const char* flag, const std::vector<std::string>& given) {
+    std::vector<std::string> out;
+    for (const auto& text : given) {
+        size_t at = 0;
+        for (;;) {
+            size_t comma = text.find(',', at);
+            std::string w = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+            try {
+                check_list_word(w);
+            } catch (const std::invalid_argument& e) {
+                throw UsageError(std::string(flag) + ": " + e.what());
+            }
+            out.push_back(std::move(w));
+            if (comma == std::string::npos)
+                break;
+            at = comma + 1;
+        }
+    }
+    return out;
+}
+
 int libbpf_quiet(enum libbpf_print_level level, const char* fmt, va_list args) {
     if (level == LIBBPF_WARN && std::getenv("SCANWATCH_DEBUG"))
         return std::vfprintf(stderr, fmt, args);
@@ -213,6 +235,18 @@ int main(int argc, char** argv) {
              SW_COPY(crowdsec_key_file));
     ov.track(rc->add_option("--crowdsec-pull-interval", cs_pull, "how often to pull decisions (default 10s)"),
              SW_COPY(crowdsec_pull_interval_ns));
+    // LAPI 1.4.6's stream filters: comma-separated or repeated (split and
+    // checked after parsing: CLI11's delimiter drops empty words silently).
+    std::vector<std::string> cs_origins, cs_with, cs_without;
+    ov.track(rc->add_option("--crowdsec-origins", cs_origins,
+                            "pull only decisions of these origins (e.g. cscli,crowdsec,CAPI)"),
+             SW_COPY(crowdsec_origins));
+    ov.track(rc->add_option("--crowdsec-scenarios-containing", cs_with,
+                            "pull only decisions whose scenario contains one of these words"),
+             SW_COPY(crowdsec_scenarios_containing));
+    ov.track(rc->add_option("--crowdsec-scenarios-not-containing", cs_without,
+                            "pull no decision whose scenario contains one of these words"),
+             SW_COPY(crowdsec_scenarios_not_containing));
     add_detector_flags(rc, run.det, &ov);
 
     ReplayOptions rep;
@@ -280,6 +314,9 @@ int main(int argc, char** argv) {
         {"--crowdsec-url", "URL", "CrowdSec"},     {"--crowdsec-machine", "NAME", "CrowdSec"},
         {"--crowdsec-password-file", "PATH", "CrowdSec"}, {"--crowdsec-key-file", "PATH", "CrowdSec"},
         {"--crowdsec-pull-interval", "DURATION", "CrowdSec"},
+        {"--crowdsec-origins", "LIST", "CrowdSec"},
+        {"--crowdsec-scenarios-containing", "LIST", "CrowdSec"},
+        {"--crowdsec-scenarios-not-containing", "LIST", "CrowdSec"},
         {"--ttl", "DURATION", nullptr},            {"--threads", "N", nullptr},
         {"--delay", "SECONDS", nullptr},           {"--sort", "COLUMN", nullptr},
         {"--filter", "TEXT", nullptr},             {"target", "ADDR|CIDR", nullptr},
@@ -337,6 +374,9 @@ int main(int argc, char** argv) {
                 run.det.probe_timeout_ns = duration_flag("--probe-timeout", probe_timeout);
             if (!block_ttl.empty())
                 run.block_ttl_ns = duration_flag("--block-ttl", block_ttl);
+            run.crowdsec_origins = list_flag("--crowdsec-origins", cs_origins);
+            run.crowdsec_scenarios_containing = list_flag("--crowdsec-scenarios-containing", cs_with);
+            run.crowdsec_scenarios_not_containing = list_flag("--crowdsec-scenarios-not-containing", cs_without);
             if (!cs_pull.empty())
                 run.crowdsec_pull_interval_ns = duration_flag("--crowdsec-pull-interval", cs_pull);
             // Defaults, then the config file, then the flags given; again at SIGHUP.

@@ -169,6 +169,13 @@ _Static_assert(SW_C_MAX <= SW_C_MASK_BITS, "SW_C_* counters overflow the evidenc
 #define SW_SF_PROVEN (1u << 2)       /* ACKed our SYN/ACK's seq + 1 (or a SYN cookie): not forged */
 #define SW_SF_SHIELDED (1u << 3)     /* the XDP fast path shielded it (sw_shield) */
 #define SW_SF_REFUSED (1u << 4)      /* the kernel block budget refused to block it */
+/* hot: the source raised (or was due to raise) its first ring-buffer event, so
+   the agent mirrors it; set once, even when the event itself was dropped, so
+   the agent's bounded walk of the map still finds it (agent/mirror.hpp) */
+#define SW_SF_HOT (1u << 5)
+/* the live agent's budget of hot sources' first events, per CPU per second
+   (about half the ring: SW_RINGBUF_BYTES / 64-byte events = 4096) */
+#define SW_HOT_EVENTS_PER_SEC 2048
 
 struct sw_source {
 	__u64 first_ns;                /* clock of sw_now() */
@@ -354,7 +361,7 @@ struct sw_ifslot {
 #define SW_S_SOURCE_FULL 14
 #define SW_S_EVENTS 15
 #define SW_S_EVENTS_LOST 16    /* ring buffer full */
-#define SW_S_EVENTS_LIMITED 17 /* suppressed by the per-source rate limit */
+#define SW_S_EVENTS_LIMITED 17 /* suppressed by the per-source rate limit or the hot budget (account.bpf.h) */
 #define SW_S_EGRESS 18         /* packets seen by the TC egress program */
 #define SW_S_BLOCKS_FAST 19
 #define SW_S_DROPPED_EGRESS 20 /* of SW_S_DROPPED: our answers to blocked sources (TC) */

@@ -93,6 +93,10 @@ public:
     void begin_sweep();
     size_t end_sweep();
 
+    // Drops one source's state (the agent's mirror gave its slot away or its
+    // kernel record is gone). Returns whether it was tracked.
+    bool forget(const Addr& src);
+
     size_t tracked() const;
     uint64_t scanners_reported() const;  // sources ever judged scanners
     const DetectorConfig& config() const;

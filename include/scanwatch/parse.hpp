@@ -16,4 +16,9 @@ uint64_t parse_duration_ns(std::string_view text);
 // UTF-8 in a JSON reply) whatever the input held.
 std::string quote_input(std::string_view text);
 
+// One word of a comma-separated list handed to another program (CrowdSec's
+// origins and scenario words): not empty, printable ASCII, no comma, no
+// space at either end. Throws std::invalid_argument (one line).
+void check_list_word(std::string_view word);
+
 }  // namespace scanwatch

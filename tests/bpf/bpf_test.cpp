@@ -2,6 +2,7 @@
 // clock). Asserts map contents, counters, actions and ring-buffer events.
 // Needs root (CAP_BPF + CAP_SYS_ADMIN for test runs).
 #include <arpa/inet.h>
+#include <sched.h>
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
@@ -1262,6 +1263,73 @@ TEST_F(BpfTest, EventsCarryIpv6Addresses) {
     EXPECT_EQ(Addr::from_bytes(ev[0].saddr), addr(A6));
     EXPECT_EQ(Addr::from_bytes(ev[0].daddr), addr(T6));
     EXPECT_EQ(ev[0].dport, htons(22));
+}
+
+// ======================================================================
+// Hot sources (account.bpf.h): SW_SF_HOT and the budget of first events
+// ======================================================================
+
+// A source's first event marks its record hot; a cold one (two SYNs to one
+// port, bench/flood.sh's spoofed sources) is not marked and raises nothing.
+TEST_F(BpfTest, FirstEventMarksTheSourceHot) {
+    for (uint16_t p = 1; p <= 4; p++)
+        ASSERT_EQ(xdp(nmap::syn(A, T, 40000, p, p)), kXdpPass);
+    for (int i = 0; i < 2; i++)
+        ASSERT_EQ(xdp(nmap::syn("198.19.0.9", T, 40000, 9, 7 + i)), kXdpPass);
+    EXPECT_TRUE(src(A)->flags & SW_SF_HOT);
+    EXPECT_FALSE(src("198.19.0.9")->flags & SW_SF_HOT);
+    EXPECT_EQ(r().drain_events().size(), 1u);
+}
+
+// A forger makes many sources hot at once: their first events stop at the
+// budget (the flags are still set, for the agent's walk), and a real scanner
+// made hot meanwhile still tells its later milestones.
+TEST(HotBudget, FirstEventsStopAtTheBudgetButEveryFlagIsSet) {
+    cpu_set_t one, old;
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);  // the budget is per CPU: run every packet on one
+    ASSERT_EQ(sched_getaffinity(0, sizeof old, &old), 0);
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    std::unique_ptr<ProgRunner> r;
+    try {
+        SkelOptions so;
+        so.hot_events_per_sec = 3;
+        r = std::make_unique<ProgRunner>(so);
+    } catch (const std::exception& e) {
+        sched_setaffinity(0, sizeof old, &old);
+        FAIL() << "cannot load the BPF programs (these tests need root): " << e.what();
+    }
+    sw_config c{};
+    c.ev_per_sec = 16;
+    r->set_config(c);
+    auto four_ports = [&](const std::string& a, uint64_t now) {
+        for (uint16_t p = 1; p <= 4; p++)
+            ASSERT_EQ(r->run_xdp(nmap::syn(a.c_str(), T, 40000, p, p).build(), now), kXdpPass);
+    };
+    for (int i = 0; i < 10; i++)
+        four_ports("198.19.1." + std::to_string(i), T0);
+    four_ports(A, T0);  // the scanner, after the forger spent the budget
+    std::set<Addr> told;
+    for (const auto& e : r->drain_events())
+        told.insert(Addr::from_bytes(e.saddr));
+    EXPECT_EQ(told.size(), 3u) << "3 first events in this second";
+    EXPECT_FALSE(told.count(addr(A)));
+    EXPECT_EQ(r->stat(SW_S_EVENTS_LIMITED), 8u);
+    for (const auto& [a, s] : r->sources())
+        EXPECT_TRUE(s.flags & SW_SF_HOT) << a.str();
+
+    // hot already: its next milestone (8 ports) is not held back, budget or not
+    for (uint16_t p = 5; p <= 8; p++)
+        ASSERT_EQ(r->run_xdp(nmap::syn(A, T, 40000, p, p).build(), T0), kXdpPass);
+    auto ev = r->drain_events();
+    ASSERT_FALSE(ev.empty());
+    EXPECT_EQ(Addr::from_bytes(ev.back().saddr), addr(A));
+    EXPECT_EQ(ev.back().value, 8u);
+
+    // the next second has a fresh budget
+    four_ports("198.19.2.1", T0 + SEC);
+    EXPECT_EQ(r->drain_events().size(), 1u);
+    sched_setaffinity(0, sizeof old, &old);
 }
 
 // ======================================================================

@@ -934,7 +934,7 @@ void Campaign::checkpoint() {
         CHECK(!c(SW_C_PROBES) || (s.ttl_min <= s.ttl_max), "%s: ttl range", who.c_str());
         CHECK(s.first_ns <= s.last_ns, "%s: first seen after last seen", who.c_str());
         CHECK(!(s.flags & ~uint32_t(SW_SF_VERIFIED | SW_SF_FAST_BLOCKED | SW_SF_PROVEN | SW_SF_SHIELDED |
-                                    SW_SF_REFUSED)),
+                                    SW_SF_REFUSED | SW_SF_HOT)),
               "%s: flags %x", who.c_str(), s.flags);
         CHECK(!(s.flags & SW_SF_PROVEN) == !s.proven, "%s: proven flag %x without ports %x", who.c_str(), s.flags,
               s.proven);

@@ -48,6 +48,20 @@ expect 2 "^scanwatch: \-\-threads: '-1' is not a whole number (0-256)$" replay x
 expect 2 "\-\-max-sources" run -i lo --max-sources 12
 expect 2 "\-\-allow: 'nonsense'" run -i lo --allow nonsense
 expect 2 "does not exist" run -i lo -i nosuch0 --duration 1
+# CrowdSec's stream filters (checked before anything is attached)
+CS="--crowdsec-url http://198.18.0.10:8080/ --crowdsec-key-file /nonexistent/key"
+(umask 077; echo secret >"$T/key")
+# shellcheck disable=SC2086
+expect 2 "^scanwatch: \-\-crowdsec-origins: an empty word (a list is WORD,WORD,...)$" run -i lo $CS --crowdsec-origins cscli,,crowdsec
+# shellcheck disable=SC2086
+expect 2 "^scanwatch: \-\-crowdsec-origins: an empty word" run -i lo $CS --crowdsec-origins ,
+# shellcheck disable=SC2086
+expect 2 "^scanwatch: \-\-crowdsec-scenarios-containing: 'a.x09b' holds a byte" run -i lo $CS --crowdsec-scenarios-containing "$(printf 'a\tb')"
+expect 2 "excludes every scenario \-\-crowdsec-scenarios-containing 'ssh-bf'" run -i lo --crowdsec-url http://198.18.0.10:8080/ \
+  --crowdsec-key-file "$T/key" --crowdsec-scenarios-containing ssh-bf --crowdsec-scenarios-not-containing ssh
+expect 2 "filters need \-\-crowdsec-key-file" run -i lo --crowdsec-url http://198.18.0.10:8080/ --crowdsec-machine m \
+  --crowdsec-password-file "$T/key" --crowdsec-origins cscli
+expect 2 "crowdsec.origins: expected an array of strings" run --config <(printf "[crowdsec]\norigins = \"cscli\"\n")
 # capture files: missing, not a capture, an empty file
 expect 1 "cannot open '$T/none.pcap'" replay "$T/none.pcap"
 printf 'this is not a capture\n' > "$T/text.pcap"

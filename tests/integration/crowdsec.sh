@@ -11,7 +11,8 @@
 # The issue's six cases, in an order that needs one LAPI start-up: 6 (bad
 # URL, bad credentials, unreachable), 1 (nmap at A, dropped at B), 2 (cscli
 # decisions add/delete, IPv4/IPv6, Ip/Range), 5 (refusals), 4 (LAPI killed
-# mid-run), 3 (100,000 imported decisions at B's start, measured).
+# mid-run), 7 (origin/scenario filters on the pull), 3 (100,000 imported
+# decisions at B's start, measured).
 source "$(dirname "$0")/lib.sh"
 
 # On failure, the agents' last words.
@@ -193,7 +194,7 @@ cut_off() { ! reaches "$1" "$2"; }
 lapi_has() { cscli_ "$1" list -a -o json | grep -q "$2"; }
 
 # SW_CS_CASES="3" runs only those cases (the agents start in any case).
-want() { [[ " ${SW_CS_CASES:-1 2 3 4 5 6} " == *" $1 "* ]]; }
+want() { [[ " ${SW_CS_CASES:-1 2 3 4 5 6 7} " == *" $1 "* ]]; }
 
 cs_lab_up
 lapi_config
@@ -324,6 +325,39 @@ for g in a b; do
 done
 wait_until 40 "A did not take B's ban on 198.18.1.6 after the outage" has_block a 198.18.1.6/32
 log "4: both gateways blocked locally while the LAPI was down; their alerts arrived after it came back"
+fi
+
+# ---- 7. origin/scenario filters ------------------------------------------------------
+# B restarts pulling only origins scanwatch and cscli-import, and no scenario
+# holding "canary"; A (no filter) is the control that each decision is in the
+# stream. Filtered out at B: a cscli ban (origin) and an imported "canary"
+# one (scenario); taken: an imported one with another scenario.
+if want 7; then
+agent_stop b
+agent b "$NS_B" eb0 --crowdsec-origins scanwatch,cscli-import --crowdsec-scenarios-not-containing canary
+grep -q "pulling decisions every ${PULL}s (origins scanwatch,cscli-import; scenarios without canary)" "$WORK/b.err" ||
+  fail "B's start line does not name its filters"
+reaches 198.18.1.130 $B4 && reaches 198.18.1.4 $B4 || fail "no baseline connectivity for case 7"
+cscli_ decisions add --ip 198.18.1.130 -d 10m >/dev/null
+printf 'value,duration,reason\n198.18.1.200,10m,test/Canary-keepout\n' >"$WORK/f1.csv"
+cscli_ decisions import -i "$WORK/f1.csv" >/dev/null
+printf 'value,duration,reason\n198.18.1.4,10m,test/keep\n' >"$WORK/f2.csv"
+cscli_ decisions import -i "$WORK/f2.csv" >/dev/null
+for t in 198.18.1.130/32 198.18.1.200/32 198.18.1.4/32; do
+  wait_until $((2 * PULL + 4)) "A (no filter) did not enforce $t" has_block a $t
+done
+wait_until $((2 * PULL + 4)) "B did not enforce the decision its filters admit" has_block b 198.18.1.4/32
+sleep $((PULL + 1))   # a pull after the matching one: the others had their chance
+no_block b 198.18.1.130/32 || fail "B enforces a cscli decision outside --crowdsec-origins"
+no_block b 198.18.1.200/32 || fail "B enforces a decision whose scenario --crowdsec-scenarios-not-containing excludes"
+cut_off 198.18.1.4 $B4 || fail "B lists the admitted decision but does not drop"
+reaches 198.18.1.130 $B4 || fail "B drops a filtered-out source"
+# The LAPI applied the filters itself (the query parameters reached it): the
+# agent's second check found nothing to drop.
+[ "$(status_of b | python3 -c 'import json,sys; print(json.load(sys.stdin)["crowdsec"]["decisions_filtered"])')" = 0 ] ||
+  fail "the LAPI sent B decisions its filters exclude (the query parameters were not applied)"
+for ip in 198.18.1.130 198.18.1.200 198.18.1.4; do cscli_ decisions delete --ip $ip >/dev/null; done
+log "7: B (origins scanwatch,cscli-import; no 'canary' scenario) took only the admitted decision; A took all three"
 fi
 
 # ---- 3. 100,000 decisions at B's start-up -------------------------------------------

@@ -37,7 +37,7 @@ xdp_count() {  # XDP programs on tg0, by ip link and by bpftool
   [ "$a" = "$b" ] || fail "ip link counts $a XDP programs, bpftool $b"
   echo "$a"
 }
-tc_count() { tc -n "$NS_TGT" filter show dev tg0 egress | grep -c 'direct-action' || true; }
+tc_count() { egress_progs; }  # clsact filters and tcx links
 dropped() {  # the XDP program's drop counter, from the pinned stats map (every interface row, every CPU)
   bpftool -j map dump pinned "$PIN/ifstats" | python3 -c '
 import json, sys

@@ -303,3 +303,21 @@ run_cases() {
   fi
   return 0
 }
+
+# egress_progs [NS] [IFACE]: TC egress programs on IFACE (default tg0 in
+# $NS_TGT): clsact filters (tc filter show) plus tcx links, which tc and
+# Debian 12's bpftool do not list (BPF_PROG_QUERY on BPF_TCX_EGRESS, kernel 6.6+).
+egress_progs() {
+  local ns=${1:-$NS_TGT} ifc=${2:-tg0} filters tcx
+  filters=$(tc -n "$ns" filter show dev "$ifc" egress | grep -c 'direct-action' || true)
+  tcx=$(ip netns exec "$ns" python3 - "$ifc" <<'PY'
+import ctypes, os, platform, socket, struct, sys
+nr = {"x86_64": 321, "aarch64": 280}.get(platform.machine())
+libc = ctypes.CDLL(None, use_errno=True)
+attr = ctypes.create_string_buffer(struct.pack("<IIII", socket.if_nametoindex(sys.argv[1]), 47, 0, 0) + bytes(48))
+rc = libc.syscall(nr, 16, attr, len(attr)) if nr else -1   # BPF_PROG_QUERY, BPF_TCX_EGRESS
+print(struct.unpack_from("<I", attr.raw, 24)[0] if rc == 0 else 0)   # query.prog_cnt (none: no tcx)
+PY
+)
+  echo $((filters + tcx))
+}

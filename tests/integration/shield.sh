@@ -4,7 +4,8 @@
 # cookies and every port looks open. It learns the state of the few ports it
 # probed before the shield went up, no more. Scanners that complete handshakes
 # (nmap -sT, -sV) prove themselves on the cookies and are blocked within their
-# first probes. A bystander keeps its web access throughout.
+# first probes. A bystander keeps its web access throughout. Shields are
+# counted in status and metrics.
 source "$(dirname "$0")/lib.sh"
 lab_up bystander; start_services
 MODE=$(xdp_tx_mode)
@@ -23,7 +24,7 @@ fresh_agent() {
   [ -n "$AGENT_PID" ] && stop_agent
   rm -f "$WORK/blocks.json"  # each scanner starts unblocked
   EVENTS="$WORK/$1.json"
-  start_agent --xdp-mode "$MODE" --block --block-ttl 10m
+  start_agent --xdp-mode "$MODE" --block --block-ttl 10m --metrics-listen 127.0.0.1:9469 "${@:2}"
   [ "$(by_http)" = 200 ] || fail "$1: bystander cannot reach the web server"
 }
 
@@ -40,6 +41,42 @@ if blocked; then fail "-sS: the half-open scanner was blocked though it proved n
 [ "$open" -ge 900 ] || fail "-sS: only $open ports look open: the shield did not answer"
 [ "$(by_http)" = 200 ] || fail "-sS: bystander lost access"
 echo "$closed $open $real" >"$WORK/syn.states"
+# shields_counted NAME: one scanner, one shield in force, whoever made it (the
+# agent says so with a shield event each); status and metrics agree
+shields_counted() {
+  local name=$1 shields fast created made
+  read -r shields fast created <<<"$("$SCANWATCH" status --json --socket "$SOCK" |
+    python3 -c 'import json,sys; j = json.load(sys.stdin); print(j["shields"], j["shields_fast_path"], j["shields_created"])')"
+  made=$(grep -c '"event":"shield"' "$WORK/$name.json" || true)
+  log "$name: shields in force $shields ($fast by the fast path), made by the agent $created, shield events $made"
+  [ "$shields" = 1 ] || fail "$name: status counts $shields shields in force, want 1 (one scanner)"
+  [ "$created" = "$made" ] && [ $((shields - fast)) = "$created" ] ||
+    fail "$name: status shields_created $created, shield events $made, agent's in force $((shields - fast))"
+  metrics_agree() {
+    ip netns exec "$NS_TGT" curl -s -m 2 http://127.0.0.1:9469/metrics | python3 -c '
+import sys
+m = {}
+for l in sys.stdin:
+    if l.startswith("scanwatch_shields_"):
+        k, v = l.rsplit(" ", 1); m[k] = float(v)
+ok = (m.get("scanwatch_shields_active{made_by=\"agent\"}", -1) == int(sys.argv[1]) - int(sys.argv[2])
+      and m.get("scanwatch_shields_active{made_by=\"fast_path\"}", -1) == int(sys.argv[2])
+      and m.get("scanwatch_shields_created_total", -1) == int(sys.argv[3]))
+sys.exit(0 if ok else 1)' "$shields" "$fast" "$created"
+  }
+  for _ in $(seq 40); do metrics_agree && return 0; sleep 0.25; done  # the gauge is read every 5 s
+  fail "$name: the shield metrics do not match status: $(ip netns exec "$NS_TGT" curl -s -m 2 \
+    http://127.0.0.1:9469/metrics | grep scanwatch_shields_)"
+}
+shields_counted syn
+
+# 1b. the same with --no-fast-block: the agent makes the shield, and counts it
+fresh_agent agent --no-fast-block
+in_scan timeout 60 nmap -n -Pn -sS -T4 --max-retries 1 -p 1-300 "$TGT4" >/dev/null
+for _ in $(seq 20); do grep -q '"event":"shield"' "$WORK/agent.json" && break; sleep 0.25; done
+grep -q '"event":"shield".*"by":"detector"' "$WORK/agent.json" || fail "--no-fast-block: the agent made no shield"
+if blocked; then fail "--no-fast-block: the half-open scanner was blocked"; fi
+shields_counted agent
 
 # 2. nmap -sT: its handshakes with our cookies prove it; blocked within its first probes
 fresh_agent connect

@@ -97,18 +97,76 @@ wait_screen '^q quit .* h help'
 # SCORE, the default sort key, is kept at 80 columns (other columns go first)
 screen | grep -qE '^SOURCE .* SCORE *$' || fail "no SCORE column at 80 columns: $(screen | grep '^SOURCE')"
 
-# the sort menu, opened and closed, leaves nothing of itself on the table
-keys s
-wait_screen 'sort by:'
-keys Down Enter
-wait_screen 'sorted by'
-sleep 0.3
-screen | grep -qE 'sort by:|^ *(>)? +[A-Z/%]+ +\*? *\|' && fail "the sort menu left fragments: $(screen)"
-keys s
-wait_screen 'sort by:'
-keys Escape
-sleep 0.3
-screen | grep -qE 'sort by:|^ *(>)? +[A-Z/%]+ +\*? *\|' && fail "the sort menu left fragments after Esc: $(screen)"
+# the sort menu, opened and closed, leaves nothing of itself on the table:
+# with sampling paused the screen is still, so what the pane shows after the
+# menu closes must equal a fresh redraw (Ctrl-L), attributes included (-e:
+# a cell left in reverse video is a fragment too). Each way out of the menu,
+# with and without the details pane.
+keys p
+wait_screen 'PAUSED|paused'
+# cells() prints the pane cell by cell with what shows of each: the
+# character, and reverse/underline/background (bold and the foreground show
+# on a blank only through those); trailing blanks that show nothing go.
+cells() {
+  tm capture-pane -e -p -t top | python3 -c '
+import re, sys
+for line in sys.stdin.read().split("\n"):
+    rev = ul = False; bg = ""; out = []
+    for tok in re.split(r"(\x1b\[[0-9;]*m)", line):
+        if tok.startswith("\x1b["):
+            codes = [int(c) if c else 0 for c in tok[2:-1].split(";")]
+            i = 0
+            while i < len(codes):
+                c = codes[i]
+                if c == 0: rev = ul = False; bg = ""
+                elif c == 7: rev = True
+                elif c == 27: rev = False
+                elif c == 4: ul = True
+                elif c == 24: ul = False
+                elif 40 <= c <= 47 or 100 <= c <= 107: bg = str(c)
+                elif c == 49: bg = ""
+                elif c in (38, 48):
+                    n = 3 if codes[i + 1] == 5 else 5
+                    if c == 48: bg = ";".join(map(str, codes[i:i + n]))
+                    i += n - 1
+                i += 1
+        else:
+            for ch in tok:
+                out.append(ch + ("R" if rev else "") + ("U" if ul else "") + ("B" + bg if bg else ""))
+    while out and out[-1] == " ":
+        out.pop()
+    print("|".join(out))'
+}
+settled() {  # the pane's cells once two captures 0.2 s apart agree
+  local a b
+  b=$(cells)
+  for _ in $(seq 20); do sleep 0.2; a=$b; b=$(cells); [ "$a" = "$b" ] && break; done
+  printf '%s\n' "$b"
+}
+menu_leaves_nothing() {  # WHAT details|table KEYS-TO-CLOSE...
+  local what=$1 under=$2; shift 2
+  keys Escape  # no message left to expire between the two captures; details closed
+  if [ "$under" = details ]; then keys Enter; wait_screen 'details: '; fi
+  keys s
+  wait_screen 'sort by:'
+  keys "$@"
+  for _ in $(seq 50); do screen | grep -q 'sort by:' || break; sleep 0.1; done
+  settled >"$WORK/menu.after"
+  keys C-l
+  settled >"$WORK/menu.redraw"
+  if ! diff "$WORK/menu.after" "$WORK/menu.redraw" >"$WORK/menu.diff"; then
+    echo "--- after closing the menu ($what), then after Ctrl-L:" >&2
+    sed -n '1,40p' "$WORK/menu.diff" | tr -d '|' | cut -c1-200 >&2
+    fail "the sort menu left fragments on the screen ($what)"
+  fi
+}
+menu_leaves_nothing "Down Enter" table Down Enter
+menu_leaves_nothing "Esc" table Escape
+menu_leaves_nothing "s" table s
+menu_leaves_nothing "Up Enter, details open" details Up Enter
+menu_leaves_nothing "q, details open" details q
+keys Escape p
+wait_screen '^q quit'
 
 # 7. help, then q: the process ends with 0
 keys h

@@ -83,7 +83,8 @@ agent.duration detect.min_ports detect.min_hosts detect.alert_score detect.probe
 block.enabled block.ttl block.score block.unverified block.fast_path block.max_blocks
 block.max_new_per_sec block.state_file block.allow output.json output.syslog
 output.metrics_listen output.quiet crowdsec.lapi_url crowdsec.machine_id crowdsec.machine_password_file
-crowdsec.machine_password crowdsec.bouncer_key_file crowdsec.bouncer_key crowdsec.pull_interval"
+crowdsec.machine_password crowdsec.bouncer_key_file crowdsec.bouncer_key crowdsec.pull_interval
+crowdsec.origins crowdsec.scenarios_containing crowdsec.scenarios_not_containing"
 example_keys=$(python3 - "$EXAMPLE" <<'PY'
 import sys, tomllib
 with open(sys.argv[1], "rb") as f:

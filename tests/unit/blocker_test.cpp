@@ -139,6 +139,36 @@ TEST(Blocker, StateFileAtMostOnceASecondAndNoCrowdSec) {
     EXPECT_EQ(b.saves(), s);
 }
 
+TEST(Blocker, StateFileRoundTripsEveryFieldAndOddReasons) {
+    // save() writes the file by hand: what restore() reads back is what was put.
+    TempDir d;
+    fs::permissions(d.path, fs::perms::owner_all, fs::perm_options::replace);
+    auto state = d.path / "blocks.json";
+    const std::string odd = "syn \"quoted\" back\\slash\nline \x01 caf\xc3\xa9";
+    {
+        Blocker b = make(state);
+        b.restore(0);
+        ASSERT_TRUE(b.put(Cidr::parse("198.18.7.0/24"), 600 * kS, SW_BR_DETECTOR, odd, 5 * kS));
+        ASSERT_TRUE(b.put(Cidr::parse("2001:2::7"), 0, SW_BR_MANUAL, "manual", 6 * kS));
+        b.flush();
+    }
+    auto j = nlohmann::json::parse(slurp(state));  // valid JSON whatever the reason held
+    ASSERT_EQ(j.size(), 2u);
+    Blocker again = make(state);
+    again.restore(7 * kS);
+    ASSERT_EQ(again.size(), 2u);
+    const BlockEntry* r = again.get(Cidr::parse("198.18.7.0/24"));
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(r->reason, odd);
+    EXPECT_EQ(r->reason_code, uint32_t(SW_BR_DETECTOR));
+    EXPECT_EQ(r->expires_ns, 605 * kS);
+    EXPECT_EQ(r->created_ns, 5 * kS);
+    const BlockEntry* m = again.get(Cidr::parse("2001:2::7"));
+    ASSERT_NE(m, nullptr);
+    EXPECT_EQ(m->expires_ns, 0u);  // never expires
+    EXPECT_EQ(m->created_ns, 6 * kS);
+}
+
 TEST(Blocker, DamagedStateFileIsMovedAsideAndReplaced) {
     TempDir d;
     fs::permissions(d.path, fs::perms::owner_all, fs::perm_options::replace);

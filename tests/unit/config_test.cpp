@@ -75,6 +75,9 @@ machine_password = "inline"
 bouncer_key_file = "/etc/scanwatch/b.key"
 bouncer_key = "k"
 pull_interval = "5s"
+origins = ["cscli", "crowdsec"]
+scenarios_containing = ["ssh", "scan"]
+scenarios_not_containing = ["test"]
 )");
     EXPECT_EQ(o.ifaces, (std::vector<std::string>{"eth0", "eth1"}));
     EXPECT_EQ(o.xdp_mode, "generic");
@@ -108,12 +111,15 @@ pull_interval = "5s"
     EXPECT_EQ(o.crowdsec_key_file, "/etc/scanwatch/b.key");
     EXPECT_EQ(o.crowdsec_key, "k");
     EXPECT_EQ(o.crowdsec_pull_interval_ns, 5'000'000'000ULL);
+    EXPECT_EQ(o.crowdsec_origins, (std::vector<std::string>{"cscli", "crowdsec"}));
+    EXPECT_EQ(o.crowdsec_scenarios_containing, (std::vector<std::string>{"ssh", "scan"}));
+    EXPECT_EQ(o.crowdsec_scenarios_not_containing, (std::vector<std::string>{"test"}));
 }
 
 TEST(Config, EveryKeyIsCoveredByTheTestAbove) {
     // A new key must be added to EveryKeySetsItsOption too.
     const std::vector<std::string> keys = config_keys();
-    EXPECT_EQ(keys.size(), 32u);
+    EXPECT_EQ(keys.size(), 35u);
     EXPECT_EQ(std::set<std::string>(keys.begin(), keys.end()).size(), keys.size());
 }
 
@@ -184,6 +190,14 @@ INSTANTIATE_TEST_SUITE_P(
                 "test.toml:4: block.allow: '10.0.0.0/40' has a bad prefix length (0-32)"},
         BadCase{"[block]\nallow = [\"10.0.0.0/8\", 7]\n", "test.toml:2: block.allow: expected a string, got an integer"},
         BadCase{"[block]\nallow = [\"example.com\"]\n", "test.toml:2: block.allow: 'example.com' is not an IPv4 or IPv6 address or CIDR"},
+        BadCase{"[crowdsec]\norigins = \"cscli\"\n",
+                "test.toml:2: crowdsec.origins: expected an array of strings, got a string"},
+        BadCase{"[crowdsec]\norigins = [\"cscli,crowdsec\"]\n",
+                "test.toml:2: crowdsec.origins: 'cscli,crowdsec': a word cannot hold a comma"},
+        BadCase{"[crowdsec]\nscenarios_containing = [\"\"]\n",
+                "test.toml:2: crowdsec.scenarios_containing: an empty word (a list is WORD,WORD,...)"},
+        BadCase{"[crowdsec]\nscenarios_not_containing = [\"a\\tb\"]\n",
+                "test.toml:2: crowdsec.scenarios_not_containing: 'a\\x09b' holds a byte that is not printable ASCII"},
         BadCase{"[agent]\ninterfaces = []\n", "test.toml:2: agent.interfaces: must not be empty"},
         BadCase{"[agent]\ninterfaces = [\"a/b\"]\n", "test.toml:2: agent.interfaces: 'a/b' is not an interface name"},
         BadCase{"[agent]\nxdp_mode = \"fast\"\n",

@@ -63,14 +63,15 @@ TEST(CrowdSecStream, ParsesWhatLapi146Sends) {
 }
 
 static Decision dec(int64_t id, const std::string& value, int64_t dur_s, const std::string& scope = "Ip",
-                    const std::string& type = "ban", const std::string& origin = "cscli") {
+                    const std::string& type = "ban", const std::string& origin = "cscli",
+                    const std::string& scenario = "manual") {
     Decision d;
     d.id = id;
     d.value = value;
     d.scope = scope;
     d.type = type;
     d.origin = origin;
-    d.scenario = "manual";
+    d.scenario = scenario;
     d.duration_ns = dur_s * kS;
     return d;
 }
@@ -161,4 +162,73 @@ TEST(CrowdSecAlert, CarriesTheVerdictAndTheBan) {
     auto only = alert_json(r, "msg", 0, 0, std::nullopt);
     EXPECT_TRUE(only["decisions"].empty());
     EXPECT_EQ(only["remediation"], false);
+}
+
+TEST(CrowdSecFilter, QueryIsWhatLapi146Reads) {
+    DecisionFilter f;
+    EXPECT_EQ(f.query(), "");
+    f.origins = {"cscli", "crowdsec"};
+    f.scenarios_containing = {"ssh", "manual 'ban'"};
+    f.scenarios_not_containing = {"a&b=c"};
+    EXPECT_EQ(f.query(), "origins=cscli,crowdsec&scenarios_containing=ssh,manual%20%27ban%27"
+                         "&scenarios_not_containing=a%26b%3Dc");
+}
+
+TEST(CrowdSecFilter, AdmitsLikeTheLapi) {
+    DecisionFilter f;
+    EXPECT_TRUE(f.admits("anything", "any/thing"));
+    f.origins = {"cscli", "CAPI"};
+    EXPECT_TRUE(f.admits("cscli", "x"));
+    EXPECT_FALSE(f.admits("capi", "x"));  // origins: exact
+    EXPECT_FALSE(f.admits("cscli-import", "x"));
+    f.origins.clear();
+    f.scenarios_containing = {"SSH", "scan"};
+    f.scenarios_not_containing = {"test"};
+    EXPECT_TRUE(f.admits("o", "crowdsecurity/ssh-bf"));  // words: case-insensitive
+    EXPECT_TRUE(f.admits("o", "scanwatch/syn-scan"));
+    EXPECT_FALSE(f.admits("o", "crowdsecurity/http-probing"));
+    EXPECT_FALSE(f.admits("o", "crowdsecurity/ssh-TEST"));
+}
+
+TEST(CrowdSecFilter, RefusesBadWords) {
+    DecisionFilter f;
+    EXPECT_NO_THROW(check_filter(f));
+    f.origins = {"cscli", ""};
+    EXPECT_THROW(check_filter(f), std::invalid_argument);
+    f.origins = {"a,b"};
+    EXPECT_THROW(check_filter(f), std::invalid_argument);
+    f.origins = {" cscli"};
+    EXPECT_THROW(check_filter(f), std::invalid_argument);
+    f.origins = {"cs\ncli"};
+    EXPECT_THROW(check_filter(f), std::invalid_argument);
+    f.origins = {};
+    f.scenarios_containing = {"ssh-bf"};
+    f.scenarios_not_containing = {"SSH"};  // excludes all that the other lets in
+    try {
+        check_filter(f);
+        ADD_FAILURE() << "no error";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_EQ(std::string(e.what()), "--crowdsec-scenarios-not-containing 'SSH' excludes every scenario "
+                                         "--crowdsec-scenarios-containing 'ssh-bf' lets in");
+    }
+    f.scenarios_not_containing = {"http"};
+    EXPECT_NO_THROW(check_filter(f));
+}
+
+TEST(CrowdSecTable, AFilteredDecisionNeverBecomesABlock) {
+    // A Local API that ignores the query parameters: the table filters again.
+    DecisionTable t;
+    DecisionFilter f;
+    f.origins = {"cscli"};
+    f.scenarios_not_containing = {"test"};
+    t.set_filter(f);
+    StreamBatch b;
+    b.startup = true;
+    b.added = {dec(1, "198.18.5.5", 60), dec(2, "198.18.5.6", 60, "Ip", "ban", "crowdsec"),
+               dec(3, "198.18.5.7", 60, "Ip", "ban", "cscli", "manual test")};
+    auto ops = t.apply(b, 0);
+    ASSERT_EQ(ops.size(), 1u);
+    EXPECT_EQ(ops[0].target.str(), "198.18.5.5/32");
+    EXPECT_EQ(t.filtered(), 2u);
+    EXPECT_EQ(t.size(), 1u);
 }

@@ -30,6 +30,12 @@ public:
     // Re-judges every source; returns how many records were read.
     size_t sweep(const SourceScan& scan, uint64_t now_ns);
 
+    // For a caller that picks the sources itself (Mirror): an event counted and
+    // given to the detector, without marking its source for flush().
+    void count_event(const sw_event& e);
+    // Judges one source from its record; true when that reported it a scanner.
+    bool judge(const Addr& a, const sw_source& rec, uint64_t now_ns);
+
     // Called for each report, with the record it was judged from, before it is
     // written (the blocker hooks in here); returns the action: "alert" or "block".
     std::function<std::string(const ScanReport&, const sw_source&)> on_report;
@@ -43,8 +49,6 @@ public:
     uint64_t reports() const { return reports_; }
 
 private:
-    void judge(const Addr& a, const sw_source& rec, uint64_t now_ns);
-
     Detector det_;
     EventWriter& out_;
     Clock clock_;

@@ -120,6 +120,16 @@ public:
     // shield is off (no --block) or unavailable.
     bool shield(const Addr& a, uint64_t now_ns);
     bool shielded(const Addr& a) const;
+    // Sources the agent put under the shield since it started.
+    uint64_t shields_created() const { return shields_; }
+    // Shields in force now (unexpired entries of sw_shield), by who made
+    // them: the agent (a verdict it could not block on) or the XDP fast path.
+    // Walks the map (at most SW_DEFAULT_MAX_SHIELDS entries, in batches).
+    struct ShieldCount {
+        uint64_t agent = 0, fast_path = 0;
+        uint64_t total() const { return agent + fast_path; }
+    };
+    ShieldCount shields_active(uint64_t now_ns) const;
 
     // Whether a detector report should become a block; nullopt = yes,
     // otherwise why not ("unproven source", "allow-listed", ...). A block
@@ -165,6 +175,7 @@ private:
         size_t operator()(const Key& k) const noexcept { return std::hash<Addr>{}(k.addr) ^ (size_t(k.prefix) * 0x9e3779b97f4a7c15ULL); }
     };
     static Key key_of(const Cidr& c);
+    std::vector<const BlockEntry*> oldest_first() const;
 
     // The kernel side: the only places that touch the block map.
     void kernel_put(const BlockEntry& e);
@@ -190,6 +201,7 @@ private:
     uint64_t refused_cap_ = 0;
     uint64_t kernel_writes_ = 0;
     uint64_t fast_seen_ = 0;   // fast-path blocks (sw_budget.spent) already adopted or refused
+    uint64_t shields_ = 0;     // shields the agent made
     uint64_t window_start_ns_ = 0;
     uint32_t window_count_ = 0;
     bool hold_config_ = false, config_due_ = false;  // the config map's n_blocks after our last write

@@ -32,6 +32,9 @@ namespace {
 constexpr uint32_t kTcHandle = 0x5357;  // "SW": fixed, so a restart replaces a stale filter
 constexpr uint32_t kTcPriority = 0x5357;
 constexpr long kBpfFsMagic = 0xcafe4a11;
+// enum bpf_attach_type's BPF_TCX_EGRESS (Linux 6.6): Debian 12's headers
+// (linux-libc-dev 6.1, libbpf 1.1) predate it, the kernel is what counts.
+constexpr auto kBpfTcxEgress = static_cast<bpf_attach_type>(47);
 
 // IFF_UP of an interface of this network namespace; true when it cannot tell.
 bool iface_up(const std::string& name) {
@@ -116,15 +119,12 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
             errno == EADDRINUSE)
             throw locked();
     }
-    if (private_bpffs_)
-        warn_("pins in a bpffs of this process's own (ip netns exec?): killed with -9, its XDP program goes "
-              "with it and its TC egress filter stays until the next start; for blocks that outlive a crash, "
-              "mount bpffs on /sys/fs/bpf first or use nsenter --net");
     SkelOptions so;
     so.max_sources = opts_.max_sources;
     so.max_flows = opts_.max_flows;
     so.max_blocks = std::max<uint32_t>(opts_.max_blocks, SW_DEFAULT_MAX_BLOCKS);
     so.pin_dir = opts_.pin_dir;
+    so.hot_events_per_sec = SW_HOT_EVENTS_PER_SEC;
     skel_ = open_skeleton(so);
     pinned_ = true;
 
@@ -154,6 +154,15 @@ Kernel::Kernel(KernelOptions opts, std::function<void(const std::string&)> warn)
     } catch (...) {
         detach_all();
         throw;
+    }
+    if (private_bpffs_) {
+        bool filters = std::any_of(att_.begin(), att_.end(), [](const Attachment& a) { return a.tc_attached; });
+        warn_(std::string("pins in a bpffs of this process's own (ip netns exec?): killed with -9, ") +
+              (filters ? "its XDP program goes with it while its TC egress filter (a clsact filter: this kernel "
+                         "has no tcx links, 6.6+) stays until the next start"
+                       : "its XDP and TC egress programs go with it, and blocks are not enforced until the next "
+                         "start") +
+              "; for blocks that outlive a crash, mount bpffs on /sys/fs/bpf first or use nsenter --net");
     }
 }
 
@@ -214,34 +223,85 @@ void Kernel::attach(const std::string& iface) {
     }
 
     if (opts_.egress) {
-        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a.ifindex, .attach_point = BPF_TC_EGRESS);
-        int err = bpf_tc_hook_create(&hook);
-        if (err && err != -EEXIST)
-            throw BpfError("creating the clsact qdisc on '" + iface + "'", -err);
-        a.tc_hook_created = (err == 0);
-        // A filter of ours already there: left by an agent that was killed
-        // (under ip netns exec its XDP link went with its private bpffs, this
-        // stayed). It is replaced below; say so, as for the XDP link.
-        if (!a.tc_hook_created) {
-            LIBBPF_OPTS(bpf_tc_opts, q, .handle = kTcHandle, .priority = kTcPriority);
-            if (bpf_tc_query(&hook, &q) == 0)
-                warn_("took over the TC egress filter left on '" + iface +
-                      "' by an agent that did not exit cleanly");
+        try {
+            attach_egress(a);
+        } catch (...) {
+            att_.push_back(std::move(a));  // so detach_all() removes what was attached
+            throw;
         }
-        LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = bpf_program__fd(skel_->progs.scanwatch_tc_egress),
-                    .flags = BPF_TC_F_REPLACE, .handle = kTcHandle, .priority = kTcPriority);
-        err = bpf_tc_attach(&hook, &to);
-        if (err) {
-            att_.push_back(std::move(a));  // so detach_all() removes the qdisc we made
-            throw BpfError("attaching the TC egress program to '" + iface + "'", -err);
-        }
-        a.tc_attached = true;
     }
     att_.push_back(std::move(a));
 }
 
+void Kernel::attach_egress(Attachment& a) {
+    const std::string& iface = a.iface;
+    const int prog_fd = bpf_program__fd(skel_->progs.scanwatch_tc_egress);
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a.ifindex, .attach_point = BPF_TC_EGRESS);
+    // A clsact filter of ours, left by a killed agent of an older version or
+    // on a kernel without tcx; what is done with it depends on what we attach.
+    auto legacy_filter_left = [&] {
+        LIBBPF_OPTS(bpf_tc_opts, q, .handle = kTcHandle, .priority = kTcPriority);
+        return bpf_tc_query(&hook, &q) == 0;
+    };
+    const std::string left_by = "' by an agent that did not exit cleanly";
+
+    // tcx: a link like the XDP one, pinned beside it. A killed agent's pinned
+    // link is taken over (its program swapped for ours), never doubled.
+    a.tc_link_pin = opts_.pin_dir + "/tc_link_" + iface;
+    int fd = -1;
+    if (int old = bpf_obj_get(a.tc_link_pin.c_str()); old >= 0) {
+        UniqueFd old_fd(old);
+        if (bpf_link_update(old, prog_fd, nullptr) == 0) {
+            fd = old_fd.release();
+            warn_("took over the TC egress program left attached to '" + iface + left_by);
+        } else {
+            ::unlink(a.tc_link_pin.c_str());  // a link whose interface went away: a fresh one below
+        }
+    }
+    if (fd < 0) {
+        LIBBPF_OPTS(bpf_link_create_opts, lo);
+        fd = bpf_link_create(prog_fd, a.ifindex, kBpfTcxEgress, &lo);
+    }
+    if (fd >= 0) {
+        a.tc_link.reset(fd);
+        if (legacy_filter_left()) {  // it would run beside the link: remove it
+            LIBBPF_OPTS(bpf_tc_opts, to, .handle = kTcHandle, .priority = kTcPriority);
+            bpf_tc_detach(&hook, &to);
+            warn_("took over the TC egress filter left on '" + iface + left_by);
+        }
+        ::unlink(a.tc_link_pin.c_str());
+        if (bpf_obj_pin(fd, a.tc_link_pin.c_str()) != 0) {
+            int err = errno;
+            a.tc_link_pin.clear();
+            throw BpfError("pinning the TC egress link of '" + iface + "'", err);
+        }
+        return;
+    }
+    if (errno != EINVAL && errno != EOPNOTSUPP && errno != ENOTSUP)
+        throw BpfError("attaching the TC egress program to '" + iface + "'", errno);
+    a.tc_link_pin.clear();
+
+    // No tcx (kernel before 6.6): a clsact filter. It is no link: it stays
+    // when the process dies, whatever happens to the pins.
+    int err = bpf_tc_hook_create(&hook);
+    if (err && err != -EEXIST)
+        throw BpfError("creating the clsact qdisc on '" + iface + "'", -err);
+    a.tc_hook_created = (err == 0);
+    if (!a.tc_hook_created && legacy_filter_left())
+        warn_("took over the TC egress filter left on '" + iface + left_by);
+    LIBBPF_OPTS(bpf_tc_opts, to, .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE, .handle = kTcHandle,
+                .priority = kTcPriority);
+    err = bpf_tc_attach(&hook, &to);
+    if (err)
+        throw BpfError("attaching the TC egress program to '" + iface + "'", -err);
+    a.tc_attached = true;
+}
+
 void Kernel::detach_all() noexcept {
     for (auto& a : att_) {
+        if (!a.tc_link_pin.empty())
+            ::unlink(a.tc_link_pin.c_str());
+        a.tc_link.reset();  // the last reference (once unpinned): detaches
         if (a.tc_attached || a.tc_hook_created) {
             LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a.ifindex, .attach_point = BPF_TC_EGRESS);
             if (a.tc_attached) {
@@ -314,6 +374,32 @@ size_t for_each_source_in(int fd, const std::function<void(const Addr&, const sw
         first = false;
     }
     return total;
+}
+
+std::pair<size_t, bool> walk_sources_in(int fd, uint8_t (&token)[16], bool& started, size_t max,
+                                        const std::function<void(const Addr&, const sw_source&)>& fn) {
+    constexpr uint32_t kBatch = 1024;
+    static thread_local std::vector<uint8_t> keys(kBatch * 16);
+    static thread_local std::vector<sw_source> values(kBatch);
+    size_t total = 0;
+    while (total < max) {
+        uint32_t count = kBatch;
+        LIBBPF_OPTS(bpf_map_batch_opts, bo);
+        int err = bpf_map_lookup_batch(fd, started ? token : nullptr, token, keys.data(), values.data(), &count, &bo);
+        int saved = errno;
+        for (uint32_t i = 0; i < count; i++)
+            fn(Addr::from_bytes(&keys[i * 16]), values[i]);
+        total += count;
+        if (err) {
+            if (saved == ENOENT) {
+                started = false;
+                return {total, true};
+            }
+            throw BpfError("reading the sources map", saved);
+        }
+        started = true;
+    }
+    return {total, false};
 }
 
 size_t Kernel::for_each_source(const std::function<void(const Addr&, const sw_source&)>& fn) const {

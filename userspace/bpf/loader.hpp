@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bpf/skel.hpp"
@@ -27,14 +28,19 @@ struct KernelOptions {
     bool egress = true;  // TC egress program (host mode needs it to see our answers)
 };
 
-// One attached interface: the XDP link, and our TC egress filter.
+// One attached interface: the XDP link, and our TC egress program.
 struct Attachment {
     std::string iface;
     int ifindex = 0;
     std::string xdp_mode;  // "native" | "generic"
     UniqueFd xdp_link;     // closing it (once unpinned) detaches the XDP program
     std::string link_pin;  // bpffs path of the pinned link
-    bool tc_attached = false;
+    // TC egress: a tcx link (kernel 6.6+), pinned beside the XDP link so both
+    // outlive a crash together, or die together with a private bpffs; else a
+    // clsact filter (older kernels), which a kill -9 leaves behind.
+    UniqueFd tc_link;
+    std::string tc_link_pin;
+    bool tc_attached = false;      // the clsact filter
     bool tc_hook_created = false;
 };
 
@@ -75,6 +81,7 @@ public:
 
 private:
     void attach(const std::string& iface);
+    void attach_egress(Attachment& a);
     void detach_all() noexcept;
 
     KernelOptions opts_;
@@ -95,6 +102,14 @@ private:
 // Reads every record of a sources map (by fd) with batch lookups, 1024 at a
 // time; returns how many. Throws BpfError.
 size_t for_each_source_in(int map_fd, const std::function<void(const Addr&, const sw_source&)>& fn);
+
+// One slice of a resumable walk of a sources map: reads batches of 1024 from
+// the batch position `token` (`started` false: the map's beginning) until at
+// least `max` records were read or the map ended; returns how many were read
+// and whether it ended. Records added or evicted meanwhile may be missed or
+// read twice, as in any walk of a live hash map. Throws BpfError.
+std::pair<size_t, bool> walk_sources_in(int map_fd, uint8_t (&token)[16], bool& started, size_t max,
+                                        const std::function<void(const Addr&, const sw_source&)>& fn);
 
 // Mounts bpffs on /sys/fs/bpf when it is not there (e.g. under `ip netns exec`).
 // true when it mounted bpffs itself (a private mount namespace: pins die with the process)

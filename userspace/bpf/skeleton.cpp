@@ -40,6 +40,7 @@ SkelPtr open_skeleton(const SkelOptions& o) {
     auto& m = s->maps;
 
     s->rodata->replay_mode = o.replay_clock ? 1 : 0;
+    s->rodata->hot_per_sec = o.hot_events_per_sec;
     if (o.replay_clock) {
         int ncpu = libbpf_num_possible_cpus();
         if (ncpu <= 0)

@@ -22,6 +22,9 @@ struct SkelOptions {
     uint32_t max_sources = 0;   // map sizes; 0 keeps the program's default
     uint32_t max_flows = 0;
     uint32_t max_blocks = 0;
+    // Hot sources' first ring-buffer events allowed per CPU per second
+    // (account.bpf.h); 0: no budget. The live agent loads SW_HOT_EVENTS_PER_SEC.
+    uint32_t hot_events_per_sec = 0;
     // Pin (or reuse the pinned copies of) the maps the agent shares with its
     // clients in this bpffs directory; empty: no pins.
     std::string pin_dir;

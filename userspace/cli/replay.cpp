@@ -32,6 +32,7 @@
 #include "bpf/prog_runner.hpp"
 #include "cli/commands.hpp"
 #include "replay/capture.hpp"
+#include "replay/progress.hpp"
 #include "scanwatch/output.hpp"
 
 namespace scanwatch {
@@ -229,6 +230,12 @@ int replay_command(const ReplayOptions& o) {
     const uint64_t sweep_ns = static_cast<uint64_t>(o.sweep_ms * 1e6);
     uint64_t packets = 0, runts = 0, now = 0, first_ts = 0, next_sweep = 0;
     double t0 = cpu_now();
+    ReplayProgress progress(ReplayProgress::terminal(o.quiet), cap.file_size(), t0);
+    // A verdict's line on stderr must not land after the progress line.
+    an.on_report = [&](const ScanReport&, const sw_source&) {
+        progress.erase();
+        return std::string("alert");
+    };
     {
         // Blocks small enough that events are judged soon after they happen
         // (threads meet at every block end), large enough that meeting is rare.
@@ -256,6 +263,7 @@ int replay_command(const ReplayOptions& o) {
                         next_sweep = now + sweep_ns;
                     }
                 }
+                progress.update(packets, cap.position(), cpu_now());
             }
         } else {
             ReplayThreads threads(runner, cpus);
@@ -289,6 +297,7 @@ int replay_command(const ReplayOptions& o) {
                     }
                     i = j;
                 }
+                progress.update(packets, cap.position(), cpu_now());
             }
             runts = threads.runts();
         }
@@ -300,6 +309,7 @@ int replay_command(const ReplayOptions& o) {
     uint64_t after = now + o.det.probe_timeout_ns + 1;
     an.sweep(scan, after);
     double secs = cpu_now() - t0;
+    progress.done();
 
     if (!cap.warning().empty())
         std::fprintf(stderr, "scanwatch: warning: %s\n", cap.warning().c_str());

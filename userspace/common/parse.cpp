@@ -26,6 +26,20 @@ std::string quote_input(std::string_view text) {
     return out;
 }
 
+void check_list_word(std::string_view w) {
+    if (w.empty())
+        throw std::invalid_argument("an empty word (a list is WORD,WORD,...)");
+    for (char ch : w) {
+        auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c >= 0x7f)
+            throw std::invalid_argument(quote_input(w) + " holds a byte that is not printable ASCII");
+        if (c == ',')
+            throw std::invalid_argument(quote_input(w) + ": a word cannot hold a comma");
+    }
+    if (w.front() == ' ' || w.back() == ' ')
+        throw std::invalid_argument(quote_input(w) + " starts or ends with a space");
+}
+
 uint64_t parse_duration_ns(std::string_view text) {
     auto bad = [&](const char* why) {
         return std::invalid_argument(quote_input(text) + " is not a duration (" + why +

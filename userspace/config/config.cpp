@@ -160,6 +160,8 @@ void check_listen(const std::string& s) {
         parse_listen_address(s);
 }
 
+void check_word(const std::string& s) { check_list_word(s); }
+
 void check_not_empty(const std::string& s) {
     if (s.empty())
         throw std::invalid_argument("must not be empty");
@@ -229,6 +231,11 @@ const std::vector<Key>& keys() {
         key("crowdsec", "bouncer_key_file", false, SW_FIELD(crowdsec_key_file), string()),
         key("crowdsec", "bouncer_key", false, SW_FIELD(crowdsec_key), string()),
         key("crowdsec", "pull_interval", false, SW_FIELD(crowdsec_pull_interval_ns), duration()),
+        key("crowdsec", "origins", false, SW_FIELD(crowdsec_origins), strings(check_word, false)),
+        key("crowdsec", "scenarios_containing", false, SW_FIELD(crowdsec_scenarios_containing),
+            strings(check_word, false)),
+        key("crowdsec", "scenarios_not_containing", false, SW_FIELD(crowdsec_scenarios_not_containing),
+            strings(check_word, false)),
     };
     return table;
 }

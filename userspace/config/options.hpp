@@ -44,6 +44,10 @@ struct RunOptions {
     std::string crowdsec_key_file;           // pull decisions with this bouncer key (empty: no pull)
     std::string crowdsec_key;                // inline (tests; warned about)
     uint64_t crowdsec_pull_interval_ns = 10'000'000'000ULL;
+    // Which decisions to pull (LAPI stream filters; empty: all)
+    std::vector<std::string> crowdsec_origins;                   // exact origin names
+    std::vector<std::string> crowdsec_scenarios_containing;      // a scenario holds one of these words
+    std::vector<std::string> crowdsec_scenarios_not_containing;  // ... and none of these
 };
 
 }  // namespace scanwatch

@@ -132,6 +132,7 @@ void Client::pull_loop() {
     constexpr uint64_t kResync = 600 * kSec;
     bool startup = true;
     uint64_t last_full_ns = 0;
+    const std::string filter_query = o_.filter.query();
     auto mono = [] {
         timespec ts{};
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -142,7 +143,10 @@ void Client::pull_loop() {
     for (;;) {
         if (!startup && mono() - last_full_ns >= kResync)
             startup = true;
-        std::string path = o_.url.base + "/v1/decisions/stream" + (startup ? "?startup=true" : "");
+        std::string query = startup ? "startup=true" : "";
+        if (!filter_query.empty())
+            query += (query.empty() ? "" : "&") + filter_query;
+        std::string path = o_.url.base + "/v1/decisions/stream" + (query.empty() ? "" : "?" + query);
         uint64_t t0 = mono();
         auto r = c->Get(path, h);
         uint64_t t_got = mono();

@@ -29,6 +29,7 @@ struct ClientOptions {
     std::string bouncer_key;  // empty: no pull
     uint64_t pull_interval_ns = 10'000'000'000ULL;
     size_t queue_max = 10000;  // alerts waiting for the LAPI
+    DecisionFilter filter;     // which decisions to pull
 };
 
 struct ClientStats {

@@ -1,6 +1,7 @@
 #include "crowdsec/lapi.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <stdexcept>
@@ -244,6 +245,95 @@ void DecisionTable::drop(int64_t id, std::set<Cidr, CidrLess>& touched) {
     by_id_.erase(it);
 }
 
+namespace {
+
+std::string lower(std::string s) {
+    for (char& c : s)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// RFC 3986 unreserved characters stay, everything else is %XX.
+std::string percent_encode(const std::string& s) {
+    static const char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out.push_back(ch);
+        } else {
+            out.push_back('%');
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+    return out;
+}
+
+std::string joined(const std::vector<std::string>& words, bool encode) {
+    std::string out;
+    for (const auto& w : words)
+        out += (out.empty() ? "" : ",") + (encode ? percent_encode(w) : w);
+    return out;
+}
+
+}  // namespace
+
+std::string DecisionFilter::query() const {
+    std::string q;
+    auto add = [&](const char* name, const std::vector<std::string>& words) {
+        if (!words.empty())
+            q += (q.empty() ? "" : "&") + std::string(name) + "=" + joined(words, true);
+    };
+    add("origins", origins);
+    add("scenarios_containing", scenarios_containing);
+    add("scenarios_not_containing", scenarios_not_containing);
+    return q;
+}
+
+bool DecisionFilter::admits(const std::string& origin, const std::string& scenario) const {
+    if (!origins.empty() && std::find(origins.begin(), origins.end(), origin) == origins.end())
+        return false;
+    const std::string sc = lower(scenario);
+    auto holds = [&](const std::string& w) { return sc.find(lower(w)) != std::string::npos; };
+    if (!scenarios_containing.empty() && std::none_of(scenarios_containing.begin(), scenarios_containing.end(), holds))
+        return false;
+    return std::none_of(scenarios_not_containing.begin(), scenarios_not_containing.end(), holds);
+}
+
+std::string DecisionFilter::describe() const {
+    std::string s;
+    auto add = [&](const std::string& what, const std::vector<std::string>& words) {
+        if (!words.empty())
+            s += (s.empty() ? "" : "; ") + what + " " + joined(words, false);
+    };
+    add("origins", origins);
+    add("scenarios with", scenarios_containing);
+    add("scenarios without", scenarios_not_containing);
+    return s;
+}
+
+void check_filter(const DecisionFilter& f) {
+    auto each = [](const char* flag, const std::vector<std::string>& words) {
+        for (const auto& w : words) {
+            try {
+                check_list_word(w);
+            } catch (const std::invalid_argument& e) {
+                throw std::invalid_argument(std::string(flag) + ": " + e.what());
+            }
+        }
+    };
+    each("--crowdsec-origins (crowdsec.origins)", f.origins);
+    each("--crowdsec-scenarios-containing (crowdsec.scenarios_containing)", f.scenarios_containing);
+    each("--crowdsec-scenarios-not-containing (crowdsec.scenarios_not_containing)", f.scenarios_not_containing);
+    for (const auto& w : f.scenarios_containing)
+        for (const auto& n : f.scenarios_not_containing)
+            if (lower(w).find(lower(n)) != std::string::npos)
+                throw std::invalid_argument("--crowdsec-scenarios-not-containing " + quote_input(n) +
+                                            " excludes every scenario --crowdsec-scenarios-containing " +
+                                            quote_input(w) + " lets in");
+}
+
 std::vector<DecisionTable::Op> DecisionTable::apply(const StreamBatch& b, uint64_t now_ns) {
     std::set<Cidr, CidrLess> touched;
     if (b.startup) {
@@ -256,6 +346,10 @@ std::vector<DecisionTable::Op> DecisionTable::apply(const StreamBatch& b, uint64
         drop(d.id, touched);
     for (const auto& d : b.added) {
         drop(d.id, touched);  // a decision sent again replaces itself
+        if (!filter_.admits(d.origin, d.scenario)) {
+            filtered_++;
+            continue;
+        }
         if (!iequals(d.type, "ban") || !(iequals(d.scope, "ip") || iequals(d.scope, "range"))) {
             ignored_++;
             continue;

@@ -45,6 +45,26 @@ struct StreamBatch {
     bool startup = false;  // the full list: anything not in it is stale
     uint64_t fetch_ns = 0, parse_ns = 0;  // how long the request and the parsing took
 };
+// Which decisions the bouncer pulls: GET /v1/decisions/stream's filters in
+// LAPI 1.4.6 (`origins`: exact origin names; `scenarios_containing`: the
+// scenario holds one of these words; `scenarios_not_containing`: it holds none;
+// words case-insensitive). Sent as query parameters, and applied again to what
+// arrives, so a Local API that ignored them still cannot slip a filtered-out
+// decision into the block map.
+struct DecisionFilter {
+    std::vector<std::string> origins, scenarios_containing, scenarios_not_containing;
+    bool empty() const { return origins.empty() && scenarios_containing.empty() && scenarios_not_containing.empty(); }
+    // "origins=cscli,crowdsec&scenarios_containing=ssh" (percent-encoded; "" when empty).
+    std::string query() const;
+    bool admits(const std::string& origin, const std::string& scenario) const;
+    // "origins cscli,crowdsec; scenarios without 'test'" for the start line.
+    std::string describe() const;
+};
+// Throws std::invalid_argument naming the setting (one line) for an empty
+// word, a comma in a word, a non-printable byte, or a word that is both
+// wanted and unwanted.
+void check_filter(const DecisionFilter& f);
+
 // GET /v1/decisions/stream's body ({"new": [...]|null, "deleted": [...]|null}).
 // Entries that are not objects with an id are skipped (counted in `bad`).
 StreamBatch parse_stream(const nlohmann::json& body, size_t* bad = nullptr);
@@ -71,6 +91,9 @@ public:
     // New decisions and deletions at now_ns (kernel clock). A startup batch
     // replaces everything: targets not in it are lifted.
     std::vector<Op> apply(const StreamBatch& b, uint64_t now_ns);
+    // Decisions the filter does not admit are dropped like ignored ones (and
+    // counted in filtered()).
+    void set_filter(DecisionFilter f) { filter_ = std::move(f); }
     // Decisions the safety rules refused: dropped here so they are not tried
     // again (and not logged again) until the LAPI sends them anew.
     void forget(const Cidr& target);
@@ -81,6 +104,7 @@ public:
     bool holds(const Cidr& target) const { return by_target_.count(target) != 0; }
     // Decisions of scope/type scanwatch does not enforce (captcha, Country, ...).
     uint64_t ignored() const { return ignored_; }
+    uint64_t filtered() const { return filtered_; }
 
 private:
     struct Held {
@@ -96,7 +120,8 @@ private:
     void drop(int64_t id, std::set<Cidr, CidrLess>& touched);
     std::unordered_map<int64_t, Held> by_id_;
     std::map<Cidr, std::set<int64_t>, CidrLess> by_target_;
-    uint64_t ignored_ = 0;
+    uint64_t ignored_ = 0, filtered_ = 0;
+    DecisionFilter filter_;
 };
 
 }  // namespace scanwatch::crowdsec

@@ -46,7 +46,8 @@ std::string read_secret_file(const std::string& path, const std::string& what) {
 
 std::unique_ptr<Link> Link::from_options(const RunOptions& o, const std::function<void(const std::string&)>& warn) {
     const bool any = !o.crowdsec_machine.empty() || !o.crowdsec_password_file.empty() || !o.crowdsec_password.empty() ||
-                     !o.crowdsec_key_file.empty() || !o.crowdsec_key.empty();
+                     !o.crowdsec_key_file.empty() || !o.crowdsec_key.empty() || !o.crowdsec_origins.empty() ||
+                     !o.crowdsec_scenarios_containing.empty() || !o.crowdsec_scenarios_not_containing.empty();
     if (o.crowdsec_url.empty()) {
         if (any)
             throw UsageError("--crowdsec-url (crowdsec.lapi_url) is needed with the other CrowdSec settings");
@@ -81,6 +82,15 @@ std::unique_ptr<Link> Link::from_options(const RunOptions& o, const std::functio
         c.bouncer_key = o.crowdsec_key;
         warn("crowdsec.bouncer_key is written in the config file; keep it in bouncer_key_file (mode 600) instead");
     }
+    c.filter = DecisionFilter{o.crowdsec_origins, o.crowdsec_scenarios_containing, o.crowdsec_scenarios_not_containing};
+    try {
+        check_filter(c.filter);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    if (!c.filter.empty() && c.bouncer_key.empty())
+        throw UsageError("the CrowdSec decision filters need --crowdsec-key-file (crowdsec.bouncer_key_file): "
+                         "they choose which decisions are pulled");
     if (c.machine_id.empty() && c.bouncer_key.empty())
         throw UsageError("--crowdsec-url needs --crowdsec-machine (push alerts) or --crowdsec-key-file (pull "
                          "decisions), or both");
@@ -88,6 +98,7 @@ std::unique_ptr<Link> Link::from_options(const RunOptions& o, const std::functio
 }
 
 Link::Link(ClientOptions o, const std::function<void(const std::string&)>& warn) : opts_(o), warn_(warn) {
+    table_.set_filter(opts_.filter);
     client_ = std::make_unique<Client>(std::move(o), warn);
 }
 
@@ -96,7 +107,8 @@ std::string Link::describe() const {
     if (client_->pushing())
         s += ", pushing alerts as machine '" + opts_.machine_id + "'";
     if (client_->pulling())
-        s += ", pulling decisions every " + std::to_string(opts_.pull_interval_ns / 1'000'000'000ULL) + "s";
+        s += ", pulling decisions every " + std::to_string(opts_.pull_interval_ns / 1'000'000'000ULL) + "s" +
+             (opts_.filter.empty() ? "" : " (" + opts_.filter.describe() + ")");
     return s;
 }
 
@@ -203,6 +215,10 @@ nlohmann::json Link::status() const {
     j["decisions"] = table_.size();
     j["decisions_pending"] = ops_.size();
     j["decisions_refused"] = refused_;
+    j["decisions_filtered"] = table_.filtered();
+    j["filter"] = nlohmann::json{{"origins", opts_.filter.origins},
+                                 {"scenarios_containing", opts_.filter.scenarios_containing},
+                                 {"scenarios_not_containing", opts_.filter.scenarios_not_containing}};
     j["last_pull"] = s.last_pull_s > 0 ? nlohmann::json(rfc3339(static_cast<uint64_t>(s.last_pull_s * 1e9))) : nlohmann::json();
     return j;
 }

@@ -721,6 +721,8 @@ size_t Detector::end_sweep() {
     return std::erase_if(impl_->sources, [gen](const auto& kv) { return kv.second.sweep != gen; });
 }
 
+bool Detector::forget(const Addr& src) { return impl_->sources.erase(src) != 0; }
+
 size_t Detector::tracked() const { return impl_->sources.size(); }
 uint64_t Detector::scanners_reported() const { return impl_->scanners; }
 const DetectorConfig& Detector::config() const { return impl_->cfg; }

@@ -172,6 +172,13 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     w.sample("scanwatch_blocks_refused_total", {}, s.blocks_refused);
     w.family("scanwatch_unblocks_total", "counter", "Blocks removed (expired or by hand).");
     w.sample("scanwatch_unblocks_total", {}, s.unblocks);
+    w.family("scanwatch_shields_active", "gauge",
+             "Sources under the shield (their SYNs answered with SYN cookies), by who made the shield.");
+    w.sample("scanwatch_shields_active", {{"made_by", "agent"}}, s.shields_agent);
+    w.sample("scanwatch_shields_active", {{"made_by", "fast_path"}}, s.shields_fast_path);
+    w.family("scanwatch_shields_created_total", "counter",
+             "Shields the agent made: verdicts on sources that proved nothing, so not blocked.");
+    w.sample("scanwatch_shields_created_total", {}, s.shields_created);
 
     if (s.crowdsec.enabled) {
         const auto& c = s.crowdsec;
@@ -195,9 +202,22 @@ std::string render_prometheus(const MetricsSnapshot& s) {
         w.sample("scanwatch_crowdsec_last_pull_timestamp_seconds", {}, c.last_pull_s);
     }
 
-    w.family("scanwatch_sweep_last_seconds", "gauge", "Duration of the latest full sweep of the sources map.");
+    w.family("scanwatch_sweep_last_seconds", "gauge",
+             "Duration of the latest sweep: the tracked (hot) sources read by key and one slice of the walk.");
     w.sample("scanwatch_sweep_last_seconds", {}, s.last_sweep_s);
-    w.family("scanwatch_sweep_duration_seconds", "histogram", "Durations of full sweeps of the sources map.");
+    w.family("scanwatch_mirror_sources_total", "counter", "Hot sources the agent started mirroring, by how it found them.");
+    w.sample("scanwatch_mirror_sources_total", {{"found_by", "event"}}, s.mirror.admitted - std::min(s.mirror.admitted, s.mirror.found_by_walk));
+    w.sample("scanwatch_mirror_sources_total", {{"found_by", "walk"}}, s.mirror.found_by_walk);
+    w.family("scanwatch_mirror_evicted_total", "counter", "Mirrored sources that gave their slot to one with more evidence or a verdict.");
+    w.sample("scanwatch_mirror_evicted_total", {}, s.mirror.evicted);
+    w.family("scanwatch_mirror_refused_total", "counter", "Hot sources not mirrored: every slot held more evidence or a verdict.");
+    w.sample("scanwatch_mirror_refused_total", {}, s.mirror.refused);
+    w.family("scanwatch_mirror_walk_passes_total", "counter", "Complete passes of the background walk over the sources map.");
+    w.sample("scanwatch_mirror_walk_passes_total", {}, s.mirror.walk_passes);
+    w.family("scanwatch_mirror_walk_pass_seconds", "gauge",
+             "Duration of the latest complete walk pass: the longest a hot source whose event was lost waits.");
+    w.sample("scanwatch_mirror_walk_pass_seconds", {}, s.mirror.walk_pass_s);
+    w.family("scanwatch_sweep_duration_seconds", "histogram", "Durations of sweeps (tracked sources and one walk slice).");
     uint64_t cum = 0;
     for (size_t i = 0; i < s.sweep.bounds.size(); i++) {
         cum += s.sweep.counts[i];

@@ -53,9 +53,17 @@ struct MetricsSnapshot {
     std::map<std::string, uint64_t> blocks_created;  // by reason: detector, manual, fast_path
     uint64_t blocks_refused = 0;
     uint64_t unblocks = 0;
+    uint64_t shields_agent = 0, shields_fast_path = 0;  // shields in force, by who made them
+    uint64_t shields_created = 0;     // shields the agent made
     uint64_t ring_events_received = 0;  // by the agent
-    double last_sweep_s = 0;
+    double last_sweep_s = 0;          // the latest sweep: tracked sources by key + one walk slice
     Histogram sweep{};
+    // The mirror (agent/mirror.hpp): which sources the agent reads.
+    struct Mirror {
+        uint64_t admitted = 0, found_by_walk = 0, evicted = 0, refused = 0;
+        uint64_t walk_passes = 0;     // complete passes of the background walk over the sources map
+        double walk_pass_s = 0;       // how long the latest pass took
+    } mirror;
 
     struct CrowdSec {
         bool enabled = false;         // [crowdsec] configured: the families below are written

@@ -5,6 +5,8 @@
 #include <pcap/pcap.h>
 #include <zlib.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -19,10 +21,11 @@ constexpr int kRawIpv4 = 228;
 constexpr int kRawIpv6 = 229;
 
 // A FILE* that reads through zlib, so libpcap can read a .gz capture as it is.
-std::FILE* open_gz(const std::string& path) {
+std::FILE* open_gz(const std::string& path, gzFile* out) {
     gzFile gz = gzopen(path.c_str(), "rb");
     if (!gz)
         return nullptr;
+    *out = gz;
     // Big buffers on both sides: libpcap reads each packet with two small
     // fread()s, and small gzread()s cost more than inflating (replay speed).
     gzbuffer(gz, 256 * 1024);
@@ -58,9 +61,14 @@ CaptureReader::CaptureReader(const std::string& path) : path_(path) {
     std::FILE* probe = std::fopen(path.c_str(), "rb");
     if (!probe)
         throw std::runtime_error("cannot open '" + path + "': " + std::strerror(errno));
+    struct stat st{};
+    if (fstat(fileno(probe), &st) == 0)
+        size_ = static_cast<uint64_t>(st.st_size);
     std::fclose(probe);
     if (is_gzip(path)) {
-        gz_ = open_gz(path);
+        gzFile gz = nullptr;
+        gz_ = open_gz(path, &gz);
+        gzh_ = gz;
         if (!gz_)
             throw std::runtime_error("cannot open '" + path + "' as gzip");
         p_ = pcap_fopen_offline_with_tstamp_precision(gz_, PCAP_TSTAMP_PRECISION_NANO, err);
@@ -100,13 +108,27 @@ CaptureReader::~CaptureReader() {
         pcap_close(p_);
 }
 
+void CaptureReader::note_position() {
+    long at = -1;
+    if (gzh_)
+        at = static_cast<long>(gzoffset(static_cast<gzFile>(gzh_)));  // compressed bytes read
+    else if (std::FILE* f = pcap_file(p_))
+        at = std::ftell(f);
+    if (at >= 0)
+        pos_.store(static_cast<uint64_t>(at), std::memory_order_relaxed);
+}
+
 bool CaptureReader::next(std::span<const uint8_t>& frame, uint64_t& ts_ns) {
+    if ((++reads_ & 255) == 0)
+        note_position();
     for (;;) {
         pcap_pkthdr* h = nullptr;
         const u_char* d = nullptr;
         int rc = pcap_next_ex(p_, &h, &d);
-        if (rc == PCAP_ERROR_BREAK)
+        if (rc == PCAP_ERROR_BREAK) {
+            pos_.store(size_, std::memory_order_relaxed);
             return false;
+        }
         if (rc == PCAP_ERROR) {
             warning_ = std::string("capture damaged or cut off: ") + pcap_geterr(p_) + "; read up to the damage";
             return false;

@@ -3,6 +3,7 @@
 // Linux cooked (SLL, SLL2), raw IP, BSD loopback.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
@@ -33,10 +34,19 @@ public:
     const std::string& warning() const { return warning_; }
     const std::string& link_name() const { return link_name_; }
     uint64_t skipped() const { return skipped_; }  // packets of link types or protocols we cannot frame
+    // How far into the file reading has come, and the file's size, in bytes
+    // of the file as it is on disk (compressed for a .gz), for progress.
+    // position() may be read from any thread; it moves every few packets.
+    uint64_t position() const { return pos_.load(std::memory_order_relaxed); }
+    uint64_t file_size() const { return size_; }
 
 private:
+    void note_position();
     pcap* p_ = nullptr;
     std::FILE* gz_ = nullptr;
+    void* gzh_ = nullptr;  // the gzFile under gz_ (libpcap owns and closes it)
+    uint64_t size_ = 0, reads_ = 0;
+    std::atomic<uint64_t> pos_{0};
     int dlt_ = 0;
     std::string path_, link_name_, warning_;
     std::vector<uint8_t> buf_;

@@ -276,6 +276,17 @@ private:
     // --- drawing -------------------------------------------------------------
 
     void draw() {
+        if (repaint_) {
+            // An overlay (the sort menu, help) just closed: repaint every cell
+            // rather than only those ncurses believes changed. Its diff is
+            // only as good as its picture of the terminal; where that picture
+            // is off (a terminal that drops a sequence its terminfo entry
+            // claims, a glyph it draws wider than wcwidth() says), cells the
+            // menu covered and the table leaves blank are never rewritten,
+            // and the menu's pieces stay on the table.
+            clearok(curscr, TRUE);
+            repaint_ = false;
+        }
         erase();
         if (LINES < 8 || COLS < 40) {
             put(0, 0, "scanwatch top: the terminal is too small (need 40x8); q quits");
@@ -431,7 +442,10 @@ private:
         if (ch == KEY_RESIZE)
             return;  // the next draw uses the new LINES/COLS
         switch (mode_) {
-        case Mode::Help: mode_ = Mode::Normal; return;
+        case Mode::Help:
+            mode_ = Mode::Normal;
+            repaint_ = true;
+            return;
         case Mode::Sort: return on_sort_key(ch);
         case Mode::Filter: return on_filter_key(ch);
         case Mode::Ttl: return on_ttl_key(ch);
@@ -525,6 +539,12 @@ private:
     }
 
     void on_sort_key(int ch) {
+        on_sort_choice(ch);
+        if (mode_ != Mode::Sort)
+            repaint_ = true;  // the menu is gone: every cell it covered is drawn anew
+    }
+
+    void on_sort_choice(int ch) {
         int n = static_cast<int>(std::size(ui::kAllColumns));
         switch (ch) {
         case KEY_UP:
@@ -623,6 +643,7 @@ private:
     ui::HeaderInfo& hi_;
     Terminal* t_ = nullptr;
     bool unicode_ = false;
+    bool repaint_ = false;  // the next draw repaints the whole terminal
     Mode mode_ = Mode::Normal;
     ui::Cursor cursor_;
     std::vector<const SourceRow*> view_;
