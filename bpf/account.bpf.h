@@ -93,10 +93,11 @@ __noinline int sw_account(struct acct *a)
 	seen_at(s, now);
 	if (o->probe) {
 		int first = 0;
+		__u32 ph = sw_port_hash(o->port_key, proto), ah = addr_hash(daddr);
 		mask |= BIT(SW_C_PROBES);
 		/* probes accounted to a record: a held one counts when its record is made */
 		stat_add(a->slot, SW_S_PROBES, 1);
-		if (!o->no_port && sketch_set(s->ports, SW_PORT_WORDS, sw_port_bit(o->port_key, proto))) {
+		if (!o->no_port && sketch_set(s->ports, SW_PORT_WORDS, ph % SW_PORT_BITS)) {
 			__u32 n = __sync_fetch_and_add(&s->ports_new, 1) + 1;
 			first = 1;
 			if (milestone(n) && n >= 4) {
@@ -105,7 +106,7 @@ __noinline int sw_account(struct acct *a)
 				ev_value = n;
 			}
 		}
-		if (sketch_set(s->hosts, SW_HOST_WORDS, addr_hash(daddr) % SW_HOST_BITS)) {
+		if (sketch_set(s->hosts, SW_HOST_WORDS, ah % SW_HOST_BITS)) {
 			__u32 n = __sync_fetch_and_add(&s->hosts_new, 1) + 1;
 			first = 1;
 			if (milestone(n) && n >= 4) {
@@ -116,6 +117,9 @@ __noinline int sw_account(struct acct *a)
 		}
 		if (first && o->syn_flow)
 			mark_first_contact();
+		/* past the bitmaps' exact range: the HyperLogLog stage (abi.h) */
+		if (s->ports_new >= SW_WIDE_AT || s->hosts_new >= SW_WIDE_AT)
+			wide_add(saddr, s, ph, ah, o->no_port);
 		if (!s->ttl_min || ttl < s->ttl_min)
 			s->ttl_min = ttl;
 		if (ttl > s->ttl_max)

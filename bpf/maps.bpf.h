@@ -36,6 +36,14 @@ struct {
 	__type(value, struct sw_source);
 } sw_sources SEC(".maps");
 
+/* HyperLogLog sketches of the sources with SW_WIDE_AT ports or hosts (abi.h) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SW_DEFAULT_MAX_WIDE);
+	__type(key, struct in6_addr);
+	__type(value, struct sw_wide);
+} sw_wide SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SW_DEFAULT_MAX_FLOWS);

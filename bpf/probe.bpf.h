@@ -256,6 +256,10 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		}
 		if (th->urg_ptr && !(flags & TH_URG))
 			o->mask |= BIT(SW_C_OS_URG);
+		/* zmap 4.1+: its option layouts with window 65535 and no DF */
+		if (!p->ipv6 && !p->df && th->window == bpf_htons(65535) && flags == TH_SYN &&
+		    zmap_syn_opts(opt, end, optlen))
+			OBS_ADD(o, SW_C_ZMAP_SYN);
 		/* masscan: IP ID = (daddr ^ dport ^ seq) & 0xffff, all host order */
 		if (!p->ipv6) {
 			__u32 d;

@@ -111,6 +111,38 @@ static __always_inline __u32 tcp_opt_order(struct tcphdr *th, void *end, __u32 o
 	return order;
 }
 
+/*
+ * zmap 4.1+'s SYN options (src/probe_modules/packet.c set_tcp_options, chosen
+ * by --probe-args): "windows" (the default: MSS 1460, NOP, WS 8, NOP, NOP,
+ * SACK-permitted), "linux" (MSS 1460, SACK-permitted, TS with TSecr 0, NOP,
+ * WS 7) or "smallest-probes" (MSS 1460 alone). zmap sends them with window
+ * 65535, DF clear, TTL 64 and a random IP ID; the caller checks those. The
+ * stacks it imitates set DF and another window (Windows: TTL 128, 64240;
+ * Linux: 64240). "bsd" is left out: it is macOS's layout and window, DF aside.
+ */
+static __always_inline int zmap_syn_opts(__u8 *opt, void *end, __u32 optlen)
+{
+	if (optlen == 4) {
+		if ((void *)(opt + 4) > end)
+			return 0;
+		return opt[0] == 2 && opt[1] == 4 && opt[2] == 0x05 && opt[3] == 0xb4;
+	}
+	if (optlen == 12) {
+		if ((void *)(opt + 12) > end)
+			return 0;
+		return load64(opt) == LE8(2, 4, 0x05, 0xb4, 1, 3, 3, 8) && opt[8] == 1 && opt[9] == 1 &&
+		       opt[10] == 4 && opt[11] == 2;
+	}
+	if (optlen == 20) {
+		if ((void *)(opt + 20) > end)
+			return 0;
+		/* bytes 8-11 are the TSval (zmap: the time of day) */
+		return load64(opt) == LE8(2, 4, 0x05, 0xb4, 4, 2, 8, 10) &&
+		       load64(opt + 12) == LE8(0, 0, 0, 0, 1, 3, 3, 7);
+	}
+	return 0;
+}
+
 /* A TCP timestamp option with TSval 0xFFFFFFFF (nmap -O) within the options. */
 static __always_inline int tcp_ts_marker(struct tcphdr *th, void *end, __u32 optlen)
 {

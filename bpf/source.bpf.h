@@ -169,3 +169,58 @@ struct acct {
 	__u8 pad[4];
 };
 #define SW_ACCT_REPLAY 2
+
+/*
+ * Offer hash h to a HyperLogLog sketch (abi.h): raise its register to the
+ * hash's rank. One read when the register is already as high (a repeated
+ * port or host); otherwise a compare-and-swap of the register's word, retried
+ * when another CPU changed the word meanwhile. Returns 1 when this raised the
+ * register from 0 (a first: exact until two items share a register).
+ */
+static __always_inline int hll_add(__u64 *words, __u32 h)
+{
+	__u32 reg = sw_hll_reg(h);
+	__u64 rank = sw_hll_rank(h);
+	__u32 w = (reg >> 4) & (SW_HLL_WORDS - 1);
+	__u32 shift = (reg & 15) * 4;
+	__u64 old = words[w];
+
+	for (int i = 0; i < 4; i++) {
+		__u64 cur = (old >> shift) & 15;
+		if (cur >= rank)
+			return 0;
+		__u64 seen = __sync_val_compare_and_swap(&words[w], old,
+							 (old & ~(15ULL << shift)) | (rank << shift));
+		if (seen == old)
+			return cur == 0;
+		old = seen;
+	}
+	return 0;
+}
+
+/* The second stage's empty sketches (in .rodata, not on the stack). */
+static const struct sw_wide sw_zero_wide;
+
+/*
+ * A probe of a source whose bitmaps counted SW_WIDE_AT ports or hosts: into
+ * its HyperLogLog sketches (map sw_wide), made now when missing. ph is the
+ * port hash (unused when no_port), ah the destination address's hash.
+ */
+static __always_inline void wide_add(const __u8 *saddr, const struct sw_source *s, __u32 ph, __u32 ah,
+				     int no_port)
+{
+	struct sw_wide *w = bpf_map_lookup_elem(&sw_wide, saddr);
+
+	if (!w) {
+		bpf_map_update_elem(&sw_wide, saddr, &sw_zero_wide, BPF_NOEXIST);
+		w = bpf_map_lookup_elem(&sw_wide, saddr);
+		if (!w)
+			return;
+		/* what the sketches missed (another CPU may write the same) */
+		w->ports_before = s->ports_new;
+		w->hosts_before = s->hosts_new;
+	}
+	if (!no_port)
+		hll_add(w->ports, ph);
+	hll_add(w->hosts, ah);
+}

@@ -14,10 +14,31 @@
 
 /* ---- sizes ------------------------------------------------------------ */
 #define SW_ADDR_LEN 16
-#define SW_PORT_BITS 512 /* distinct destination ports sketch (linear counting) */
-#define SW_HOST_BITS 256 /* distinct destination hosts sketch */
+/*
+ * Distinct destination ports and hosts per source, in two stages.
+ * 1. Every record (struct sw_source) has linear-counting bitmaps: SW_PORT_BITS
+ *    bits over the port hash, SW_HOST_BITS over the address hash. Nearly exact
+ *    for the small counts the detector's thresholds look at; useless beyond a
+ *    few thousand.
+ * 2. Once a record's bitmaps count SW_WIDE_AT ports or hosts, the source also
+ *    gets a struct sw_wide (map sw_wide): two HyperLogLog sketches of
+ *    SW_HLL_REGS 4-bit registers (16 per __u64 word), fed by every later probe.
+ *    An item's 32-bit hash h picks register h >> (32 - SW_HLL_P); the register
+ *    keeps the largest rank seen there, rank = 1 + the number of trailing zeros
+ *    of h's low 14 bits (1..15). The agent's estimator
+ *    (userspace/detect/sketch.cpp) reads both stages.
+ */
+#define SW_PORT_BITS 512
+#define SW_HOST_BITS 256
 #define SW_PORT_WORDS (SW_PORT_BITS / 64)
-#define SW_PORT_HASH_MUL 0x9e3779b1u /* port sketch bit: sw_hash32(port * MUL + proto) % SW_PORT_BITS */
+#define SW_HOST_WORDS (SW_HOST_BITS / 64)
+#define SW_WIDE_AT 16
+#define SW_DEFAULT_MAX_WIDE 8192
+#define SW_HLL_P 11
+#define SW_HLL_REGS (1u << SW_HLL_P)
+#define SW_HLL_WORDS (SW_HLL_REGS / 16)
+#define SW_HLL_MAX_RANK 15
+#define SW_PORT_HASH_MUL 0x9e3779b1u /* port hash: sw_hash32(port * MUL + proto) */
 
 /* murmur3's finaliser: the sketches' hash, the same in the kernel and the agent */
 static inline __u32 sw_hash32(__u32 x)
@@ -30,12 +51,47 @@ static inline __u32 sw_hash32(__u32 x)
 	return x;
 }
 
-/* The bit a probe of port (or -sO protocol) port_key over proto sets in sw_source.ports. */
+/* The hash of a probe of port (or -sO protocol) port_key over proto. */
+static inline __u32 sw_port_hash(__u16 port_key, __u8 proto)
+{
+	return sw_hash32(port_key * SW_PORT_HASH_MUL + proto);
+}
+
+/* The bit a probe of port_key over proto sets in sw_source.ports. */
 static inline __u32 sw_port_bit(__u16 port_key, __u8 proto)
 {
-	return sw_hash32(port_key * SW_PORT_HASH_MUL + proto) % SW_PORT_BITS;
+	return sw_port_hash(port_key, proto) % SW_PORT_BITS;
 }
-#define SW_HOST_WORDS (SW_HOST_BITS / 64)
+
+/* The register a hash goes to. */
+static inline __u32 sw_hll_reg(__u32 h)
+{
+	return h >> (32 - SW_HLL_P);
+}
+
+/* Its rank: 1 + trailing zeros of the low 14 bits, 15 when all are zero
+   (a branch per halving: no count-trailing-zeros instruction in BPF). */
+static inline __u32 sw_hll_rank(__u32 h)
+{
+	__u32 x = h | (1u << (SW_HLL_MAX_RANK - 1));
+	__u32 r = 1;
+
+	if (!(x & 0xff)) {
+		x >>= 8;
+		r += 8;
+	}
+	if (!(x & 0xf)) {
+		x >>= 4;
+		r += 4;
+	}
+	if (!(x & 0x3)) {
+		x >>= 2;
+		r += 2;
+	}
+	if (!(x & 0x1))
+		r += 1;
+	return r;
+}
 
 #define SW_DEFAULT_MAX_SOURCES 65536
 #define SW_DEFAULT_MAX_FLOWS 65536
@@ -85,11 +141,13 @@ static inline __u32 sw_port_bit(__u16 port_key, __u8 proto)
 	X(FRAG_SYN,   "frag_syn",   "syn") /* 32: tiny first fragments (-f, --mtu 8) whose probe we answered with SYN/ACK: SYNs */ \
 	X(FRAG_RST,   "frag_rst",   "") /* 33: tiny first fragments whose probe we answered with RST (closed port) */ \
 	X(MASSCAN_IPID, "masscan_ipid", "") /* 34: SYN with IP ID (daddr ^ dport ^ seq) & 0xffff (masscan) */ \
-	X(HPING,      "hping",      "") /* 35: TCP probe with window 64 (hping3 3.0.0: 512) and no options: hping3's defaults */
+	X(HPING,      "hping",      "") /* 35: TCP probe with window 64 (hping3 3.0.0: 512) and no options: hping3's defaults */ \
+	X(ZMAP_SYN,   "zmap_syn",   "") /* 36: IPv4 SYN, window 65535, DF clear, one of zmap 4.1+'s option layouts (zmap_syn_opts) */
 
 #define SW_C_ENUM_(id, name, kinds) SW_C_##id,
 enum { SW_COUNTERS(SW_C_ENUM_) SW_C_MAX };
 #undef SW_C_ENUM_
+#define SW_C_SLOTS ((SW_C_MAX + 1) & ~1)
 
 /*
  * The XDP program collects a packet's counters in one mask (struct obs in
@@ -122,8 +180,8 @@ _Static_assert(SW_C_MAX <= SW_C_MASK_BITS, "SW_C_* counters overflow the evidenc
 struct sw_source {
 	__u64 first_ns;                /* clock of sw_now() */
 	__u64 last_ns;
-	__u32 cnt[SW_C_MAX];
-	__u64 ports[SW_PORT_WORDS];    /* bit (hash(dport) % SW_PORT_BITS) */
+	__u32 cnt[SW_C_SLOTS];         /* SW_C_MAX counters, rounded up to even: no hole after it */
+	__u64 ports[SW_PORT_WORDS];    /* bit sw_port_bit(dport, proto) */
 	__u64 hosts[SW_HOST_WORDS];    /* bit (hash(daddr) % SW_HOST_BITS) */
 	__u32 ports_new;               /* bits this source turned on (exact until collisions) */
 	__u32 hosts_new;
@@ -145,6 +203,15 @@ struct sw_source {
 	                                  (ACK of our ISN or of a SYN cookie): evidence nobody can forge */
 	__u32 os_syn_opts;             /* the option kinds in order (SW_SYN_OPTS_MAX) */
 	__u8 pad[4];
+};
+
+/* The second stage of the sketches (map sw_wide, LRU hash, key: the source's
+   16-byte address): every probe after its bitmaps counted SW_WIDE_AT. */
+struct sw_wide {
+	__u64 ports[SW_HLL_WORDS];     /* HyperLogLog registers over sw_port_hash(dport, proto) */
+	__u64 hosts[SW_HLL_WORDS];     /* ... over the destination address's hash */
+	__u32 ports_before;            /* sw_source.ports_new / hosts_new when it was made: */
+	__u32 hosts_before;            /* items the sketches may never have seen */
 };
 
 /*

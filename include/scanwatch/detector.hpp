@@ -67,7 +67,10 @@ public:
     // judged a scanner, when its kinds grow, or when its counts changed
     // materially (no more than once per reemit interval). A benign verdict is
     // never final: every call re-judges from the evidence so far.
-    std::optional<ScanReport> observe(const Addr& src, const sw_source& rec, uint64_t now_ns);
+    // wide: the source's sw_wide sketches, when it has them (rec.ports_new or
+    // hosts_new >= SW_WIDE_AT): its counts beyond the bitmaps' range.
+    std::optional<ScanReport> observe(const Addr& src, const sw_source& rec, uint64_t now_ns,
+                                      const sw_wide* wide = nullptr);
 
     // A ring-buffer event (RPC program numbers, thresholds). Call it before
     // observe() of the same source.
@@ -113,10 +116,20 @@ std::string scanner_os(uint8_t ttl, uint16_t window, uint32_t opts);
 // Linear-counting estimate of distinct items from a bitmap of nbits bits.
 uint64_t linear_count(const uint64_t* words, unsigned nbits);
 
-// The estimates for a kernel record's sketches (its words are __u64).
-uint64_t distinct_ports(const sw_source& rec);
-uint64_t distinct_hosts(const sw_source& rec);
-// Is port (over proto) in the record's port sketch (exact for a port it
+// HyperLogLog sketches (abi.h, userspace/detect/sketch.cpp): words holds
+// SW_HLL_WORDS words of 4-bit registers.
+unsigned hll_register(const __u64* words, uint32_t reg);
+// Distinct items offered (Ertl's improved estimator; nearly exact while few
+// registers are set, standard error 1.04 / sqrt(SW_HLL_REGS) = 2.3 % beyond).
+double hll_estimate(const __u64* words);
+// What the XDP program does with an item's hash (for tests and benchmarks).
+void hll_add(__u64* words, uint32_t h);
+
+// The estimates for a kernel record (and, for a source with SW_WIDE_AT ports
+// or hosts, its sw_wide sketches when the map still holds them).
+uint64_t distinct_ports(const sw_source& rec, const sw_wide* wide = nullptr);
+uint64_t distinct_hosts(const sw_source& rec, const sw_wide* wide = nullptr);
+// Is port (over proto) in the record's port bitmap (exact for a port it
 // probed; a false yes once in SW_PORT_BITS / distinct ports)?
 bool port_probed(const sw_source& rec, uint16_t port, uint8_t proto);
 

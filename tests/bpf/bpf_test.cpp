@@ -23,6 +23,7 @@
 #include "bpf/prog_runner.hpp"
 #include "packet.hpp"
 #include "scanwatch/counters.hpp"
+#include "scanwatch/detector.hpp"
 
 using namespace scanwatch;
 using namespace swtest;
@@ -90,7 +91,7 @@ protected:
     void reset() {
         auto* s = r().skel();
         for (bpf_map* m : {s->maps.sw_sources, s->maps.sw_flows, s->maps.sw_blocks, s->maps.sw_block_addrs,
-                           s->maps.sw_allow, s->maps.sw_shield}) {
+                           s->maps.sw_allow, s->maps.sw_shield, s->maps.sw_wide}) {
             if (!clear_map(bpf_map__fd(m), bpf_map__key_size(m)))
                 FAIL() << "cannot empty map " << bpf_map__name(m);
         }
@@ -215,6 +216,25 @@ const std::vector<SigCase> kSignatures = {
     {"masscan_syn", [] { return nmap::masscan_syn(A, T, 61000, 443); }, {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT}},
     {"zmap_syn", [] { return Packet::tcp(A, T, 61000, 443).syn().win(65535).id(54321); },
      {SW_C_PROBES, SW_C_SYN, SW_C_SYN_NOOPT, SW_C_ZMAP_IPID}},
+    // zmap 4.1+ (probe-args windows, the default; linux; smallest-probes): TTL 64, random IP ID, no DF
+    {"zmap4_syn", [] { return Packet::tcp(A, T, 41234, 443).syn().win(65535).ttl(64).id(0x1c2b).df(false)
+                                  .tcp_options({2, 4, 5, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2}); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_ZMAP_SYN}},
+    {"zmap4_syn_linux", [] { return Packet::tcp(A, T, 41234, 443).syn().win(65535).ttl(64).id(7).df(false)
+                                  .tcp_options({2, 4, 5, 0xb4, 4, 2, 8, 10, 0x69, 0x2c, 0x5b, 0x10, 0, 0, 0, 0, 1, 3, 3, 7}); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_ZMAP_SYN}},
+    {"zmap4_syn_smallest", [] { return Packet::tcp(A, T, 41234, 443).syn().win(65535).ttl(64).id(9).df(false).mss(1460); },
+     {SW_C_PROBES, SW_C_SYN, SW_C_ZMAP_SYN}},
+    // what the stacks zmap imitates send: DF set, another window (or TTL 128)
+    {"windows_stack_syn", [] { return Packet::tcp(A, T, 41234, 443).syn().win(64240).ttl(128).id(9).df()
+                                  .tcp_options({2, 4, 5, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2}); },
+     {SW_C_PROBES, SW_C_SYN}},
+    {"zmap4_layout_with_df", [] { return Packet::tcp(A, T, 41234, 443).syn().win(65535).ttl(64).id(9).df()
+                                  .tcp_options({2, 4, 5, 0xb4, 1, 3, 3, 8, 1, 1, 4, 2}); },
+     {SW_C_PROBES, SW_C_SYN}},
+    {"zmap4_layout_ws7", [] { return Packet::tcp(A, T, 41234, 443).syn().win(65535).ttl(64).id(9).df(false)
+                                  .tcp_options({2, 4, 5, 0xb4, 1, 3, 3, 7, 1, 1, 4, 2}); },
+     {SW_C_PROBES, SW_C_SYN}},
     {"fin", [] { return nmap::fin(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_FIN}},
     {"null", [] { return nmap::null(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_NULL}},
     {"xmas", [] { return nmap::xmas(A, T, 40000, 80); }, {SW_C_PROBES, SW_C_XMAS}},
@@ -1097,6 +1117,64 @@ TEST_F(BpfTest, DistinctHostsSketch) {
     for (int i = 0; i < 100; i++)
         ASSERT_EQ(xdp(nmap::syn("198.18.0.3", T, 40000, 80, static_cast<uint32_t>(i))), kXdpPass);
     EXPECT_EQ(src("198.18.0.3")->hosts_new, 1u);
+}
+
+std::string v4(uint32_t host_order) {
+    char b[INET_ADDRSTRLEN];
+    const uint32_t n = htonl(host_order);
+    inet_ntop(AF_INET, &n, b, sizeof b);
+    return b;
+}
+
+// The XDP program's address hash (bpf/source.bpf.h addr_hash) of an address's 16 bytes.
+uint32_t xdp_addr_hash(const Addr& a) {
+    uint32_t w[4];
+    std::memcpy(w, a.b.data(), 16);
+    return sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3]))));
+}
+
+TEST_F(BpfTest, SketchCountsAWholePortRangeAndOneHundredThousandHosts) {
+    // One source sends 131,072 SYNs through the real program: every TCP port
+    // (65,536) twice over, each SYN to another of 131,072 hosts
+    // (198.18.0.0/15). Its bitmaps saturate; from its 16th port or host on it
+    // has HyperLogLog sketches (sw_wide) whose registers are exactly the ones
+    // the agent computes with the same hashes, and the agent's estimates are
+    // within 10 %.
+    const uint32_t base = 0xC6120000u;  // 198.18.0.0
+    const uint32_t n_hosts = 131072;
+    __u64 want_ports[SW_HLL_WORDS] = {}, want_hosts[SW_HLL_WORDS] = {};
+    for (uint32_t i = 0; i < n_hosts; i++) {
+        const uint16_t port = static_cast<uint16_t>(i & 0xffff);
+        const std::string dst = v4(base + i);
+        ASSERT_EQ(xdp(nmap::syn(A, dst, 40000, port, 1000)), kXdpPass) << i;
+        if (i == 10)
+            EXPECT_FALSE(r().wide(addr(A))) << "no second stage below SW_WIDE_AT";
+        if (i >= SW_WIDE_AT - 1) {  // the probe that makes the 16th counts
+            hll_add(want_ports, sw_port_hash(port, IPPROTO_TCP));
+            hll_add(want_hosts, xdp_addr_hash(addr(dst)));
+        }
+    }
+    auto s = src(A);
+    ASSERT_TRUE(s);
+    auto w = r().wide(addr(A));
+    ASSERT_TRUE(w) << "a wide source has HyperLogLog sketches";
+    EXPECT_EQ(s->cnt[SW_C_PROBES], n_hosts);
+    EXPECT_EQ(w->ports_before, SW_WIDE_AT);
+    EXPECT_GE(w->hosts_before, SW_WIDE_AT - 2u) << "hosts counted when the 16th port made it (bitmap collisions)";
+    EXPECT_LE(w->hosts_before, SW_WIDE_AT);
+    EXPECT_EQ(std::memcmp(w->ports, want_ports, sizeof want_ports), 0) << "kernel and agent disagree on the port registers";
+    EXPECT_EQ(std::memcmp(w->hosts, want_hosts, sizeof want_hosts), 0) << "kernel and agent disagree on the host registers";
+    const double ports = static_cast<double>(distinct_ports(*s, &*w)), hosts = static_cast<double>(distinct_hosts(*s, &*w));
+    std::printf("65,536 ports estimated %.0f, 131,072 hosts estimated %.0f (bitmaps alone: %llu, %llu)\n", ports, hosts,
+                static_cast<unsigned long long>(distinct_ports(*s)), static_cast<unsigned long long>(distinct_hosts(*s)));
+    EXPECT_NEAR(ports, 65536, 65536 * 0.10);
+    EXPECT_NEAR(hosts, n_hosts, n_hosts * 0.10);
+
+    // a source below SW_WIDE_AT ports and hosts never gets one
+    for (uint16_t p = 1; p < SW_WIDE_AT - 1; p++)
+        ASSERT_EQ(xdp(nmap::syn("198.18.7.7", T, 40000, p)), kXdpPass);
+    ASSERT_TRUE(src("198.18.7.7"));
+    EXPECT_FALSE(r().wide(addr("198.18.7.7")));
 }
 
 TEST_F(BpfTest, SketchKeysOnProtocol) {

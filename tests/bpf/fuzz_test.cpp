@@ -913,7 +913,7 @@ void Campaign::checkpoint() {
         CHECK(c(SW_C_SAME_SEQ) < std::max<uint64_t>(c(SW_C_PROBES), 1) &&
                   c(SW_C_SAME_SPORT) < std::max<uint64_t>(c(SW_C_PROBES), 1),
               "%s: repeats without a previous probe", who.c_str());
-        CHECK(s.ports_new <= SW_PORT_BITS && s.hosts_new <= SW_HOST_BITS, "%s: sketch counts", who.c_str());
+        CHECK(s.ports_new <= SW_HLL_REGS && s.hosts_new <= SW_HLL_REGS, "%s: sketch counts", who.c_str());
         CHECK(!c(SW_C_PROBES) || (s.ttl_min <= s.ttl_max), "%s: ttl range", who.c_str());
         CHECK(s.first_ns <= s.last_ns, "%s: first seen after last seen", who.c_str());
         CHECK(!(s.flags & ~uint32_t(SW_SF_VERIFIED | SW_SF_FAST_BLOCKED | SW_SF_PROVEN | SW_SF_SHIELDED |

@@ -10,7 +10,8 @@
 #include <set>
 #include <string>
 
-static_assert(sizeof(struct sw_source) == 312);
+static_assert(sizeof(struct sw_source) == 320);
+static_assert(sizeof(struct sw_wide) == 2 * SW_HLL_REGS / 2 + 8);  // 4-bit registers, two sketches
 static_assert(sizeof(struct sw_event) == 64);
 static_assert(sizeof(struct sw_flow_key) == 40);
 static_assert(sizeof(struct sw_flow) == 24);
@@ -24,7 +25,7 @@ static_assert(sizeof(struct sw_ifslot) == 16);
 static_assert(sizeof(struct sw_stat_row) == 192);
 
 TEST(Abi, StructSizes) {
-    EXPECT_EQ(sizeof(sw_source), 312u);
+    EXPECT_EQ(sizeof(sw_source), 320u);
     EXPECT_EQ(sizeof(sw_event), 64u);
     EXPECT_EQ(sizeof(sw_flow_key), 40u);
     EXPECT_EQ(sizeof(sw_flow), 24u);

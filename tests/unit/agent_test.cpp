@@ -40,6 +40,7 @@ public:
         auto it = sources.find(a);
         return it == sources.end() ? std::nullopt : std::optional<sw_source>(it->second);
     }
+    std::optional<sw_wide> wide(const Addr&) const override { return std::nullopt; }
     size_t for_each_source(const SourceVisitor& fn) const override {
         for (const auto& [a, r] : sources)
             fn(a, r);
@@ -109,23 +110,15 @@ struct Rig {
     }
 };
 
-// The sketches marked as the XDP program marks them, whichever sketch abi.h has.
+// The record's bitmaps marked as the XDP program marks them (bpf/account.bpf.h).
 void mark_port(sw_source& r, uint16_t port) {
-#ifdef SW_HLL_REGS  // HyperLogLog registers
-    hll_add(r.ports, sw_port_hash(port, 6));
-#else  // a bitmap
-    unsigned b = sw_port_bit(port, 6);
+    unsigned b = sw_port_hash(port, 6) % SW_PORT_BITS;
     r.ports[b / 64] |= 1ULL << (b % 64);
-#endif
 }
 
 void mark_host(sw_source& r, uint32_t addr) {
-#ifdef SW_HLL_REGS
-    hll_add(r.hosts, sw_hash32(addr));
-#else
     unsigned h = sw_hash32(addr) % SW_HOST_BITS;
     r.hosts[h / 64] |= 1ULL << (h % 64);
-#endif
 }
 
 // nmap -sS from src over n ports, one in ten open; `proven` ports completed a

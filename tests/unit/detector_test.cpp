@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -127,6 +128,193 @@ TEST(LinearCount, FewBitsAreExactAndSaturationIsLarge) {
     uint64_t full[SW_PORT_WORDS];
     std::memset(full, 0xff, sizeof full);
     EXPECT_GE(linear_count(full, SW_PORT_BITS), 2000u);  // more than any unsaturated estimate
+}
+
+// ---- counting: HyperLogLog sketches (abi.h, detect/sketch.cpp) ----------------
+
+namespace {
+// Relative errors of the estimate over `sets` random sets of n distinct items
+// (random 32-bit keys through the kernel's hash), one seed per set.
+std::vector<double> hll_errors(unsigned n, unsigned sets, uint32_t seed0, bool addresses) {
+    std::vector<double> err;
+    for (unsigned s = 0; s < sets; s++) {
+        std::mt19937_64 rng(seed0 + s);
+        __u64 w[SW_HLL_WORDS] = {};
+        // distinct keys: a random start and a random odd stride modulo 2^32
+        const uint32_t start = static_cast<uint32_t>(rng()), stride = static_cast<uint32_t>(rng()) | 1;
+        for (unsigned i = 0; i < n; i++) {
+            const uint32_t key = start + i * stride;
+            // hosts: the XDP program's addr_hash of an IPv4-mapped address
+            // (w0 = w1 = 0, w2 = the ::ffff: word, w3 = the IPv4 address)
+            const uint32_t h = addresses ? sw_hash32(sw_hash32(sw_hash32(0xffff0000u ^ sw_hash32(key))))
+                                         : sw_hash32(key);
+            hll_add(w, h);
+        }
+        err.push_back((hll_estimate(w) - n) / n);
+    }
+    return err;
+}
+
+double worst(const std::vector<double>& e) {
+    double m = 0;
+    for (double x : e)
+        m = std::max(m, std::fabs(x));
+    return m;
+}
+
+double rms(const std::vector<double>& e) {
+    double s = 0;
+    for (double x : e)
+        s += x * x;
+    return std::sqrt(s / static_cast<double>(e.size()));
+}
+
+// What "within 10 % with margin" means here: the standard error is
+// 1.04 / sqrt(2048) = 2.3 %, so 10 % is 4.3 sigma (one set in ~60,000 beyond
+// it). Over many random sets: none beyond 10 %, the RMS error near 2.3 % (a
+// broken estimator or hash is far off), the mean unbiased.
+void expect_accurate(const std::vector<double>& e, const std::string& what) {
+    double mean = 0;
+    for (double x : e)
+        mean += x / static_cast<double>(e.size());
+    EXPECT_LT(rms(e), 0.030) << what;
+    EXPECT_LT(worst(e), 0.10) << what;
+    EXPECT_LT(std::fabs(mean), 0.008) << what;
+}
+}  // namespace
+
+TEST(Sketch, SmallCountsAreExact) {
+    // A fresh second stage (HyperLogLog) of 0..40 items is within one of the
+    // truth: the detector sees what the bitmaps saw when the stages switch.
+    for (unsigned n = 0; n <= 40; n++) {
+        __u64 w[SW_HLL_WORDS] = {};
+        for (unsigned i = 0; i < n; i++)
+            hll_add(w, sw_port_hash(static_cast<uint16_t>(i + 1), 6));
+        EXPECT_NEAR(hll_estimate(w), n, 1.0) << n;
+    }
+}
+
+TEST(Sketch, EveryPortOfEveryProtocolWithinTenPercent) {
+    // The real port hash: 65,536 TCP ports, 65,536 UDP, SCTP, TCP and UDP
+    // together (131,072), and the first n TCP ports.
+    for (uint8_t proto : {uint8_t{6}, uint8_t{17}, uint8_t{132}}) {
+        __u64 w[SW_HLL_WORDS] = {};
+        for (uint32_t p = 0; p < 65536; p++)
+            hll_add(w, sw_port_hash(static_cast<uint16_t>(p), proto));
+        EXPECT_NEAR(hll_estimate(w), 65536, 65536 * 0.10) << int(proto);
+    }
+    __u64 both[SW_HLL_WORDS] = {};
+    for (uint8_t proto : {uint8_t{6}, uint8_t{17}})
+        for (uint32_t p = 0; p < 65536; p++)
+            hll_add(both, sw_port_hash(static_cast<uint16_t>(p), proto));
+    EXPECT_NEAR(hll_estimate(both), 131072, 131072 * 0.10);
+    for (unsigned n : {100u, 1000u, 3000u, 10000u, 30000u}) {
+        __u64 w[SW_HLL_WORDS] = {};
+        for (uint32_t p = 1; p <= n; p++)
+            hll_add(w, sw_port_hash(static_cast<uint16_t>(p), 6));
+        EXPECT_NEAR(hll_estimate(w), n, n * 0.10) << n;
+    }
+}
+
+TEST(Sketch, RandomPortSetsWithinTenPercentWithMargin) {
+    // 300 random sets each of 500, 3,000, 20,000 and 65,536 distinct keys
+    // (the kernel's port hash is a bijection of port * MUL + proto, so
+    // distinct 32-bit keys stand for distinct (port, proto) pairs).
+    for (unsigned n : {500u, 3000u, 20000u, 65536u})
+        expect_accurate(hll_errors(n, 300, 1000 + n, false), std::to_string(n) + " ports");
+}
+
+TEST(Sketch, RandomHostSetsOfAMillionWithinTenPercent) {
+    // 100 random sets of 1,000,000 IPv4 hosts and 300 of 100,000, through the
+    // XDP program's address hash.
+    expect_accurate(hll_errors(1'000'000, 100, 7, true), "1,000,000 hosts");
+    expect_accurate(hll_errors(100'000, 300, 99, true), "100,000 hosts");
+}
+
+TEST(Sketch, Registers) {
+    __u64 w[SW_HLL_WORDS] = {};
+    hll_add(w, 0x00000001u);  // register 0, rank 1
+    hll_add(w, 0x00000008u);  // register 0, rank 4
+    hll_add(w, 0x00000002u);  // register 0, rank 2: lower, no change
+    hll_add(w, 0xffe00000u);  // the last register, rank 15 (low 14 bits zero)
+    EXPECT_EQ(hll_register(w, 0), 4u);
+    EXPECT_EQ(hll_register(w, SW_HLL_REGS - 1), 15u);
+    EXPECT_EQ(hll_register(w, 1), 0u);
+    // every register at the cap: a large estimate, no infinity or NaN
+    __u64 full[SW_HLL_WORDS];
+    std::memset(full, 0xff, sizeof full);
+    const double e = hll_estimate(full);
+    EXPECT_TRUE(std::isfinite(e));
+    EXPECT_GT(e, 5e6);
+    // ranks 1..15 from the low 14 bits
+    EXPECT_EQ(sw_hll_rank(1), 1u);
+    EXPECT_EQ(sw_hll_rank(8), 4u);
+    EXPECT_EQ(sw_hll_rank(1u << 13), 14u);
+    EXPECT_EQ(sw_hll_rank(1u << 14), 15u);
+    EXPECT_EQ(sw_hll_rank(0), 15u);
+    EXPECT_EQ(sw_hll_reg(0xffffffffu), SW_HLL_REGS - 1);
+}
+
+// What the XDP program does (bpf/account.bpf.h): bitmaps always, the
+// HyperLogLog stage for every item once the bitmaps count SW_WIDE_AT.
+struct TwoStage {
+    sw_source rec{};
+    sw_wide wide{};
+    bool has_wide = false;
+    void port(uint32_t h) {
+        const uint32_t b = h % SW_PORT_BITS;
+        if (!((rec.ports[b / 64] >> (b % 64)) & 1)) {
+            rec.ports[b / 64] |= 1ULL << (b % 64);
+            rec.ports_new++;
+        }
+        wide_stage(h, true);
+    }
+    void host(uint32_t h) {
+        const uint32_t b = h % SW_HOST_BITS;
+        if (!((rec.hosts[b / 64] >> (b % 64)) & 1)) {
+            rec.hosts[b / 64] |= 1ULL << (b % 64);
+            rec.hosts_new++;
+        }
+        wide_stage(h, false);
+    }
+    void wide_stage(uint32_t h, bool is_port) {
+        if (rec.ports_new < SW_WIDE_AT && rec.hosts_new < SW_WIDE_AT)
+            return;
+        if (!has_wide) {
+            has_wide = true;
+            wide.ports_before = rec.ports_new;
+            wide.hosts_before = rec.hosts_new;
+        }
+        hll_add(is_port ? wide.ports : wide.hosts, h);
+    }
+};
+
+TEST(Sketch, TwoStagesCountFromOneToAWholePortRange) {
+    // One host's ports 1..n in order (no item repeats: the worst case for
+    // what the second stage missed), and a sweep of 3 ports over n hosts
+    // (ports repeat). Counts up to 16 are the bitmaps' (within one), larger ones
+    // within 10 %; without the second stage they stop near 3,200.
+    for (unsigned n : {1u, 5u, 15u, 16u, 17u, 30u, 100u, 300u, 355u, 400u, 1000u, 5000u, 20000u, 65536u}) {
+        TwoStage t;
+        for (unsigned p = 1; p <= n; p++)
+            t.port(sw_port_hash(static_cast<uint16_t>(p), 6));
+        const double e = static_cast<double>(distinct_ports(t.rec, t.has_wide ? &t.wide : nullptr));
+        EXPECT_NEAR(e, n, std::max(1.0, n * (n <= 16 ? 0.0 : 0.10))) << n << " ports";
+        if (n >= 20000)
+            EXPECT_LT(static_cast<double>(distinct_ports(t.rec)), n * 0.2) << "the bitmap alone saturates";
+    }
+    for (unsigned n : {10u, 50u, 200u, 2000u, 150000u}) {
+        TwoStage t;
+        for (unsigned h = 0; h < n; h++)
+            for (uint16_t p : {21, 22, 80}) {
+                t.host(sw_hash32(0xC6120000u + h));
+                t.port(sw_port_hash(p, 6));
+            }
+        EXPECT_EQ(distinct_ports(t.rec, t.has_wide ? &t.wide : nullptr), 3u) << n;
+        EXPECT_NEAR(static_cast<double>(distinct_hosts(t.rec, t.has_wide ? &t.wide : nullptr)), n,
+                    std::max(1.0, n * (n <= 16 ? 0.0 : 0.10)))
+            << n << " hosts";
+    }
 }
 
 // ---- nmap port scans ----------------------------------------------------------
@@ -337,6 +525,22 @@ TEST(Detector, ZmapIsZmap) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->tool, "zmap");
     EXPECT_TRUE(has(*r, "sweep"));
+}
+
+TEST(Detector, Zmap4IsZmapByItsSyns) {
+    // zmap 4.1+: random IP IDs; its SYNs' options, window 65535 and DF clear name it
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 100).set(SW_C_SYN, 100).set(SW_C_ZMAP_SYN, 100).ports(1).hosts(100);
+    auto r = observe_twice(d, rec);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->tool, "zmap");
+    EXPECT_TRUE(has(*r, "sweep"));
+    // a few such SYNs among a scan's others name nothing
+    Detector d2;
+    auto mixed = Rec().set(SW_C_PROBES, 100).set(SW_C_SYN, 100).set(SW_C_ZMAP_SYN, 3).ports(1).hosts(100);
+    auto r2 = observe_twice(d2, mixed);
+    ASSERT_TRUE(r2);
+    EXPECT_EQ(r2->tool, "unknown");
 }
 
 TEST(Detector, SweepOfOnePortIsSweep) {

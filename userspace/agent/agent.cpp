@@ -181,6 +181,7 @@ void Agent::start_parts(const std::function<void(const std::string&)>& warn_fn) 
     for (const auto& line : blocker_->restore(start_))
         warn_fn(line);
     an_->on_report = [this](const ScanReport& r, const sw_source& rec) { return on_report(r, rec); };
+    an_->wide = [this](const Addr& a) { return kernel_->wide(a); };  // sw_wide: counts past the bitmaps
 }
 
 // The `started` event, the first metrics, the deadline.

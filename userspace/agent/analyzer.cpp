@@ -35,7 +35,10 @@ size_t Analyzer::sweep(const SourceScan& scan, uint64_t now_ns) {
 }
 
 bool Analyzer::judge(const Addr& a, const sw_source& rec, uint64_t now_ns) {
-    auto report = det_.observe(a, rec, now_ns);
+    std::optional<sw_wide> w;
+    if (wide && (rec.ports_new >= SW_WIDE_AT || rec.hosts_new >= SW_WIDE_AT))
+        w = wide(a);
+    auto report = det_.observe(a, rec, now_ns, w ? &*w : nullptr);
     if (!report)
         return false;
     reports_++;

@@ -17,6 +17,7 @@ namespace scanwatch {
 using SourceLookup = std::function<std::optional<sw_source>(const Addr&)>;
 using SourceVisitor = std::function<void(const Addr&, const sw_source&)>;
 using SourceScan = std::function<size_t(const SourceVisitor&)>;
+using WideLookup = std::function<std::optional<sw_wide>(const Addr&)>;
 
 class Analyzer {
 public:
@@ -38,6 +39,9 @@ public:
     // Called for each report, with the record it was judged from, before it is
     // written (the blocker hooks in here); returns the action: "alert" or "block".
     std::function<std::string(const ScanReport&, const sw_source&)> on_report;
+    // The sw_wide sketches of a source with SW_WIDE_AT ports or hosts (the
+    // kernel's map); unset, counts stop at the bitmaps' range.
+    WideLookup wide;
 
     Detector& detector() { return det_; }
     void set_human_lines(bool on) { human_ = on; }

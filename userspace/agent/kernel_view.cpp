@@ -28,6 +28,7 @@ public:
     std::vector<sw_stat_row> stat_rows() const override { return k_.stat_rows(); }
     std::vector<std::string> slot_names() const override { return k_.slot_names(); }
     std::optional<sw_source> source(const Addr& a) const override { return k_.source(a); }
+    std::optional<sw_wide> wide(const Addr& a) const override { return k_.wide(a); }
     size_t for_each_source(const SourceVisitor& fn) const override { return k_.for_each_source(fn); }
     size_t flows() const override { return count_map_keys(k_.flows_fd(), sizeof(sw_flow_key)); }
     BlockMaps block_maps() const override {

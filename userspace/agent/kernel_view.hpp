@@ -29,6 +29,8 @@ public:
     virtual std::vector<sw_stat_row> stat_rows() const = 0;
     virtual std::vector<std::string> slot_names() const = 0;
     virtual std::optional<sw_source> source(const Addr& a) const = 0;
+    // A source's HyperLogLog sketches (sw_wide), made once it passed the bitmaps.
+    virtual std::optional<sw_wide> wide(const Addr& a) const = 0;
     // Every source record; returns how many.
     virtual size_t for_each_source(const SourceVisitor& fn) const = 0;
     // Entries in the flows map now (one syscall each: not every sweep).

@@ -343,6 +343,13 @@ std::optional<sw_source> Kernel::source(const Addr& a) const {
     return s;
 }
 
+std::optional<sw_wide> Kernel::wide(const Addr& a) const {
+    sw_wide w{};
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_wide), a.b.data(), &w) != 0)
+        return std::nullopt;
+    return w;
+}
+
 size_t for_each_source_in(int fd, const std::function<void(const Addr&, const sw_source&)>& fn) {
     constexpr uint32_t kBatch = 1024;
     static thread_local std::vector<uint8_t> keys(kBatch * 16);

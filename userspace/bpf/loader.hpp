@@ -57,6 +57,7 @@ public:
     std::string xdp_mode() const;  // "native", "generic" or "mixed"
 
     std::optional<sw_source> source(const Addr& a) const;
+    std::optional<sw_wide> wide(const Addr& a) const;  // its HyperLogLog sketches (abi.h)
     // Reads every source record with batch lookups; returns how many.
     size_t for_each_source(const std::function<void(const Addr&, const sw_source&)>& fn) const;
     uint64_t stat(unsigned idx) const;  // summed over CPUs and interfaces

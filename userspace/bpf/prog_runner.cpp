@@ -145,6 +145,13 @@ std::optional<sw_source> ProgRunner::source(const Addr& a) const {
     return s;
 }
 
+std::optional<sw_wide> ProgRunner::wide(const Addr& a) const {
+    sw_wide w;
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.sw_wide), a.b.data(), &w))
+        return std::nullopt;
+    return w;
+}
+
 std::vector<std::pair<Addr, sw_source>> ProgRunner::sources() const {
     return map_entries<Addr, sw_source>(bpf_map__fd(skel_->maps.sw_sources));
 }

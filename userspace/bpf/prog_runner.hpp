@@ -39,6 +39,7 @@ public:
 
     // Map access.
     std::optional<sw_source> source(const Addr& a) const;
+    std::optional<sw_wide> wide(const Addr& a) const;  // its HyperLogLog sketches (abi.h)
     std::vector<std::pair<Addr, sw_source>> sources() const;  // every record
     std::optional<sw_flow> flow(const sw_flow_key& k) const;
     size_t flow_count() const;

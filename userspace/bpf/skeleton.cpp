@@ -30,7 +30,7 @@ const std::vector<MapPinName>& pinned_maps() {
     static const std::vector<MapPinName> pins = {
         {"sw_sources", "sources"}, {"sw_flows", "flows"},   {"sw_blocks", "blocks"},  {"sw_block_addrs", "block_addrs"},
         {"sw_allow", "allow"},     {"sw_cfg", "config"},    {"sw_stats", "ifstats"},  // "stats": the old global layout
-        {"sw_shield", "shield"},   {"sw_budget", "budget"},
+        {"sw_shield", "shield"},   {"sw_budget", "budget"},    {"sw_wide", "wide"},
     };
     return pins;
 }

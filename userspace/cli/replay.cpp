@@ -202,6 +202,7 @@ int replay_command(const ReplayOptions& o) {
     Analyzer an(o.det, out, Clock::identity(), !o.quiet);
 
     auto lookup = [&](const Addr& a) { return runner.source(a); };
+    an.wide = [&](const Addr& a) { return runner.wide(a); };
     auto scan = [&](const SourceVisitor& v) {
         auto all = runner.sources();
         for (const auto& [a, rec] : all)

@@ -177,36 +177,6 @@ std::string scanner_os(uint8_t ttl, uint16_t /*window*/, uint32_t opts) {
     }
 }
 
-uint64_t linear_count(const uint64_t* words, unsigned nbits) {
-    unsigned set = 0;
-    for (unsigned i = 0; i < nbits / 64; i++)
-        set += static_cast<unsigned>(std::popcount(words[i]));
-    const double m = nbits;
-    const unsigned zeros = nbits - set;
-    if (zeros == nbits)
-        return 0;
-    if (zeros == 0)  // saturated: the estimate's upper end
-        return static_cast<uint64_t>(std::llround(m * std::log(m)));
-    return static_cast<uint64_t>(std::llround(-m * std::log(zeros / m)));
-}
-
-uint64_t distinct_ports(const sw_source& rec) {
-    uint64_t w[SW_PORT_WORDS];
-    std::memcpy(w, rec.ports, sizeof w);
-    return linear_count(w, SW_PORT_BITS);
-}
-
-bool port_probed(const sw_source& rec, uint16_t port, uint8_t proto) {
-    const uint32_t b = sw_port_bit(port, proto);
-    return (rec.ports[b / 64] >> (b % 64)) & 1;
-}
-
-uint64_t distinct_hosts(const sw_source& rec) {
-    uint64_t w[SW_HOST_WORDS];
-    std::memcpy(w, rec.hosts, sizeof w);
-    return linear_count(w, SW_HOST_BITS);
-}
-
 // ---- per-source state -------------------------------------------------------
 
 namespace {
@@ -483,7 +453,9 @@ struct Detector::Impl {
                   // masscan's IP ID is (daddr ^ dport ^ seq): by chance 1 in 65536
                   (c[SW_C_MASSCAN_IPID] >= 2 && uint64_t{c[SW_C_MASSCAN_IPID]} * 2 >= c[SW_C_SYN])))
             v.tool = Tool::masscan;
-        else if (c[SW_C_ZMAP_IPID] >= 1 && uint64_t{c[SW_C_ZMAP_IPID]} * 2 >= probes)
+        else if ((c[SW_C_ZMAP_IPID] >= 1 && uint64_t{c[SW_C_ZMAP_IPID]} * 2 >= probes) ||
+                 // zmap 4.1+: random IP IDs, its SYNs' options, window and DF instead
+                 (c[SW_C_ZMAP_SYN] >= 2 && uint64_t{c[SW_C_ZMAP_SYN]} * 2 >= c[SW_C_SYN]))
             v.tool = Tool::zmap;
         return v;
     }
@@ -583,7 +555,7 @@ struct Detector::Impl {
         return now > active && now - active > cfg.idle_forget_ns;
     }
 
-    std::optional<ScanReport> observe(const Addr& src, const sw_source& rec, uint64_t now) {
+    std::optional<ScanReport> observe(const Addr& src, const sw_source& rec, uint64_t now, const sw_wide* wide) {
         auto it = sources.find(src);
         if (it == sources.end()) {
             // A kernel record nobody touched for longer than we remember sources.
@@ -619,8 +591,8 @@ struct Detector::Impl {
             // A sketch estimate can overshoot at high fill; a source cannot
             // have probed more ports or hosts than it sent probes.
             const uint64_t probes = std::max<uint64_t>(rec.cnt[SW_C_PROBES], 1);
-            s.ports = std::min(distinct_ports(rec), probes);
-            s.hosts = std::min(distinct_hosts(rec), probes);
+            s.ports = std::min(distinct_ports(rec, wide), probes);
+            s.hosts = std::min(distinct_hosts(rec, wide), probes);
             s.ttl_min = rec.ttl_min;
             s.os_syn_ttl = rec.os_syn_ttl;
             {
@@ -630,7 +602,7 @@ struct Detector::Impl {
                 unsigned bits = 0;
                 for (auto w : rec.ports)
                     bits += static_cast<unsigned>(std::popcount(static_cast<uint64_t>(w)));
-                s.web_ports = web > 0 && bits - web <= (rec.cnt[SW_C_UDP] > 0 ? 1u : 0u);
+                s.web_ports = web > 0 && bits <= web + (rec.cnt[SW_C_UDP] > 0 ? 1u : 0u);
             }
             s.os_syn_win = rec.os_syn_win;
             s.os_syn_opts = rec.os_syn_opts;
@@ -705,8 +677,8 @@ struct Detector::Impl {
 Detector::Detector(DetectorConfig cfg) : impl_(std::make_unique<Impl>(cfg)) {}
 Detector::~Detector() = default;
 
-std::optional<ScanReport> Detector::observe(const Addr& src, const sw_source& rec, uint64_t now_ns) {
-    return impl_->observe(src, rec, now_ns);
+std::optional<ScanReport> Detector::observe(const Addr& src, const sw_source& rec, uint64_t now_ns, const sw_wide* wide) {
+    return impl_->observe(src, rec, now_ns, wide);
 }
 
 void Detector::on_event(const sw_event& ev) { impl_->on_event(ev); }
