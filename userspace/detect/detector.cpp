@@ -236,6 +236,18 @@ struct Verdict {
     std::vector<std::string> why_not;  // what a verdict lacks, in the words of the flags
 };
 
+// What judge() reads off a source's record, once, for its steps.
+struct Evidence {
+    const uint32_t* c = nullptr;  // the record's counters
+    uint64_t P = 0, H = 0;        // ports, hosts
+    uint64_t timeouts = 0, failures = 0, successes = 0, stealth = 0, os = 0, rpc = 0, probes = 0;
+    bool os_detect = false, strong_rpc = false, version_probing = false;
+    uint64_t os_tries = 0;   // -O's tries (0: no -O)
+    uint64_t icmp_disc = 0;  // ICMP host-discovery probes beyond -O's and -sO's
+};
+
+constexpr uint64_t sat_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
 // The sources that sent probes with one (seq, source port), for decoys.
 struct Signature {
     std::vector<Addr> sources;  // at most kMaxSignatureSources
@@ -293,171 +305,210 @@ struct Detector::Impl {
                s.rpc_hosts.size() >= kRpcStrongHosts;
     }
 
+    // Judging a source, in steps: the evidence off its record, the score,
+    // why it is not (yet) a scanner, the kinds of its scan, the tool.
     Verdict judge(const State& s, uint64_t now) const {
-        const uint32_t* c = s.cnt;
         Verdict v;
-        const uint64_t P = s.ports, H = s.hosts;
-        const uint64_t cap = std::max({P, H, uint64_t{1}});
-        auto capped = [cap](uint64_t x) { return static_cast<double>(std::min(x, cap)); };
-        auto sub = [](uint64_t a, uint64_t b) { return a > b ? a - b : 0; };
-
         v.timeouts = timeouts(s, now);
-        const uint64_t failures = uint64_t{c[SW_C_FAIL_RST]} + c[SW_C_FAIL_ICMP] + v.timeouts;
-        // Successful first contacts only (the kernel counts an answered SYN to
-        // a port or host the source had not tried before): reconnecting to one
-        // service earns benign credit once, so a verdict of benign is never
-        // final. Half-open and connect probes answered are no successes.
-        const uint64_t successes =
-            sub(c[SW_C_FIRST_OK], uint64_t{c[SW_C_HALF_OPEN]} + c[SW_C_CONNECT]);
-        const uint64_t stealth = uint64_t{c[SW_C_FIN]} + c[SW_C_NULL] + c[SW_C_XMAS] +
-                                 c[SW_C_MAIMON] + c[SW_C_ACK_PROBE] + c[SW_C_ODD_FLAGS] +
-                                 c[SW_C_FRAG_TINY];
-        const uint64_t os = uint64_t{c[SW_C_OS_TS]} + c[SW_C_OS_URG] + c[SW_C_OS_UDP];
-        const bool os_detect = os >= 2 || (c[SW_C_ICMP_ODD] >= 1 && c[SW_C_OS_TS] >= 1);
-        const uint64_t rpc = std::max<uint64_t>(c[SW_C_RPC], s.rpc_events);
-        const bool strong_rpc = rpc_strong(s);
-        const uint64_t probes = c[SW_C_PROBES];
-
-        double L = capped(failures) * w_fail + capped(successes) * w_success +
-                   capped(c[SW_C_HALF_OPEN]) * Weights::half_open +
-                   capped(c[SW_C_CONNECT]) * Weights::connect +
-                   capped(c[SW_C_SYN_NMAP]) * Weights::syn_nmap +
-                   capped(stealth) * Weights::stealth + capped(os) * Weights::os_marker +
-                   capped(c[SW_C_SYN_NOOPT]) * Weights::syn_noopt +
-                   capped(c[SW_C_ZMAP_IPID]) * Weights::zmap_ipid +
-                   capped(c[SW_C_ICMP_ODD]) * Weights::icmp_odd;
-        if (s.rpc_check || s.rpc_odd_port || s.rpc_hosts.size() >= kRpcStrongHosts)
-            L += capped(rpc) * Weights::rpc;
-        L += capped(c[SW_C_SV_PROBE]) * Weights::sv_probe;
-        // nmap -sV/-sC against one service: its probe payloads, seen twice, or
-        // once after nmap's connect probe (handshake, RST without data).
-        const bool version_probing =
-            c[SW_C_SV_PROBE] >= 2 || (c[SW_C_SV_PROBE] >= 1 && c[SW_C_CONNECT] >= 1) || s.rpc_check;
-        if (s.rpc_check)
-            L += Weights::rpc_check;
-        if (os_detect)
-            L += Weights::os_detect;
-        v.score = 1.0 / (1.0 + std::exp(-L));
+        const Evidence e = judge_evidence(s, v.timeouts);
+        v.score = judge_score(s, e);
 
         // The fast path blocks after fewer ports than min_ports may ask for, and
         // a blocked source's record stops growing: its judgement counts as breadth.
-        const bool broad = P >= cfg.min_ports || H >= cfg.min_hosts || strong_rpc || version_probing ||
-                           os_detect || s.fast_blocked;
+        const bool broad = e.P >= cfg.min_ports || e.H >= cfg.min_hosts || e.strong_rpc ||
+                           e.version_probing || e.os_detect || s.fast_blocked;
         v.scanner = s.reported || (v.score >= cfg.alert_score && broad);
-        if (!v.scanner) {
-            // Why not (yet), in the words of the flags that would change it.
-            if (!broad) {
-                v.why_not.push_back(std::to_string(P) + (P == 1 ? " port" : " ports") + " < --min-ports " +
-                                    std::to_string(cfg.min_ports));
-                v.why_not.push_back(std::to_string(H) + (H == 1 ? " host" : " hosts") + " < --min-hosts " +
-                                    std::to_string(cfg.min_hosts));
-            }
-            if (v.score < cfg.alert_score)
-                v.why_not.push_back("score " + format_score(v.score) + " < --alert-score " +
-                                    format_flag_value(cfg.alert_score));
-            const uint64_t answers = uint64_t{c[SW_C_ANSWERED]} + c[SW_C_FAIL_RST] + c[SW_C_FAIL_ICMP];
-            if (answers == 0 && v.timeouts == 0 && answerable_probes(c) > 0)
-                v.why_not.push_back("no answer seen yet (an unanswered probe fails after --probe-timeout " +
-                                    format_seconds(cfg.probe_timeout_ns) + ")");
-        }
+        if (!v.scanner)
+            v.why_not = judge_why_not(e, v.score, broad);
         // A decoy scans only on paper: say so, with a score nobody blocks on.
         v.decoy = s.decoy && !s.verified;
         if (v.decoy)
             v.score = std::min(v.score, kDecoyScore);
 
-        // Kinds: only for scanners, except rpc and service-detect, which
-        // stand on their own.
-        if (strong_rpc)
-            v.kinds |= bit(kRpc);
-        if (version_probing)
-            v.kinds |= bit(kServiceDetect);
-        // -O's probes are unmistakable: named on their own, like -sV's.
-        if (os_detect)
-            v.kinds |= bit(kOsDetect);
+        v.kinds = judge_kinds(s, e, v.scanner);
+        v.tool = judge_tool(s, e);
+        return v;
+    }
+
+    // judge(), step 1: the counts the verdict weighs, read off the record.
+    Evidence judge_evidence(const State& s, uint64_t timed_out) const {
+        const uint32_t* c = s.cnt;
+        Evidence e;
+        e.c = c;
+        e.P = s.ports;
+        e.H = s.hosts;
+        e.timeouts = timed_out;
+        e.failures = uint64_t{c[SW_C_FAIL_RST]} + c[SW_C_FAIL_ICMP] + timed_out;
+        // Successful first contacts only (the kernel counts an answered SYN to
+        // a port or host the source had not tried before): reconnecting to one
+        // service earns benign credit once, so a verdict of benign is never
+        // final. Half-open and connect probes answered are no successes.
+        e.successes = sat_sub(c[SW_C_FIRST_OK], uint64_t{c[SW_C_HALF_OPEN]} + c[SW_C_CONNECT]);
+        e.stealth = uint64_t{c[SW_C_FIN]} + c[SW_C_NULL] + c[SW_C_XMAS] + c[SW_C_MAIMON] +
+                    c[SW_C_ACK_PROBE] + c[SW_C_ODD_FLAGS] + c[SW_C_FRAG_TINY];
+        e.os = uint64_t{c[SW_C_OS_TS]} + c[SW_C_OS_URG] + c[SW_C_OS_UDP];
+        e.os_detect = e.os >= 2 || (c[SW_C_ICMP_ODD] >= 1 && c[SW_C_OS_TS] >= 1);
+        e.rpc = std::max<uint64_t>(c[SW_C_RPC], s.rpc_events);
+        e.strong_rpc = rpc_strong(s);
+        e.probes = c[SW_C_PROBES];
+        // nmap -sV/-sC against one service: its probe payloads, seen twice, or
+        // once after nmap's connect probe (handshake, RST without data).
+        e.version_probing =
+            c[SW_C_SV_PROBE] >= 2 || (c[SW_C_SV_PROBE] >= 1 && c[SW_C_CONNECT] >= 1) || s.rpc_check;
         // -O's own NULL, SYN+FIN+PSH+URG, FIN+PSH+URG and code-9 echo probes
         // (with their retransmissions; IE1 counted twice) are not scans of
         // those kinds.
-        const uint64_t os_tries =
-            os_detect ? std::max<uint64_t>({1, c[SW_C_OS_URG], c[SW_C_OS_UDP]}) : 0;
-        const uint64_t os_extra = os_tries * kOsProbeRepeats;
-        // Host discovery: nmap's empty echo / zero timestamp (beyond -O's
-        // IE1), or its ACK to 80 paired with a SYN to 443, once or twice
-        // per host (the -sA/-sW scan sends ACKs to many ports instead).
-        // (-sO sends one empty echo per host as its ICMP probe.)
-        const uint64_t ipproto_echoes = c[SW_C_BARE_IP] >= kKindMin ? std::max<uint64_t>(H, 1) : 0;
-        const uint64_t icmp_disc = sub(c[SW_C_ICMP_ODD], 2 * os_tries + ipproto_echoes);
+        e.os_tries = e.os_detect ? std::max<uint64_t>({1, c[SW_C_OS_URG], c[SW_C_OS_UDP]}) : 0;
+        // Host discovery by ICMP: nmap's empty echo / zero timestamp (beyond
+        // -O's IE1). (-sO sends one empty echo per host as its ICMP probe.)
+        const uint64_t ipproto_echoes = c[SW_C_BARE_IP] >= kKindMin ? std::max<uint64_t>(e.H, 1) : 0;
+        e.icmp_disc = sat_sub(c[SW_C_ICMP_ODD], 2 * e.os_tries + ipproto_echoes);
+        return e;
+    }
+
+    // judge(), step 2: the score, the logistic of the evidence's log-likelihood.
+    double judge_score(const State& s, const Evidence& e) const {
+        const uint32_t* c = e.c;
+        const uint64_t cap = std::max({e.P, e.H, uint64_t{1}});
+        auto capped = [cap](uint64_t x) { return static_cast<double>(std::min(x, cap)); };
+
+        double L = capped(e.failures) * w_fail + capped(e.successes) * w_success +
+                   capped(c[SW_C_HALF_OPEN]) * Weights::half_open +
+                   capped(c[SW_C_CONNECT]) * Weights::connect +
+                   capped(c[SW_C_SYN_NMAP]) * Weights::syn_nmap +
+                   capped(e.stealth) * Weights::stealth + capped(e.os) * Weights::os_marker +
+                   capped(c[SW_C_SYN_NOOPT]) * Weights::syn_noopt +
+                   capped(c[SW_C_ZMAP_IPID]) * Weights::zmap_ipid +
+                   capped(c[SW_C_ICMP_ODD]) * Weights::icmp_odd;
+        if (s.rpc_check || s.rpc_odd_port || s.rpc_hosts.size() >= kRpcStrongHosts)
+            L += capped(e.rpc) * Weights::rpc;
+        L += capped(c[SW_C_SV_PROBE]) * Weights::sv_probe;
+        if (s.rpc_check)
+            L += Weights::rpc_check;
+        if (e.os_detect)
+            L += Weights::os_detect;
+        return 1.0 / (1.0 + std::exp(-L));
+    }
+
+    // judge(), step 3: why not (yet) a scanner, in the words of the flags
+    // that would change it.
+    std::vector<std::string> judge_why_not(const Evidence& e, double score, bool broad) const {
+        std::vector<std::string> why;
+        const uint64_t P = e.P, H = e.H;
+        if (!broad) {
+            why.push_back(std::to_string(P) + (P == 1 ? " port" : " ports") + " < --min-ports " +
+                          std::to_string(cfg.min_ports));
+            why.push_back(std::to_string(H) + (H == 1 ? " host" : " hosts") + " < --min-hosts " +
+                          std::to_string(cfg.min_hosts));
+        }
+        if (score < cfg.alert_score)
+            why.push_back("score " + format_score(score) + " < --alert-score " +
+                          format_flag_value(cfg.alert_score));
+        const uint64_t answers = uint64_t{e.c[SW_C_ANSWERED]} + e.c[SW_C_FAIL_RST] + e.c[SW_C_FAIL_ICMP];
+        if (answers == 0 && e.timeouts == 0 && answerable_probes(e.c) > 0)
+            why.push_back("no answer seen yet (an unanswered probe fails after --probe-timeout " +
+                          format_seconds(cfg.probe_timeout_ns) + ")");
+        return why;
+    }
+
+    // judge(), step 4: the kinds. Only for scanners, except rpc and
+    // service-detect, which stand on their own.
+    uint32_t judge_kinds(const State& s, const Evidence& e, bool scanner) const {
+        uint32_t kinds = 0;
+        if (e.strong_rpc)
+            kinds |= bit(kRpc);
+        if (e.version_probing)
+            kinds |= bit(kServiceDetect);
+        // -O's probes are unmistakable: named on their own, like -sV's.
+        if (e.os_detect)
+            kinds |= bit(kOsDetect);
+        if (scanner)
+            judge_scan_kinds(kinds, s, e);
+        return kinds;
+    }
+
+    // The kinds of a scanner's scan, from how its probes look.
+    void judge_scan_kinds(uint32_t& kinds, const State& s, const Evidence& e) const {
+        const uint32_t* c = e.c;
+        const uint64_t P = e.P, H = e.H;
+        const uint64_t os_extra = e.os_tries * kOsProbeRepeats;
+        // Host discovery: ICMP (see judge_evidence), or nmap's ACK to 80
+        // paired with a SYN to 443, once or twice per host (the -sA/-sW scan
+        // sends ACKs to many ports instead).
         const uint64_t acks = c[SW_C_ACK_PROBE];
         const bool tcp_disc = acks >= 1 && acks <= 2 * std::max<uint64_t>(H, 1);
-        const bool discovery = icmp_disc >= 1 || tcp_disc ||
-                               (P <= kFewPorts && sub(c[SW_C_ICMP_ECHO], 2 * os_tries) >= 1);
+        const bool discovery = e.icmp_disc >= 1 || tcp_disc ||
+                               (P <= kFewPorts && sat_sub(c[SW_C_ICMP_ECHO], 2 * e.os_tries) >= 1);
         // SYNs that are no SYN+FIN (custom flags) and no SYN to 443 paired
         // with a discovery ACK.
         const uint64_t syn_all = c[SW_C_SYN];
-        const uint64_t syn_plain = sub(syn_all, c[SW_C_ODD_FLAGS]);
-        const uint64_t syn = tcp_disc ? sub(syn_plain, acks) : syn_plain;
+        const uint64_t syn_plain = sat_sub(syn_all, c[SW_C_ODD_FLAGS]);
+        const uint64_t syn = tcp_disc ? sat_sub(syn_plain, acks) : syn_plain;
         const uint64_t ack = tcp_disc ? 0 : acks;
         const bool sweep = H >= cfg.min_hosts &&
                            (P <= kFewPorts || (P <= kSweepMaxPorts && H >= kSweepHostsPerPort * P));
-        if (v.scanner) {
-            if (syn >= kKindMin && (c[SW_C_HALF_OPEN] >= 1 || c[SW_C_SYN_NMAP] >= kKindMin ||
-                                    c[SW_C_SYN_NOOPT] >= cfg.min_ports))
-                v.kinds |= bit(kSyn);
-            // -f / --mtu 8: the first fragments hold no flags, but an open
-            // port answered one reassembled probe with SYN/ACK: SYNs.
-            if (c[SW_C_FRAG_TINY] >= kKindMin && c[SW_C_FRAG_SYN] >= 1)
-                v.kinds |= bit(kSyn);
-            // OS-style SYNs: not raw scanner SYNs, not -O probes. They make a
-            // connect scan when most of them found no open port.
-            const uint64_t os_syns = sub(c[SW_C_SYN], uint64_t{c[SW_C_SYN_NMAP]} + c[SW_C_SYN_NOOPT] +
-                                                      c[SW_C_OS_TS] + c[SW_C_OS_URG]);
-            const uint64_t os_syn_ok = sub(c[SW_C_ANSWERED], c[SW_C_HALF_OPEN]);
-            if (c[SW_C_CONNECT] >= 1 || (os_syns >= cfg.min_ports && os_syn_ok * 2 <= os_syns))
-                v.kinds |= bit(kConnect);
-            // nmap's unprivileged host discovery: connect() to 80 and 443 of
-            // every host, nothing else over TCP: discovery, not a connect scan.
-            if (sweep && s.web_ports && (v.kinds & bit(kConnect))) {
-                v.kinds &= ~bit(kConnect);
-                v.kinds |= bit(kDiscovery);
-            }
-            if (c[SW_C_FIN] >= kKindMin) v.kinds |= bit(kFin);
-            if (c[SW_C_NULL] >= kKindMin + os_extra) v.kinds |= bit(kNull);
-            if (c[SW_C_XMAS] >= kKindMin + os_extra) v.kinds |= bit(kXmas);
-            if (c[SW_C_MAIMON] >= kKindMin) v.kinds |= bit(kMaimon);
-            if (ack >= kKindMin) v.kinds |= bit(kAck);
-            if (c[SW_C_ODD_FLAGS] >= kKindMin + os_extra) v.kinds |= bit(kCustomFlags);
-            if (c[SW_C_UDP] >= cfg.min_ports &&
-                (P >= cfg.min_ports || (sweep && uint64_t{c[SW_C_UDP]} * 2 >= probes)))
-                v.kinds |= bit(kUdp);
-            if (c[SW_C_BARE_IP] >= kKindMin) v.kinds |= bit(kIpProtocol);
-            if (c[SW_C_SCTP_INIT] >= kKindMin) v.kinds |= bit(kSctp);
-            if (discovery) v.kinds |= bit(kDiscovery);
-            // A sweep probes one or a few ports across many hosts: named
-            // `sweep`, with the kind of its probes beside it (syn, connect ...).
-            if (sweep)
-                v.kinds |= bit(kSweep);
-            // Probing one or two services of one host (nmap -sV -p80) is no
-            // port scan (unless the fast path cut the scan short).
-            if (P < cfg.min_ports && !sweep && !s.fast_blocked)
-                v.kinds &= ~kPortScanKinds;
+        if (syn >= kKindMin && (c[SW_C_HALF_OPEN] >= 1 || c[SW_C_SYN_NMAP] >= kKindMin ||
+                                c[SW_C_SYN_NOOPT] >= cfg.min_ports))
+            kinds |= bit(kSyn);
+        // -f / --mtu 8: the first fragments hold no flags, but an open
+        // port answered one reassembled probe with SYN/ACK: SYNs.
+        if (c[SW_C_FRAG_TINY] >= kKindMin && c[SW_C_FRAG_SYN] >= 1)
+            kinds |= bit(kSyn);
+        // OS-style SYNs: not raw scanner SYNs, not -O probes. They make a
+        // connect scan when most of them found no open port.
+        const uint64_t os_syns = sat_sub(c[SW_C_SYN], uint64_t{c[SW_C_SYN_NMAP]} + c[SW_C_SYN_NOOPT] +
+                                                          c[SW_C_OS_TS] + c[SW_C_OS_URG]);
+        const uint64_t os_syn_ok = sat_sub(c[SW_C_ANSWERED], c[SW_C_HALF_OPEN]);
+        if (c[SW_C_CONNECT] >= 1 || (os_syns >= cfg.min_ports && os_syn_ok * 2 <= os_syns))
+            kinds |= bit(kConnect);
+        // nmap's unprivileged host discovery: connect() to 80 and 443 of
+        // every host, nothing else over TCP: discovery, not a connect scan.
+        if (sweep && s.web_ports && (kinds & bit(kConnect))) {
+            kinds &= ~bit(kConnect);
+            kinds |= bit(kDiscovery);
         }
+        if (c[SW_C_FIN] >= kKindMin) kinds |= bit(kFin);
+        if (c[SW_C_NULL] >= kKindMin + os_extra) kinds |= bit(kNull);
+        if (c[SW_C_XMAS] >= kKindMin + os_extra) kinds |= bit(kXmas);
+        if (c[SW_C_MAIMON] >= kKindMin) kinds |= bit(kMaimon);
+        if (ack >= kKindMin) kinds |= bit(kAck);
+        if (c[SW_C_ODD_FLAGS] >= kKindMin + os_extra) kinds |= bit(kCustomFlags);
+        if (c[SW_C_UDP] >= cfg.min_ports &&
+            (P >= cfg.min_ports || (sweep && uint64_t{c[SW_C_UDP]} * 2 >= e.probes)))
+            kinds |= bit(kUdp);
+        if (c[SW_C_BARE_IP] >= kKindMin) kinds |= bit(kIpProtocol);
+        if (c[SW_C_SCTP_INIT] >= kKindMin) kinds |= bit(kSctp);
+        if (discovery) kinds |= bit(kDiscovery);
+        // A sweep probes one or a few ports across many hosts: named
+        // `sweep`, with the kind of its probes beside it (syn, connect ...).
+        if (sweep)
+            kinds |= bit(kSweep);
+        // Probing one or two services of one host (nmap -sV -p80) is no
+        // port scan (unless the fast path cut the scan short).
+        if (P < cfg.min_ports && !sweep && !s.fast_blocked)
+            kinds &= ~kPortScanKinds;
+    }
 
-        // Tool attribution.
+    // judge(), step 5: tool attribution.
+    Tool judge_tool(const State& s, const Evidence& e) const {
+        const uint32_t* c = e.c;
+        const uint64_t probes = e.probes;
         const bool ttl_spread = probes >= kTtlSpreadProbes && s.ttl_max >= s.ttl_min + kTtlSpread;
-        if (c[SW_C_SYN_NMAP] >= 1 || (c[SW_C_SAME_SEQ] >= 2 && stealth >= 1) || s.rpc_check ||
-            os_detect || s.rpc_nmap_udp || icmp_disc >= 1 || ttl_spread)
-            v.tool = Tool::nmap;
-        else if (c[SW_C_HPING] >= kKindMin && uint64_t{c[SW_C_HPING]} * 2 >= probes)
-            v.tool = Tool::hping3;  // window 64, no options: hping3's defaults
-        else if (c[SW_C_SYN] >= 1 && uint64_t{c[SW_C_SYN_NOOPT]} * 2 >= c[SW_C_SYN] &&
-                 (uint64_t{c[SW_C_SAME_SPORT]} * 2 >= probes ||
-                  // masscan's IP ID is (daddr ^ dport ^ seq): by chance 1 in 65536
-                  (c[SW_C_MASSCAN_IPID] >= 2 && uint64_t{c[SW_C_MASSCAN_IPID]} * 2 >= c[SW_C_SYN])))
-            v.tool = Tool::masscan;
-        else if ((c[SW_C_ZMAP_IPID] >= 1 && uint64_t{c[SW_C_ZMAP_IPID]} * 2 >= probes) ||
-                 // zmap 4.1+: random IP IDs, its SYNs' options, window and DF instead
-                 (c[SW_C_ZMAP_SYN] >= 2 && uint64_t{c[SW_C_ZMAP_SYN]} * 2 >= c[SW_C_SYN]))
-            v.tool = Tool::zmap;
-        return v;
+        if (c[SW_C_SYN_NMAP] >= 1 || (c[SW_C_SAME_SEQ] >= 2 && e.stealth >= 1) || s.rpc_check ||
+            e.os_detect || s.rpc_nmap_udp || e.icmp_disc >= 1 || ttl_spread)
+            return Tool::nmap;
+        if (c[SW_C_HPING] >= kKindMin && uint64_t{c[SW_C_HPING]} * 2 >= probes)
+            return Tool::hping3;  // window 64, no options: hping3's defaults
+        if (c[SW_C_SYN] >= 1 && uint64_t{c[SW_C_SYN_NOOPT]} * 2 >= c[SW_C_SYN] &&
+            (uint64_t{c[SW_C_SAME_SPORT]} * 2 >= probes ||
+             // masscan's IP ID is (daddr ^ dport ^ seq): by chance 1 in 65536
+             (c[SW_C_MASSCAN_IPID] >= 2 && uint64_t{c[SW_C_MASSCAN_IPID]} * 2 >= c[SW_C_SYN])))
+            return Tool::masscan;
+        if ((c[SW_C_ZMAP_IPID] >= 1 && uint64_t{c[SW_C_ZMAP_IPID]} * 2 >= probes) ||
+            // zmap 4.1+: random IP IDs, its SYNs' options, window and DF instead
+            (c[SW_C_ZMAP_SYN] >= 2 && uint64_t{c[SW_C_ZMAP_SYN]} * 2 >= c[SW_C_SYN]))
+            return Tool::zmap;
+        return Tool::unknown;
     }
 
     ScanReport report(const Addr& src, const State& s, const Verdict& v) const {

@@ -89,15 +89,18 @@ private:
     std::ostringstream o_;
 };
 
-}  // namespace
+// render_prometheus in groups, in the order the families are exposed.
 
-std::string render_prometheus(const MetricsSnapshot& s) {
-    Writer w;
+// Agent version, attach mode and start time.
+void render_agent(Writer& w, const MetricsSnapshot& s) {
     w.family("scanwatch_agent_info", "gauge", "Agent version and XDP attach mode (always 1).");
     w.sample("scanwatch_agent_info", {{"version", s.version}, {"xdp_mode", s.xdp_mode}}, uint64_t{1});
     w.family("scanwatch_start_time_seconds", "gauge", "Unix time the agent started.");
     w.sample("scanwatch_start_time_seconds", {}, s.start_time_s);
+}
 
+// Per-interface packet counters from the BPF programs.
+void render_interfaces(Writer& w, const MetricsSnapshot& s) {
     auto per_iface = [&](const std::string& name, const char* help, const Labels& extra, unsigned idx, bool head) {
         if (head)
             w.family(name, "counter", help);
@@ -128,7 +131,10 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     per_iface("scanwatch_map_full_total", "Records that could not be created because a map was full.",
               {{"map", "sources"}}, SW_S_SOURCE_FULL, true);
     per_iface("scanwatch_map_full_total", "", {{"map", "flows"}}, SW_S_FLOW_FULL, false);
+}
 
+// Ring-buffer traffic, summed over interfaces.
+void render_ringbuf(Writer& w, const MetricsSnapshot& s) {
     uint64_t ev = 0, lost = 0, limited = 0;
     for (const auto& i : s.ifaces) {
         ev += i.stats[SW_S_EVENTS];
@@ -142,7 +148,10 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     w.sample("scanwatch_ringbuf_dropped_total", {{"reason", "rate_limited"}}, limited);
     w.family("scanwatch_ringbuf_events_received_total", "counter", "Ring-buffer events read by the agent.");
     w.sample("scanwatch_ringbuf_events_received_total", {}, s.ring_events_received);
+}
 
+// Detector state and BPF map occupancy.
+void render_maps(Writer& w, const MetricsSnapshot& s) {
     w.family("scanwatch_sources_tracked", "gauge", "Sources the detector currently holds state for.");
     w.sample("scanwatch_sources_tracked", {}, s.sources_tracked);
     w.family("scanwatch_map_entries", "gauge", "Entries in a BPF map.");
@@ -151,7 +160,10 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     w.family("scanwatch_map_capacity", "gauge", "Maximum entries of a BPF map.");
     for (const auto& m : s.maps)
         w.sample("scanwatch_map_capacity", {{"map", m.map}}, m.capacity);
+}
 
+// Scanner verdicts and scan events.
+void render_detection(Writer& w, const MetricsSnapshot& s) {
     w.family("scanwatch_scanners_total", "counter", "Sources judged scanners.");
     w.sample("scanwatch_scanners_total", {}, s.scanners);
     w.family("scanwatch_scans_total", "counter",
@@ -160,7 +172,10 @@ std::string render_prometheus(const MetricsSnapshot& s) {
         w.sample("scanwatch_scans_total", {{"kind", k}}, v);
     w.family("scanwatch_scan_events_total", "counter", "scan events written (first reports and updates).");
     w.sample("scanwatch_scan_events_total", {}, s.scan_events);
+}
 
+// Blocks and shields.
+void render_blocking(Writer& w, const MetricsSnapshot& s) {
     w.family("scanwatch_blocks_active", "gauge", "Blocks in force.");
     w.sample("scanwatch_blocks_active", {}, s.blocks_active);
     w.family("scanwatch_blocks_created_total", "counter", "Blocks created, by who made them.");
@@ -179,7 +194,10 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     w.family("scanwatch_shields_created_total", "counter",
              "Shields the agent made: verdicts on sources that proved nothing, so not blocked.");
     w.sample("scanwatch_shields_created_total", {}, s.shields_created);
+}
 
+// CrowdSec bouncer figures (only when enabled).
+void render_crowdsec(Writer& w, const MetricsSnapshot& s) {
     if (s.crowdsec.enabled) {
         const auto& c = s.crowdsec;
         w.family("scanwatch_crowdsec_lapi_up", "gauge", "1 when CrowdSec's Local API answered the last request.");
@@ -201,7 +219,10 @@ std::string render_prometheus(const MetricsSnapshot& s) {
         w.family("scanwatch_crowdsec_last_pull_timestamp_seconds", "gauge", "Unix time of the last good pull.");
         w.sample("scanwatch_crowdsec_last_pull_timestamp_seconds", {}, c.last_pull_s);
     }
+}
 
+// The latest sweep and the hot-source mirror.
+void render_mirror(Writer& w, const MetricsSnapshot& s) {
     w.family("scanwatch_sweep_last_seconds", "gauge",
              "Duration of the latest sweep: the tracked (hot) sources read by key and one slice of the walk.");
     w.sample("scanwatch_sweep_last_seconds", {}, s.last_sweep_s);
@@ -217,6 +238,10 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     w.family("scanwatch_mirror_walk_pass_seconds", "gauge",
              "Duration of the latest complete walk pass: the longest a hot source whose event was lost waits.");
     w.sample("scanwatch_mirror_walk_pass_seconds", {}, s.mirror.walk_pass_s);
+}
+
+// Sweep durations as a histogram.
+void render_sweep_histogram(Writer& w, const MetricsSnapshot& s) {
     w.family("scanwatch_sweep_duration_seconds", "histogram", "Durations of sweeps (tracked sources and one walk slice).");
     uint64_t cum = 0;
     for (size_t i = 0; i < s.sweep.bounds.size(); i++) {
@@ -226,6 +251,21 @@ std::string render_prometheus(const MetricsSnapshot& s) {
     w.sample("scanwatch_sweep_duration_seconds_bucket", {{"le", "+Inf"}}, s.sweep.count);
     w.sample("scanwatch_sweep_duration_seconds_sum", {}, s.sweep.sum);
     w.sample("scanwatch_sweep_duration_seconds_count", {}, s.sweep.count);
+}
+
+}  // namespace
+
+std::string render_prometheus(const MetricsSnapshot& s) {
+    Writer w;
+    render_agent(w, s);
+    render_interfaces(w, s);
+    render_ringbuf(w, s);
+    render_maps(w, s);
+    render_detection(w, s);
+    render_blocking(w, s);
+    render_crowdsec(w, s);
+    render_mirror(w, s);
+    render_sweep_histogram(w, s);
     return w.str();
 }
 
