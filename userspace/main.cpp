@@ -138,60 +138,52 @@ int libbpf_quiet(enum libbpf_print_level level, const char* fmt, va_list args) {
     return std::vfprintf(stderr, fmt, args);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    CLI::App app{"scanwatch: detect and block nmap port scans with XDP"};
-    app.require_subcommand(1);
-    app.set_version_flag("--version", std::string("scanwatch ") + kVersion);
-
+// What `run` fills: the flags as given, plus the texts parsed after CLI11 is done.
+struct RunFlags {
     RunOptions run;  // the flags as given; resolve_run() lays them over the config file
     Overrides ov;
-    std::string probe_timeout, block_ttl, config_path;
-    auto* rc = app.add_subcommand("run", "attach to interfaces and watch for scans");
-    rc->add_option("--config", config_path,
-                   std::string("TOML config file (default ") + kDefaultConfigPath + " if it exists)")
-        ->type_name("PATH")
-        ->group("General");
-    ov.track(rc->add_option("-i,--iface", run.ifaces, "interface to watch (repeat for gateway mode)")
-                 ->type_name("IFACE")
-                 ->group("Capture"), SW_COPY(ifaces));
-    ov.track(rc->add_option("--json", run.json, "write JSON events to PATH, or - for stdout")
-                 ->type_name("PATH")
-                 ->group("Outputs"), SW_COPY(json));
-    std::string duration_text;
-    ov.track(rc->add_option("--duration", duration_text, "stop after this long (e.g. 90, 30s, 10m, 1h)")
-                 ->type_name("DURATION")
-                 ->check(CLI::Validator(
-                     [](std::string& v) -> std::string {
-                         try {
-                             if (parse_duration_ns(v) == 0)
-                                 return "'" + v + "' is not a positive duration";
-                         } catch (const std::invalid_argument& e) {
-                             return e.what();
-                         }
-                         return {};
-                     },
-                     "")),
-             SW_COPY(duration_s));
-    ov.track(rc->add_option("--xdp-mode", run.xdp_mode, "auto, native or generic")->default_val("auto"),
-             SW_COPY(xdp_mode));
-    ov.track(rc->add_option("--socket", run.socket, "control socket path")->default_val(run.socket), SW_COPY(socket));
-    ov.track(rc->add_option("--socket-group", run.socket_group,
-                            "a group whose members may also use the control socket (mode 0660)"),
-             SW_COPY(socket_group));
-    ov.track(rc->add_option("--pin-dir", run.pin_dir, "bpffs directory for the pinned maps")->default_val(run.pin_dir),
-             SW_COPY(pin_dir));
-    ov.track(rc->add_option("--sweep-ms", run.sweep_ms, "interval between full map sweeps")
-                 ->check(real(10, 10000))
-                 ->default_val(run.sweep_ms),
-             SW_COPY(sweep_ms));
-    ov.track(rc->add_option("--probe-timeout", probe_timeout, "an unanswered probe counts as failed after this (e.g. 3s)"),
-             SW_COPY(det.probe_timeout_ns));
-    ov.track(rc->add_option("--allow", run.allow, "never block these addresses or CIDRs (repeatable)"), SW_COPY(allow));
-    ov.track(rc->add_flag("-q,--quiet", run.quiet, "no human lines on stderr"), SW_COPY(quiet));
+    std::string config_path, duration_text, probe_timeout, block_ttl, cs_pull;
+    bool no_fast_block = false;  // a plain flag: "!--no-fast-block" showed as --no-fast-block{false}
+    // LAPI 1.4.6's stream filters: comma-separated or repeated (split and
+    // checked after parsing: CLI11's delimiter drops empty words silently).
+    std::vector<std::string> cs_origins, cs_with, cs_without;
+};
+
+// What block, unblock, blocks and status fill (they share them).
+struct ClientFlags {
+    ClientOptions cli;
+    std::string target, ttl;
+};
+
+// Every subcommand, and the flags it fills.
+struct Commands {
+    RunFlags run;
+    ReplayOptions rep;
+    ClientFlags client;
+    TopOptions top;
+    CLI::App *rc = nullptr, *pc = nullptr, *bc = nullptr, *uc = nullptr, *lc = nullptr, *sc = nullptr,
+             *tc = nullptr;
+};
+
+CLI::Validator positive_duration() {
+    return CLI::Validator(
+        [](std::string& v) -> std::string {
+            try {
+                if (parse_duration_ns(v) == 0)
+                    return "'" + v + "' is not a positive duration";
+            } catch (const std::invalid_argument& e) {
+                return e.what();
+            }
+            return {};
+        },
+        "");
+}
+
+void add_run_blocking(CLI::App* rc, RunFlags& f) {
+    RunOptions& run = f.run;
+    Overrides& ov = f.ov;
     ov.track(rc->add_flag("--block", run.block, "block sources judged scanners (XDP drops their packets)"), SW_COPY(block));
-    ov.track(rc->add_option("--block-ttl", block_ttl, "how long a block lasts (default 1h; e.g. 30m, 2h, 1d)"),
+    ov.track(rc->add_option("--block-ttl", f.block_ttl, "how long a block lasts (default 1h; e.g. 30m, 2h, 1d)"),
              SW_COPY(block_ttl_ns));
     ov.track(rc->add_flag("--block-unverified", run.block_unverified,
                           "also block sources that never proved they receive our packets (spoofable)"),
@@ -208,21 +200,16 @@ int main(int argc, char** argv) {
                  ->check(whole(1, 100000))
                  ->default_val(run.max_new_blocks_per_sec),
              SW_COPY(max_new_blocks_per_sec));
-    bool no_fast_block = false;  // a plain flag: "!--no-fast-block" showed as --no-fast-block{false}
-    ov.track(rc->add_flag("--no-fast-block", no_fast_block, "leave every block to the agent (no XDP fast path)"),
+    ov.track(rc->add_flag("--no-fast-block", f.no_fast_block, "leave every block to the agent (no XDP fast path)"),
              SW_COPY(fast_block));
     ov.track(rc->add_option("--state-file", run.state_file, "where blocks are kept across restarts")
                  ->default_val(run.state_file),
              SW_COPY(state_file));
-    ov.track(rc->add_option("--max-sources", run.max_sources, "size of the per-source map (default 65536)")
-                 ->check(whole(1024, 1u << 24)),
-             SW_COPY(max_sources));
-    ov.track(rc->add_option("--metrics-listen", run.metrics_listen,
-                            "serve Prometheus metrics at http://ADDR:PORT/metrics (IPv4 or [IPv6]:PORT)"),
-             SW_COPY(metrics_listen));
-    ov.track(rc->add_flag("--syslog", run.syslog, "one line per detection and block/unblock to syslog (daemon facility)"),
-             SW_COPY(syslog));
-    std::string cs_pull;
+}
+
+void add_run_crowdsec(CLI::App* rc, RunFlags& f) {
+    RunOptions& run = f.run;
+    Overrides& ov = f.ov;
     ov.track(rc->add_option("--crowdsec-url", run.crowdsec_url, "CrowdSec Local API (e.g. http://127.0.0.1:8080/)"),
              SW_COPY(crowdsec_url));
     ov.track(rc->add_option("--crowdsec-machine", run.crowdsec_machine, "push alerts as this CrowdSec machine"),
@@ -233,23 +220,69 @@ int main(int argc, char** argv) {
     ov.track(rc->add_option("--crowdsec-key-file", run.crowdsec_key_file,
                             "pull ban decisions with this bouncer key (a file only its owner can read)"),
              SW_COPY(crowdsec_key_file));
-    ov.track(rc->add_option("--crowdsec-pull-interval", cs_pull, "how often to pull decisions (default 10s)"),
+    ov.track(rc->add_option("--crowdsec-pull-interval", f.cs_pull, "how often to pull decisions (default 10s)"),
              SW_COPY(crowdsec_pull_interval_ns));
-    // LAPI 1.4.6's stream filters: comma-separated or repeated (split and
-    // checked after parsing: CLI11's delimiter drops empty words silently).
-    std::vector<std::string> cs_origins, cs_with, cs_without;
-    ov.track(rc->add_option("--crowdsec-origins", cs_origins,
+    ov.track(rc->add_option("--crowdsec-origins", f.cs_origins,
                             "pull only decisions of these origins (e.g. cscli,crowdsec,CAPI)"),
              SW_COPY(crowdsec_origins));
-    ov.track(rc->add_option("--crowdsec-scenarios-containing", cs_with,
+    ov.track(rc->add_option("--crowdsec-scenarios-containing", f.cs_with,
                             "pull only decisions whose scenario contains one of these words"),
              SW_COPY(crowdsec_scenarios_containing));
-    ov.track(rc->add_option("--crowdsec-scenarios-not-containing", cs_without,
+    ov.track(rc->add_option("--crowdsec-scenarios-not-containing", f.cs_without,
                             "pull no decision whose scenario contains one of these words"),
              SW_COPY(crowdsec_scenarios_not_containing));
-    add_detector_flags(rc, run.det, &ov);
+}
 
-    ReplayOptions rep;
+// `run`'s flags, in the order `run --help` lists them within each group.
+CLI::App* add_run(CLI::App& app, RunFlags& f) {
+    RunOptions& run = f.run;
+    Overrides& ov = f.ov;
+    auto* rc = app.add_subcommand("run", "attach to interfaces and watch for scans");
+    rc->add_option("--config", f.config_path,
+                   std::string("TOML config file (default ") + kDefaultConfigPath + " if it exists)")
+        ->type_name("PATH")
+        ->group("General");
+    ov.track(rc->add_option("-i,--iface", run.ifaces, "interface to watch (repeat for gateway mode)")
+                 ->type_name("IFACE")
+                 ->group("Capture"), SW_COPY(ifaces));
+    ov.track(rc->add_option("--json", run.json, "write JSON events to PATH, or - for stdout")
+                 ->type_name("PATH")
+                 ->group("Outputs"), SW_COPY(json));
+    ov.track(rc->add_option("--duration", f.duration_text, "stop after this long (e.g. 90, 30s, 10m, 1h)")
+                 ->type_name("DURATION")
+                 ->check(positive_duration()),
+             SW_COPY(duration_s));
+    ov.track(rc->add_option("--xdp-mode", run.xdp_mode, "auto, native or generic")->default_val("auto"),
+             SW_COPY(xdp_mode));
+    ov.track(rc->add_option("--socket", run.socket, "control socket path")->default_val(run.socket), SW_COPY(socket));
+    ov.track(rc->add_option("--socket-group", run.socket_group,
+                            "a group whose members may also use the control socket (mode 0660)"),
+             SW_COPY(socket_group));
+    ov.track(rc->add_option("--pin-dir", run.pin_dir, "bpffs directory for the pinned maps")->default_val(run.pin_dir),
+             SW_COPY(pin_dir));
+    ov.track(rc->add_option("--sweep-ms", run.sweep_ms, "interval between full map sweeps")
+                 ->check(real(10, 10000))
+                 ->default_val(run.sweep_ms),
+             SW_COPY(sweep_ms));
+    ov.track(rc->add_option("--probe-timeout", f.probe_timeout, "an unanswered probe counts as failed after this (e.g. 3s)"),
+             SW_COPY(det.probe_timeout_ns));
+    ov.track(rc->add_option("--allow", run.allow, "never block these addresses or CIDRs (repeatable)"), SW_COPY(allow));
+    ov.track(rc->add_flag("-q,--quiet", run.quiet, "no human lines on stderr"), SW_COPY(quiet));
+    add_run_blocking(rc, f);
+    ov.track(rc->add_option("--max-sources", run.max_sources, "size of the per-source map (default 65536)")
+                 ->check(whole(1024, 1u << 24)),
+             SW_COPY(max_sources));
+    ov.track(rc->add_option("--metrics-listen", run.metrics_listen,
+                            "serve Prometheus metrics at http://ADDR:PORT/metrics (IPv4 or [IPv6]:PORT)"),
+             SW_COPY(metrics_listen));
+    ov.track(rc->add_flag("--syslog", run.syslog, "one line per detection and block/unblock to syslog (daemon facility)"),
+             SW_COPY(syslog));
+    add_run_crowdsec(rc, f);
+    add_detector_flags(rc, run.det, &ov);
+    return rc;
+}
+
+CLI::App* add_replay(CLI::App& app, ReplayOptions& rep) {
     auto* pc = app.add_subcommand("replay", "analyse a pcap/pcapng capture through the real XDP program");
     pc->add_option("file", rep.file, "capture file (pcap, pcapng, optionally gzip-compressed)")->required();
     pc->add_option("--json", rep.json, "write JSON events to PATH, or - for stdout");
@@ -260,26 +293,43 @@ int main(int argc, char** argv) {
         ->default_val(rep.threads)
         ->check(whole(0, 256));
     add_detector_flags(pc, rep.det);
+    return pc;
+}
 
-    ClientOptions cli;
-    auto add_socket = [&](CLI::App* c) {
-        c->add_option("--socket", cli.socket, "control socket of the agent")->default_val(cli.socket);
-    };
-    std::string target, ttl;
+void add_client_socket(CLI::App* c, ClientOptions& cli) {
+    c->add_option("--socket", cli.socket, "control socket of the agent")->default_val(cli.socket);
+}
+
+CLI::App* add_block(CLI::App& app, ClientFlags& f) {
     auto* bc = app.add_subcommand("block", "block an address or CIDR now");
-    bc->add_option("target", target, "ADDR or CIDR")->required();
-    bc->add_option("--ttl", ttl, "how long (e.g. 10m, 1h; 0 = never expires)");
-    add_socket(bc);
+    bc->add_option("target", f.target, "ADDR or CIDR")->required();
+    bc->add_option("--ttl", f.ttl, "how long (e.g. 10m, 1h; 0 = never expires)");
+    add_client_socket(bc, f.cli);
+    return bc;
+}
+
+CLI::App* add_unblock(CLI::App& app, ClientFlags& f) {
     auto* uc = app.add_subcommand("unblock", "remove a block");
-    uc->add_option("target", target, "ADDR or CIDR")->required();
-    add_socket(uc);
+    uc->add_option("target", f.target, "ADDR or CIDR")->required();
+    add_client_socket(uc, f.cli);
+    return uc;
+}
+
+CLI::App* add_blocks(CLI::App& app, ClientFlags& f) {
     auto* lc = app.add_subcommand("blocks", "list active blocks");
-    lc->add_flag("--json", cli.json, "as JSON");
-    add_socket(lc);
+    lc->add_flag("--json", f.cli.json, "as JSON");
+    add_client_socket(lc, f.cli);
+    return lc;
+}
+
+CLI::App* add_status(CLI::App& app, ClientFlags& f) {
     auto* sc = app.add_subcommand("status", "show the agent's state");
-    sc->add_flag("--json", cli.json, "as JSON");
-    add_socket(sc);
-    TopOptions top;
+    sc->add_flag("--json", f.cli.json, "as JSON");
+    add_client_socket(sc, f.cli);
+    return sc;
+}
+
+CLI::App* add_top(CLI::App& app, TopOptions& top) {
     auto* tc = app.add_subcommand("top", "live view of who is scanning (q quits, h helps)");
     tc->add_option("--socket", top.socket, "control socket of the agent")->default_val(top.socket);
     tc->add_option("-d,--delay", top.delay_s, "seconds between samples")
@@ -290,8 +340,11 @@ int main(int argc, char** argv) {
     tc->add_option("--sort", top.sort, "sort column (score, source, kinds, ports, probes/s, failed%, last, ...)");
     tc->add_flag("-I,--invert", top.invert, "invert the sort order");
     tc->add_option("--filter", top.filter, "show only sources whose address or kind contains TEXT");
+    return tc;
+}
 
-    // Value types people read (not TEXT, FLOAT:SECONDS) and `run --help` in groups.
+// Value types people read (not TEXT, FLOAT:SECONDS) and `run --help` in groups.
+void name_types_and_groups(CLI::App& app, const CLI::App* rc) {
     struct Shown {
         const char* name;
         const char* type;
@@ -336,8 +389,10 @@ int main(int argc, char** argv) {
             }
         }
     }
+}
 
-    // A first word that is no command: say so (CLI11 would only say a subcommand is required).
+// A first word that is no command: say so (CLI11 would only say a subcommand is required).
+bool known_command(CLI::App& app, int argc, char** argv) {
     if (argc > 1 && argv[1][0] != '-') {
         bool known = false;
         std::string names;
@@ -347,9 +402,16 @@ int main(int argc, char** argv) {
         }
         if (!known) {
             std::fprintf(stderr, "scanwatch: unknown command '%s' (commands: %s)\n", argv[1], names.c_str());
-            return 2;
+            return false;
         }
     }
+    return true;
+}
+
+// Parses the command line; -1 to go on, else the exit code (help, version, usage error).
+int parse_command_line(CLI::App& app, int argc, char** argv) {
+    if (!known_command(app, argc, argv))
+        return 2;
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -362,48 +424,56 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "scanwatch: %s\n", e.what());
         return 2;
     }
+    return -1;
+}
 
-    libbpf_set_print(libbpf_quiet);
+// `run`: the texts CLI11 left to us parsed, then the options resolved and run.
+int start_run(RunFlags& f) {
+    RunOptions& run = f.run;
+    if (f.no_fast_block)
+        run.fast_block = false;
+    if (!f.duration_text.empty())
+        run.duration_s = static_cast<double>(duration_flag("--duration", f.duration_text)) / 1e9;
+    if (!f.probe_timeout.empty())
+        run.det.probe_timeout_ns = duration_flag("--probe-timeout", f.probe_timeout);
+    if (!f.block_ttl.empty())
+        run.block_ttl_ns = duration_flag("--block-ttl", f.block_ttl);
+    run.crowdsec_origins = list_flag("--crowdsec-origins", f.cs_origins);
+    run.crowdsec_scenarios_containing = list_flag("--crowdsec-scenarios-containing", f.cs_with);
+    run.crowdsec_scenarios_not_containing = list_flag("--crowdsec-scenarios-not-containing", f.cs_without);
+    if (!f.cs_pull.empty())
+        run.crowdsec_pull_interval_ns = duration_flag("--crowdsec-pull-interval", f.cs_pull);
+    // Defaults, then the config file, then the flags given; again at SIGHUP.
+    const bool explicit_config = !f.config_path.empty();
+    const std::string path = explicit_config ? f.config_path : kDefaultConfigPath;
+    auto resolve_run = [&]() {
+        RunOptions o;
+        std::error_code ec;
+        if (explicit_config || std::filesystem::exists(path, ec))
+            apply_config_file(path, o);
+        f.ov.apply(o, run);
+        return o;
+    };
+    return run_command(resolve_run(), resolve_run);
+}
+
+// Runs the subcommand given; failures become one line on stderr and exit 2 or 1.
+int dispatch(Commands& c) {
     try {
-        if (*rc) {
-            if (no_fast_block)
-                run.fast_block = false;
-            if (!duration_text.empty())
-                run.duration_s = static_cast<double>(duration_flag("--duration", duration_text)) / 1e9;
-            if (!probe_timeout.empty())
-                run.det.probe_timeout_ns = duration_flag("--probe-timeout", probe_timeout);
-            if (!block_ttl.empty())
-                run.block_ttl_ns = duration_flag("--block-ttl", block_ttl);
-            run.crowdsec_origins = list_flag("--crowdsec-origins", cs_origins);
-            run.crowdsec_scenarios_containing = list_flag("--crowdsec-scenarios-containing", cs_with);
-            run.crowdsec_scenarios_not_containing = list_flag("--crowdsec-scenarios-not-containing", cs_without);
-            if (!cs_pull.empty())
-                run.crowdsec_pull_interval_ns = duration_flag("--crowdsec-pull-interval", cs_pull);
-            // Defaults, then the config file, then the flags given; again at SIGHUP.
-            const bool explicit_config = !config_path.empty();
-            const std::string path = explicit_config ? config_path : kDefaultConfigPath;
-            auto resolve_run = [&]() {
-                RunOptions o;
-                std::error_code ec;
-                if (explicit_config || std::filesystem::exists(path, ec))
-                    apply_config_file(path, o);
-                ov.apply(o, run);
-                return o;
-            };
-            return run_command(resolve_run(), resolve_run);
-        }
-        if (*pc)
-            return replay_command(rep);
-        if (*bc)
-            return block_command(cli, target, ttl);
-        if (*uc)
-            return unblock_command(cli, target);
-        if (*lc)
-            return blocks_command(cli);
-        if (*sc)
-            return status_command(cli);
-        if (*tc)
-            return top_command(top);
+        if (*c.rc)
+            return start_run(c.run);
+        if (*c.pc)
+            return replay_command(c.rep);
+        if (*c.bc)
+            return block_command(c.client.cli, c.client.target, c.client.ttl);
+        if (*c.uc)
+            return unblock_command(c.client.cli, c.client.target);
+        if (*c.lc)
+            return blocks_command(c.client.cli);
+        if (*c.sc)
+            return status_command(c.client.cli);
+        if (*c.tc)
+            return top_command(c.top);
     } catch (const UsageError& e) {
         std::fprintf(stderr, "scanwatch: %s\n", e.what());
         return 2;
@@ -418,4 +488,27 @@ int main(int argc, char** argv) {
         return 1;
     }
     return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"scanwatch: detect and block nmap port scans with XDP"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("scanwatch ") + kVersion);
+
+    Commands c;  // the subcommands in the order `scanwatch --help` lists them
+    c.rc = add_run(app, c.run);
+    c.pc = add_replay(app, c.rep);
+    c.bc = add_block(app, c.client);
+    c.uc = add_unblock(app, c.client);
+    c.lc = add_blocks(app, c.client);
+    c.sc = add_status(app, c.client);
+    c.tc = add_top(app, c.top);
+    name_types_and_groups(app, c.rc);
+
+    if (int code = parse_command_line(app, argc, argv); code >= 0)
+        return code;
+    libbpf_set_print(libbpf_quiet);
+    return dispatch(c);
 }

@@ -193,146 +193,188 @@ private:
     std::vector<std::thread> th_;  // last: the workers start once the rest exists
 };
 
-}  // namespace
-
-int replay_command(const ReplayOptions& o) {
-    CaptureReader cap(o.file);
-    ProgRunner runner;
-    EventWriter out(o.json);
-    Analyzer an(o.det, out, Clock::identity(), !o.quiet);
-
-    auto lookup = [&](const Addr& a) { return runner.source(a); };
-    an.wide = [&](const Addr& a) { return runner.wide(a); };
-    auto scan = [&](const SourceVisitor& v) {
-        auto all = runner.sources();
-        for (const auto& [a, rec] : all)
-            v(a, rec);
-        return all.size();
-    };
-    auto drain = [&](uint64_t now) {
-        auto evs = runner.drain_events();
-        if (evs.empty())
-            return;
-        for (const auto& e : evs)
-            an.on_event(e);
-        an.flush(lookup, now);
-    };
-
-    // Threads: as asked, at most one per CPU we may use; 0 = one per CPU (up to 8).
-    // Evidence that compares a probe with the source's previous probe (same_seq,
-    // same_sport) depends on the order threads interleave; everything else is
-    // counted atomically and is the same as with one thread.
+// Threads: as asked, at most one per CPU we may use; 0 = one per CPU (up to 8).
+// Evidence that compares a probe with the source's previous probe (same_seq,
+// same_sport) depends on the order threads interleave; everything else is
+// counted atomically and is the same as with one thread.
+std::vector<unsigned> replay_cpus(const ReplayOptions& o) {
     std::vector<unsigned> cpus = allowed_cpus();
     size_t want = o.threads ? o.threads : std::min<size_t>(cpus.size(), 8);
     size_t nthreads = std::max<size_t>(1, std::min(want, cpus.size()));
     cpus.resize(std::min(cpus.size(), nthreads));
+    return cpus;
+}
 
-    const uint64_t sweep_ns = static_cast<uint64_t>(o.sweep_ms * 1e6);
-    uint64_t packets = 0, runts = 0, now = 0, first_ts = 0, next_sweep = 0;
-    double t0 = cpu_now();
-    ReplayProgress progress(ReplayProgress::terminal(o.quiet), cap.file_size(), t0);
-    // A verdict's line on stderr must not land after the progress line.
-    an.on_report = [&](const ScanReport&, const sw_source&) {
-        progress.erase();
-        return std::string("alert");
-    };
-    {
-        // Blocks small enough that events are judged soon after they happen
-        // (threads meet at every block end), large enough that meeting is rare.
-        BlockReader reader(cap, nthreads > 1 ? 1024 : 256);
+// One replay: the capture, the program, the analysis, and how far it got.
+class Replay {
+public:
+    explicit Replay(const ReplayOptions& o)
+        : o_(o),
+          cap_(o.file),
+          out_(o.json),
+          an_(o.det, out_, Clock::identity(), !o.quiet),
+          cpus_(replay_cpus(o)),
+          nthreads_(std::max<size_t>(1, cpus_.size())),  // one when the CPUs are unknown
+          sweep_ns_(static_cast<uint64_t>(o.sweep_ms * 1e6)),
+          t0_(cpu_now()),
+          progress_(ReplayProgress::terminal(o.quiet), cap_.file_size(), t0_) {
+        an_.wide = [this](const Addr& a) { return runner_.wide(a); };
+        scan_ = [this](const SourceVisitor& v) {
+            auto all = runner_.sources();
+            for (const auto& [a, rec] : all)
+                v(a, rec);
+            return all.size();
+        };
+        // A verdict's line on stderr must not land after the progress line.
+        an_.on_report = [this](const ScanReport&, const sw_source&) {
+            progress_.erase();
+            return std::string("alert");
+        };
+    }
+
+    // Every packet of the capture, then the sweeps after its end.
+    void run() {
+        {
+            // Blocks small enough that events are judged soon after they happen
+            // (threads meet at every block end), large enough that meeting is rare.
+            BlockReader reader(cap_, nthreads_ > 1 ? 1024 : 256);
+            if (nthreads_ == 1)
+                run_one_thread(reader);
+            else
+                run_threads(reader);
+        }
+        drain(now_);
+        an_.sweep(scan_, now_);
+        // Then the wire stays quiet after the capture ends: probes that were
+        // never answered time out, as they would have live.
+        uint64_t after = now_ + o_.det.probe_timeout_ns + 1;
+        an_.sweep(scan_, after);
+        secs_ = cpu_now() - t0_;
+        progress_.done();
+    }
+
+    // The replay_done event and the summary line on stderr.
+    void summarise() {
+        if (!cap_.warning().empty())
+            std::fprintf(stderr, "scanwatch: warning: %s\n", cap_.warning().c_str());
+        nlohmann::ordered_json summary;
+        summary["event"] = "replay_done";
+        summary["file"] = o_.file;
+        summary["link_type"] = cap_.link_name();
+        summary["packets"] = packets_;
+        summary["skipped"] = cap_.skipped() + runts_;
+        summary["sources"] = an_.detector().tracked();
+        summary["scanners"] = an_.detector().scanners_reported();
+        summary["capture_seconds"] = packets_ ? static_cast<double>(now_ - first_ts_) / 1e9 : 0.0;
+        summary["seconds"] = std::round(secs_ * 1e6) / 1e6;  // microseconds, not 0.0011061490000656704
+        summary["packets_per_second"] =
+            secs_ > 0 ? static_cast<uint64_t>(static_cast<double>(packets_) / secs_) : 0;
+        summary["threads"] = nthreads_;
+        summary["truncated"] = !cap_.warning().empty();
+        out_.write(summary);
+        std::fprintf(stderr,
+                     "scanwatch: replayed %llu packets (%s) in %.3f s, %.0f packets/s (%zu thread%s): %zu sources, "
+                     "%llu scanners\n",
+                     static_cast<unsigned long long>(packets_), cap_.link_name().c_str(), secs_,
+                     secs_ > 0 ? static_cast<double>(packets_) / secs_ : 0.0, nthreads_, nthreads_ == 1 ? "" : "s",
+                     an_.detector().tracked(), static_cast<unsigned long long>(an_.detector().scanners_reported()));
+    }
+
+private:
+    void drain(uint64_t now) {
+        auto evs = runner_.drain_events();
+        if (evs.empty())
+            return;
+        for (const auto& e : evs)
+            an_.on_event(e);
+        an_.flush([this](const Addr& a) { return runner_.source(a); }, now);
+    }
+
+    // One thread: the packet-by-packet loop, events read every 64 packets.
+    void run_one_thread(BlockReader& reader) {
         PacketBlock b;
-        if (nthreads == 1) {
-            // One thread: the packet-by-packet loop, events read every 64 packets.
-            while (reader.next(b)) {
-                for (const auto& it : b.items) {
-                    if (packets == 0) {
-                        first_ts = it.ts_ns;
-                        next_sweep = it.ts_ns + sweep_ns;
-                    }
-                    now = std::max(now, it.ts_ns);  // the program's clock never runs backwards
-                    packets++;
-                    if (!run_one(runner, -1, b.frame(it), now)) {
-                        runts++;  // shorter than an Ethernet header: the kernel will not run it
-                        continue;
-                    }
-                    if ((packets & 63) == 0)
-                        drain(now);
-                    if (now >= next_sweep) {
-                        drain(now);
-                        an.sweep(scan, now);
-                        next_sweep = now + sweep_ns;
-                    }
+        while (reader.next(b)) {
+            for (const auto& it : b.items) {
+                if (packets_ == 0) {
+                    first_ts_ = it.ts_ns;
+                    next_sweep_ = it.ts_ns + sweep_ns_;
                 }
-                progress.update(packets, cap.position(), cpu_now());
+                now_ = std::max(now_, it.ts_ns);  // the program's clock never runs backwards
+                packets_++;
+                if (!run_one(runner_, -1, b.frame(it), now_)) {
+                    runts_++;  // shorter than an Ethernet header: the kernel will not run it
+                    continue;
+                }
+                if ((packets_ & 63) == 0)
+                    drain(now_);
+                if (now_ >= next_sweep_) {
+                    drain(now_);
+                    an_.sweep(scan_, now_);
+                    next_sweep_ = now_ + sweep_ns_;
+                }
             }
-        } else {
-            ReplayThreads threads(runner, cpus);
-            while (reader.next(b)) {
-                size_t i = 0, n = b.items.size();
-                if (packets == 0) {
-                    first_ts = b.items[0].ts_ns;
-                    next_sweep = first_ts + sweep_ns;
-                }
-                while (i < n) {
-                    // The range ends at the block's end or at the packet that
-                    // reaches the next sweep, whichever comes first.
-                    size_t j = i;
-                    uint64_t t = now;
-                    bool sweep = false;
-                    while (j < n) {
-                        t = std::max(t, b.items[j].ts_ns);
-                        j++;
-                        if (t >= next_sweep) {
-                            sweep = true;
-                            break;
-                        }
-                    }
-                    uint64_t ran = threads.run(b, i, j, now);
-                    now = std::max(ran, t);
-                    packets += j - i;
-                    drain(now);
-                    if (sweep) {
-                        an.sweep(scan, now);
-                        next_sweep = now + sweep_ns;
-                    }
-                    i = j;
-                }
-                progress.update(packets, cap.position(), cpu_now());
-            }
-            runts = threads.runts();
+            progress_.update(packets_, cap_.position(), cpu_now());
         }
     }
-    drain(now);
-    an.sweep(scan, now);
-    // Then the wire stays quiet after the capture ends: probes that were
-    // never answered time out, as they would have live.
-    uint64_t after = now + o.det.probe_timeout_ns + 1;
-    an.sweep(scan, after);
-    double secs = cpu_now() - t0;
-    progress.done();
 
-    if (!cap.warning().empty())
-        std::fprintf(stderr, "scanwatch: warning: %s\n", cap.warning().c_str());
-    nlohmann::ordered_json summary;
-    summary["event"] = "replay_done";
-    summary["file"] = o.file;
-    summary["link_type"] = cap.link_name();
-    summary["packets"] = packets;
-    summary["skipped"] = cap.skipped() + runts;
-    summary["sources"] = an.detector().tracked();
-    summary["scanners"] = an.detector().scanners_reported();
-    summary["capture_seconds"] = packets ? static_cast<double>(now - first_ts) / 1e9 : 0.0;
-    summary["seconds"] = std::round(secs * 1e6) / 1e6;  // microseconds, not 0.0011061490000656704
-    summary["packets_per_second"] = secs > 0 ? static_cast<uint64_t>(static_cast<double>(packets) / secs) : 0;
-    summary["threads"] = nthreads;
-    summary["truncated"] = !cap.warning().empty();
-    out.write(summary);
-    std::fprintf(stderr,
-                 "scanwatch: replayed %llu packets (%s) in %.3f s, %.0f packets/s (%zu thread%s): %zu sources, "
-                 "%llu scanners\n",
-                 static_cast<unsigned long long>(packets), cap.link_name().c_str(), secs,
-                 secs > 0 ? static_cast<double>(packets) / secs : 0.0, nthreads, nthreads == 1 ? "" : "s",
-                 an.detector().tracked(), static_cast<unsigned long long>(an.detector().scanners_reported()));
+    // Several threads: each block in ranges that end at the block's end or at
+    // the packet that reaches the next sweep, whichever comes first.
+    void run_threads(BlockReader& reader) {
+        ReplayThreads threads(runner_, cpus_);
+        PacketBlock b;
+        while (reader.next(b)) {
+            size_t i = 0, n = b.items.size();
+            if (packets_ == 0) {
+                first_ts_ = b.items[0].ts_ns;
+                next_sweep_ = first_ts_ + sweep_ns_;
+            }
+            while (i < n) {
+                size_t j = i;
+                uint64_t t = now_;
+                bool sweep = false;
+                while (j < n) {
+                    t = std::max(t, b.items[j].ts_ns);
+                    j++;
+                    if (t >= next_sweep_) {
+                        sweep = true;
+                        break;
+                    }
+                }
+                uint64_t ran = threads.run(b, i, j, now_);
+                now_ = std::max(ran, t);
+                packets_ += j - i;
+                drain(now_);
+                if (sweep) {
+                    an_.sweep(scan_, now_);
+                    next_sweep_ = now_ + sweep_ns_;
+                }
+                i = j;
+            }
+            progress_.update(packets_, cap_.position(), cpu_now());
+        }
+        runts_ = threads.runts();
+    }
+
+    const ReplayOptions& o_;
+    CaptureReader cap_;
+    ProgRunner runner_;
+    EventWriter out_;
+    Analyzer an_;
+    SourceScan scan_;
+    std::vector<unsigned> cpus_;
+    size_t nthreads_;
+    uint64_t sweep_ns_;
+    uint64_t packets_ = 0, runts_ = 0, now_ = 0, first_ts_ = 0, next_sweep_ = 0;
+    double t0_, secs_ = 0;
+    ReplayProgress progress_;  // last: made once t0_ is known, gone first
+};
+
+}  // namespace
+
+int replay_command(const ReplayOptions& o) {
+    Replay r(o);
+    r.run();
+    r.summarise();
     return 0;
 }
 
