@@ -9,7 +9,7 @@ PIN="/sys/fs/bpf/$ID"
 agent() { nsenter --net="/run/netns/$NS_TGT" "$SCANWATCH" "$@"; }
 check_clean() {
   ip -n "$NS_TGT" link show tg0 | grep -q 'xdp' && fail "$1: XDP still attached"
-  [ -z "$(tc -n "$NS_TGT" filter show dev tg0 egress 2>/dev/null)" ] || fail "$1: TC filter left"
+  [ "$(egress_progs 2>/dev/null || echo 0)" = 0 ] || fail "$1: TC egress program left (clsact filter or tcx link)"
   [ ! -e "$PIN" ] || fail "$1: pins left in $PIN"
 }
 # 1. --duration ends it
@@ -21,7 +21,7 @@ nsenter --net="/run/netns/$NS_TGT" "$SCANWATCH" run -i tg0 --pin-dir "$PIN" --st
 pid=$!
 for _ in $(seq 50); do grep -q started "$WORK/t.json" 2>/dev/null && break; sleep 0.1; done
 ip -n "$NS_TGT" link show tg0 | grep -q xdp || fail "XDP not attached while running"
-[ -n "$(tc -n "$NS_TGT" filter show dev tg0 egress)" ] || fail "TC egress not attached while running"
+[ "$(egress_progs)" = 1 ] || fail "TC egress not attached while running (clsact filters + tcx links: $(egress_progs))"
 [ -e "$PIN/sources" ] || fail "maps not pinned while running"
 kill -TERM $pid; wait $pid || fail "exit code $? after SIGTERM"
 check_clean sigterm

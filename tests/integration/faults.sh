@@ -120,7 +120,7 @@ agent_alive "second agent"
 
 # ---- 3. ring buffer overflow and a full sources map --------------------------------
 kill -STOP "$AGENT_PID"
-in_scan python3 "$HERE/spoof.py" --dst "$TGT4" --base 198.19.0.0 --count 6000 --kind osudp >/dev/null
+in_scan python3 "$HERE/spoof.py" --dst "$TGT4" --base 198.19.0.0 --count 6000 --kind osudp --per-source 4 >/dev/null
 kill -CONT "$AGENT_PID"
 for _ in $(seq 40); do
   grep -q 'ring buffer overflowed' "$WORK/agent.err" && grep -q 'sources map full' "$WORK/agent.err" && break
