@@ -200,12 +200,12 @@ TEST(Snapshot, StatusStoppedAndMetricsShowTheSameFigures) {
     EXPECT_EQ(st["shields_created"], 4);
 
     auto sp = stopped_json(s, "SIGTERM");
-    EXPECT_EQ(sp["packets"], st["packets"]);
-    EXPECT_EQ(sp["dropped"], st["dropped"]);
-    EXPECT_EQ(sp["scanners"], st["scanners"]);
-    EXPECT_EQ(sp["blocks_active"], st["blocks"]);
-    EXPECT_EQ(sp["blocks_created"], st["blocks_created"]);
-    EXPECT_EQ(sp["sources_in_map"], st["sources_in_map"]);
+    EXPECT_EQ(sp["packets"].get<uint64_t>(), st["packets"].get<uint64_t>());
+    EXPECT_EQ(sp["dropped"].get<uint64_t>(), st["dropped"].get<uint64_t>());
+    EXPECT_EQ(sp["scanners"].get<uint64_t>(), st["scanners"].get<uint64_t>());
+    EXPECT_EQ(sp["blocks_active"].get<uint64_t>(), st["blocks"].get<uint64_t>());
+    EXPECT_EQ(sp["blocks_created"].get<uint64_t>(), st["blocks_created"].get<uint64_t>());
+    EXPECT_EQ(sp["sources_in_map"].get<uint64_t>(), st["sources_in_map"].get<uint64_t>());
     EXPECT_EQ(sp["reports"], 4);
     EXPECT_EQ(sp["events"], 11);
     EXPECT_EQ(sp["sweeps"], 14);
