@@ -46,38 +46,23 @@ static __always_inline struct sw_syn *syn_slot(__u32 tag)
 	return bpf_map_lookup_elem(&sw_syns, &i);
 }
 
-/* An inbound SYN: remembered until our answer. sc->syn_tag tells account() its slot. */
-static __always_inline void syn_note(struct scratch *sc, const __u8 *prober, const __u8 *us,
-				     __be16 sport, __be16 dport, __u32 isn, __u8 flags)
+/*
+ * A SYN accounted to its source's record (account.bpf.h): remembered in
+ * sw_syns until our answer. A SYN from a source without a record writes no
+ * slot: admission holds it whole (admit.bpf.h), and held_syn() finds it
+ * there. first: its source's first probe of this port or host.
+ */
+static __always_inline void syn_note(const struct acct *a, __u64 mask, int first)
 {
-	__u32 tag = syn_tag(prober, us, sport, dport);
+	__u32 tag = syn_tag(a->saddr, a->daddr, bpf_htons(a->o.sport), a->o.dport);
 	struct sw_syn *e = syn_slot(tag);
 
-	sc->syn_tag = tag;
 	if (!e)
 		return;
 	e->tag = tag;
-	e->isn = isn;
-	e->flags = flags;
-}
-
-/*
- * Marks the SYN this packet is (tcp_in just noted it; sc->syn_tag) as a
- * first contact (a port or host this source had not tried before): its
- * answer then counts in the sequential test, while repeated connections to
- * the same service do not pile up benign credit.
- */
-static __always_inline void mark_first_contact(void)
-{
-	__u32 zero = 0;
-	struct scratch *sc = bpf_map_lookup_elem(&sw_scratch, &zero);
-	struct sw_syn *e;
-
-	if (!sc)
-		return;
-	e = syn_slot(sc->syn_tag);
-	if (e && e->tag == sc->syn_tag)
-		e->flags |= SW_SYN_FIRST;
+	e->isn = a->o.seqval;
+	e->flags = (mask & BIT(SW_C_SYN_NMAP) ? SW_SYN_NMAP : 0) | (first ? SW_SYN_FIRST : 0) |
+		   (mask & BIT(SW_C_FRAG_TINY) ? SW_SYN_FRAG : 0);
 }
 
 /* Per-CPU scratch holding the flow key of a segment from the prober. */

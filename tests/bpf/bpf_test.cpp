@@ -3,6 +3,7 @@
 // Needs root (CAP_BPF + CAP_SYS_ADMIN for test runs).
 #include <arpa/inet.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
@@ -1962,6 +1963,43 @@ protected:
                 ASSERT_EQ(xdp(nmap::syn(a, T, 40000, static_cast<uint16_t>(80 + k), i)), kXdpPass);
         }
     }
+
+    // SYNs noted in sw_syns (tag != 0), read through the map's mapping.
+    uint32_t syn_slots_used() {
+        bpf_map* m = r().skel()->maps.sw_syns;
+        const size_t stride = (bpf_map__value_size(m) + 7) / 8 * 8, n = bpf_map__max_entries(m);
+        void* mm = mmap(nullptr, stride * n, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
+        if (mm == MAP_FAILED)
+            return ~0u;
+        uint32_t used = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t tag;
+            std::memcpy(&tag, static_cast<const uint8_t*>(mm) + i * stride, sizeof tag);
+            used += tag != 0;
+        }
+        munmap(mm, stride * n);
+        return used;
+    }
+
+    // An address of 2001:2::/48 whose first packet would be held in a's
+    // sw_admit slot (admit_slot() in admit.bpf.h, this load's seed).
+    std::string admit_collider(std::string_view a) {
+        auto slot = [&](const Addr& x) {
+            uint32_t w[4];
+            std::memcpy(w, x.b.data(), sizeof w);
+            uint32_t h = sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3]))));
+            return sw_hash32(h ^ r().skel()->rodata->hash_seed) & 0xffff;
+        };
+        const uint32_t want = slot(addr(a));
+        Addr c = addr("2001:2:0:5::");
+        for (uint32_t v = 1; v < (1u << 24); v++) {
+            const uint32_t be = htonl(v);
+            std::memcpy(c.b.data() + 12, &be, sizeof be);
+            if (slot(c) == want)
+                return c.str();
+        }
+        return {};
+    }
 };
 
 TEST_F(AdmitTest, OnePacketSourcesInsertNothing) {
@@ -2030,6 +2068,88 @@ TEST_F(AdmitTest, ScannerAmidOnePacketFlood) {
     EXPECT_GE(s->ports_new, probes - 1);
     EXPECT_EQ(r().sources().size(), 1u) << "no forged source has a record";
     EXPECT_EQ(stat(SW_S_SOURCE_FULL), 0u);
+}
+
+// A held SYN is its own entry of sw_syns: a one-packet source writes no SYN
+// slot, and our SYN/ACK to its SYN makes the flow from the held copy (ISN,
+// nmap's fingerprint, a first contact), once; the prober's ACK of it proves.
+TEST_F(AdmitTest, HeldSynIsAnsweredWithoutASynSlot) {
+    spoofed_syns(0, 1000);
+    const Packet syn = nmap::syn(A, T, 40000, 80, 0x1234);
+    ASSERT_EQ(xdp(syn), kXdpPass);
+    EXPECT_EQ(syn_slots_used(), 0u) << "a SYN from a source without a record is held, not noted";
+    EXPECT_FALSE(src(A));
+    // acking another ISN answers nothing
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1236).seq(0x5000)), kTcOk);
+    EXPECT_EQ(r().flow_count(), 0u);
+    now_ = T0 + 5;
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1235).seq(0x5000)), kTcOk);
+    auto f = r().flow(key_of(syn));
+    ASSERT_TRUE(f) << "our SYN/ACK found the held SYN";
+    EXPECT_EQ(f->state, SW_FS_SYNACK);
+    EXPECT_EQ(f->isn, 0x1234u);
+    EXPECT_EQ(f->our_isn, 0x5000u);
+    EXPECT_EQ(f->syn_nmap, 1);
+    EXPECT_EQ(f->first_contact, 1);
+    EXPECT_EQ(f->syn_ns, T0 + 5);
+    EXPECT_EQ(stat(SW_S_FLOWS_NEW), 1u);
+    // a second SYN/ACK to the same SYN is no second answer
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1235).seq(0x5000)), kTcOk);
+    EXPECT_EQ(stat(SW_S_FLOWS_NEW), 1u);
+    // its ACK of our SYN/ACK: its second packet, the proof, and its record
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 40000, 80).ack(0x5001).seq(0x1235)), kXdpPass);
+    auto s = src(A);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->cnt[SW_C_SYN], 1u);
+    EXPECT_EQ(s->cnt[SW_C_ANSWERED], 1u);
+    EXPECT_EQ(s->cnt[SW_C_FIRST_OK], 1u);
+    EXPECT_TRUE(s->flags & SW_SF_PROVEN);
+    EXPECT_EQ(syn_slots_used(), 0u) << "an answered held SYN is not noted when its record is made";
+}
+
+// nmap sends its next probes before the first answers come back: a SYN
+// still unanswered when its source's record is made moves to sw_syns, and
+// its answer counts there, once.
+TEST_F(AdmitTest, SynAnsweredAfterItsSourceHasARecord) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80, 0x1234)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81, 0x1234)), kXdpPass);
+    ASSERT_TRUE(src(A));
+    EXPECT_EQ(syn_slots_used(), 2u) << "the held SYN and the second one";
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1235).seq(7)), kTcOk);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1235).seq(7)), kTcOk);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 81, 40000).rst().ack(0x1235)), kTcOk);
+    EXPECT_EQ(cnt(A, SW_C_SYN), 2u);
+    EXPECT_EQ(cnt(A, SW_C_ANSWERED), 1u);
+    EXPECT_EQ(cnt(A, SW_C_FIRST_OK), 1u);
+    EXPECT_EQ(cnt(A, SW_C_FAIL_RST), 1u);
+    EXPECT_EQ(r().flow_count(), 1u);
+    EXPECT_EQ(syn_slots_used(), 0u) << "both answered";
+}
+
+// A forger who lands a packet in a held SYN's slot (here from an address
+// found to share it, with the prober's very ports and ISN) costs the prober
+// that first flow and nothing more: our SYN/ACK matches the held copy only
+// for the address it is sent to, so no flow, no answer and no proof come of
+// the forged copy, for the prober or for the forged address; the prober's
+// later probes make its record as usual.
+TEST_F(AdmitTest, ForgedPacketInAHeldSynsSlotCostsOnlyThatFlow) {
+    const std::string f = admit_collider(A6);
+    ASSERT_FALSE(f.empty()) << "no address of 2001:2:0:5::/104 shares the scanner's slot";
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 80, 0x1234)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(f, T6, 40000, 80, 0x1234)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T6, A6, 80, 40000).syn().ack(0x1235).seq(0x5000)), kTcOk);
+    EXPECT_EQ(r().flow_count(), 0u) << "the forged copy answered our SYN/ACK to the scanner";
+    ASSERT_EQ(xdp(Packet::tcp(A6, T6, 40000, 80).ack(0x5001).seq(0x1235)), kXdpPass);
+    EXPECT_FALSE(src(A6)) << "an unproven ACK is not accounted";
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 81, 0x1234)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 82, 0x1234)), kXdpPass);
+    auto s = src(A6);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->cnt[SW_C_SYN], 2u) << "its first SYN was lost to the forger, no more";
+    EXPECT_EQ(s->cnt[SW_C_ANSWERED], 0u);
+    EXPECT_FALSE(s->flags & SW_SF_PROVEN);
+    EXPECT_FALSE(src(f));
+    EXPECT_EQ(r().sources().size(), 1u);
 }
 
 // Two packets per forged source do make records, and overflow the sources
