@@ -217,6 +217,18 @@ static __always_inline struct sw_config *get_config(void)
 	return bpf_map_lookup_elem(&sw_cfg, &zero);
 }
 
+/*
+ * The programs' one clock. Live it is CLOCK_MONOTONIC as of the last timer
+ * tick (bpf_ktime_get_coarse_ns: one read of the timekeeper, 1-4 ms behind
+ * the exact clock, never ahead of it), not bpf_ktime_get_ns: that reads the
+ * TSC, and under a hypervisor the read cost a SYN 20-25 ns of its 130
+ * (sw_prog_bench, bench/README.md). Nothing here needs better than a tick:
+ * first/last seen, event times and the per-second budgets are compared in
+ * seconds, and a block expires at most one tick late. Every live read goes
+ * through here, so the programs never mix two clocks (a later read is never
+ * smaller than an earlier one, which the rate windows' unsigned differences
+ * rely on). The agent's CLOCK_MONOTONIC is the same clock, read exactly.
+ */
 static __always_inline __u64 sw_now(void)
 {
 	if (replay_mode) {
@@ -224,5 +236,5 @@ static __always_inline __u64 sw_now(void)
 		struct sw_clock *c = bpf_map_lookup_elem(&sw_clock, &cpu);
 		return c ? c->ns : 0;
 	}
-	return bpf_ktime_get_ns();
+	return bpf_ktime_get_coarse_ns();
 }

@@ -1312,6 +1312,37 @@ TEST_F(BpfTest, FirstEventMarksTheSourceHot) {
 // A forger makes many sources hot at once: their first events stop at the
 // budget (the flags are still set, for the agent's walk), and a real scanner
 // made hot meanwhile still tells its later milestones.
+// Live, the programs' clock is the agent's CLOCK_MONOTONIC read at the last
+// tick (maps.bpf.h, sw_now): a record's times lie between the clock before
+// the packet, less a tick or so, and the clock after it, never ahead.
+TEST(LiveClock, RecordTimesAreTheAgentsMonotonicClock) {
+    SkelPtr sk;
+    try {
+        SkelOptions so;
+        so.admission = false;
+        sk = open_skeleton(so);
+    } catch (const std::exception& e) {
+        FAIL() << "cannot load the BPF programs (these tests need root): " << e.what();
+    }
+    auto mono = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return static_cast<uint64_t>(ts.tv_sec) * SEC + static_cast<uint64_t>(ts.tv_nsec);
+    };
+    const Bytes frame = nmap::syn(A, T, 40000, 80).build();
+    const uint64_t before = mono();
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_size_in = static_cast<uint32_t>(frame.size()),
+                .repeat = 1);
+    ASSERT_EQ(bpf_prog_test_run_opts(bpf_program__fd(sk->progs.scanwatch_xdp), &opts), 0);
+    const uint64_t after = mono();
+    sw_source s{};
+    const Addr a = addr(A);
+    ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(sk->maps.sw_sources), a.b.data(), &s), 0);
+    EXPECT_LE(s.first_ns, after) << "the kernel's clock is ahead of CLOCK_MONOTONIC";
+    EXPECT_GE(s.first_ns + 50'000'000, before) << "more than 50 ms behind CLOCK_MONOTONIC";
+    EXPECT_EQ(s.first_ns, s.last_ns);
+}
+
 TEST(HotBudget, FirstEventsStopAtTheBudgetButEveryFlagIsSet) {
     cpu_set_t one, old;
     CPU_ZERO(&one);
