@@ -117,7 +117,7 @@ __noinline int sw_account(struct acct *a)
 		}
 		/* a SYN waits in sw_syns for our answer (a held one waited in sw_admit) */
 		if (o->syn_flow)
-			syn_note(a, mask, first);
+			syn_note(a, ah, mask, first);
 		/* past the bitmaps' exact range: the HyperLogLog stage (abi.h) */
 		if (s->ports_new >= SW_WIDE_AT || s->hosts_new >= SW_WIDE_AT)
 			wide_add(saddr, s, ph, ah, o->no_port);

@@ -33,11 +33,22 @@ static __always_inline void flow_key(struct sw_flow_key *k, const __u8 *sa, cons
 	k->pad[0] = k->pad[1] = k->pad[2] = 0;
 }
 
-/* The SYN's tag in sw_syns, never 0; the slot is tag % SW_SYN_SLOTS. */
+/*
+ * The SYN's tag in sw_syns from the hashes of its two addresses (addr_hash),
+ * never 0; the slot is tag % SW_SYN_SLOTS. The seed goes in with the
+ * prober's hash, before the ports are mixed in: with it only at the end, a
+ * forger who knows a prober's 5-tuple could solve for another address and
+ * ports with the same pre-seed hash, i.e. the same slot under every seed.
+ */
+static __always_inline __u32 syn_tag_h(__u32 prober_h, __u32 us_h, __be16 sport, __be16 dport)
+{
+	__u32 h = sw_hash32(sw_hash32(prober_h ^ hash_seed) ^ us_h ^ ((__u32)sport << 16 | dport));
+	return h ? h : 1;
+}
+
 static __always_inline __u32 syn_tag(const __u8 *prober, const __u8 *us, __be16 sport, __be16 dport)
 {
-	__u32 h = sw_hash32(pending_hash(prober, us, sport, dport) ^ hash_seed);
-	return h ? h : 1;
+	return syn_tag_h(addr_hash(prober), addr_hash(us), sport, dport);
 }
 
 static __always_inline struct sw_syn *syn_slot(__u32 tag)
@@ -50,11 +61,12 @@ static __always_inline struct sw_syn *syn_slot(__u32 tag)
  * A SYN accounted to its source's record (account.bpf.h): remembered in
  * sw_syns until our answer. A SYN from a source without a record writes no
  * slot: admission holds it whole (admit.bpf.h), and held_syn() finds it
- * there. first: its source's first probe of this port or host.
+ * there. us_h: addr_hash(a->daddr); first: its source's first probe of this
+ * port or host.
  */
-static __always_inline void syn_note(const struct acct *a, __u64 mask, int first)
+static __always_inline void syn_note(const struct acct *a, __u32 us_h, __u64 mask, int first)
 {
-	__u32 tag = syn_tag(a->saddr, a->daddr, bpf_htons(a->o.sport), a->o.dport);
+	__u32 tag = syn_tag_h(addr_hash(a->saddr), us_h, bpf_htons(a->o.sport), a->o.dport);
 	struct sw_syn *e = syn_slot(tag);
 
 	if (!e)

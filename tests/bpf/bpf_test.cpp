@@ -2018,8 +2018,8 @@ protected:
         auto slot = [&](const Addr& x) {
             uint32_t w[4];
             std::memcpy(w, x.b.data(), sizeof w);
-            uint32_t h = sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3]))));
-            return sw_hash32(h ^ r().skel()->rodata->hash_seed) & 0xffff;
+            const uint32_t seed = r().skel()->rodata->hash_seed;
+            return sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3] ^ seed)))) & 0xffff;
         };
         const uint32_t want = slot(addr(a));
         Addr c = addr("2001:2:0:5::");
@@ -2181,6 +2181,42 @@ TEST_F(AdmitTest, ForgedPacketInAHeldSynsSlotCostsOnlyThatFlow) {
     EXPECT_FALSE(s->flags & SW_SF_PROVEN);
     EXPECT_FALSE(src(f));
     EXPECT_EQ(r().sources().size(), 1u);
+}
+
+// sw_hash32's inverse (murmur3's finaliser is a bijection).
+uint32_t sw_unhash32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7ed1b41du;  // 0xc2b2ae35^-1 mod 2^32
+    x ^= (x >> 13) ^ (x >> 26);
+    x *= 0xa5cb9243u;  // 0x85ebca6b^-1
+    x ^= x >> 16;
+    return x;
+}
+
+// The hash of an address that every sketch uses (addr_hash, source.bpf.h)
+// has no seed and inverts easily: a forger can compute an IPv6 address with
+// the same hash as any prober's. Its packets must still not land in the
+// prober's admission slot (the seed goes in first), or one forged packet
+// before each of the prober's would keep it from ever earning a record.
+TEST_F(AdmitTest, AnAddressWithTheSameUnseededHashDoesNotShareTheSlot) {
+    ASSERT_EQ(sw_unhash32(sw_hash32(0x12345678u)), 0x12345678u);
+    auto words = [](const Addr& a) {
+        std::array<uint32_t, 4> w;
+        std::memcpy(w.data(), a.b.data(), sizeof w);
+        return w;
+    };
+    const auto p = words(addr(A6));
+    const uint32_t target = sw_hash32(p[0] ^ sw_hash32(p[1] ^ sw_hash32(p[2] ^ sw_hash32(p[3]))));
+    Addr f = addr("2001:2:0:6::");
+    auto w = words(f);
+    w[3] = sw_unhash32(sw_unhash32(sw_unhash32(sw_unhash32(target) ^ w[0]) ^ w[1]) ^ w[2]);
+    std::memcpy(f.b.data(), w.data(), sizeof w);
+    ASSERT_EQ(sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3])))), target);
+    ASSERT_NE(f, addr(A6));
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 80, 0x1234)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(f.str(), T6, 40000, 80, 0x1234)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 81, 0x1234)), kXdpPass);
+    EXPECT_EQ(cnt(A6, SW_C_SYN), 2u) << "the forged address took the scanner's admission slot";
 }
 
 // Two packets per forged source do make records, and overflow the sources
