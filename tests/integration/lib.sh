@@ -311,11 +311,11 @@ run_cases() {
   return 0
 }
 
-# check_counts NAME PORTS HOSTS: the scanner's row in the agent's last
-# snapshot (SW_SNAPSHOT) counts the ports and hosts sent within 10 %
+# check_counts NAME PORTS HOSTS [SRC]: the scanner's row (default $SCAN4) in
+# the agent's last snapshot (SW_SNAPSHOT) counts the ports and hosts sent within 10 %
 check_counts() {
   [ -f "$WORK/$1.once.json" ] || return 0
-  python3 - "$WORK/$1.once.json" "$SCAN4" "$2" "$3" "$1" <<'PY' || fail "$1: counts off"
+  python3 - "$WORK/$1.once.json" "${4:-$SCAN4}" "$2" "$3" "$1" <<'PY' || fail "$1: counts off"
 import json, sys
 path, src, want_ports, want_hosts, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 rows = [r for r in json.load(open(path))["sources"] if r["src"] == src]

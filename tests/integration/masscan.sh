@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# masscan, live (Debian's masscan 1.3): a port scan of one host and a sweep of
-# five ports over 31 hosts, each at a modest rate, against the watched
+# masscan, live (Debian's masscan 1.3): a port scan of one host (IPv4 and
+# IPv6) and a sweep of five ports over 31 hosts, each at a modest rate, against the watched
 # namespace. masscan builds its own frames, so it is told the target side's
-# MAC (--router-mac), its own address (--adapter-ip) and the interface (-e);
+# MAC (--router-mac, --router-mac-ipv6), its own address (--adapter-ip) and the interface (-e);
 # --wait 1 cuts its 10 s wait for late answers. The verdict must name
 # masscan, the kind (syn; the sweep as sweep beside syn) and count ports and
 # hosts within 10 %.
@@ -20,14 +20,17 @@ ip netns exec "$NS_TGT" ping -q -i 0.2 "$SCAN4" >/dev/null 2>&1 &
 PINGER=$!
 MAC=$(ip -n "$NS_TGT" -j link show tg0 | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["address"])')
 M="masscan --router-mac $MAC --adapter-ip $SCAN4 -e sc0 --wait 1 --rate 400"
+M6="masscan --router-mac-ipv6 $MAC --adapter-ip $SCAN6 -e sc0 --wait 1 --rate 400"
 
 # name | scanner | kinds | tool | !program arguments
 run_cases <<EOF
 ports | $SCAN4 | syn       | masscan | !$M -p 1-200,2222 $TGT4
 sweep | $SCAN4 | syn,sweep | masscan | !$M -p 21,22,23,80,8000 198.18.0.10-198.18.0.40
+ports6 | $SCAN6 | syn      | masscan | !$M6 -p 1-200,2222 $TGT6
 EOF
 
 kill "$PINGER"; wait "$PINGER" 2>/dev/null || true
 check_counts ports 201 1
 check_counts sweep 5 31
+check_counts ports6 201 1 "$SCAN6"
 echo "PASS masscan ($CASES_RUN cases)"
