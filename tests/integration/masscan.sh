@@ -9,6 +9,7 @@
 #
 #   SW_CASES="ports"   run one case;  SW_EXPLORE=1   report without failing
 source "$(dirname "$0")/lib.sh"
+{ masscan --version || true; } 2>&1 | grep "Masscan version" >/dev/null || fail "masscan is not installed (scripts/install-deps.sh)"
 
 SW_SNAPSHOT=1
 lab_up; add_sweep_addrs; start_services

@@ -9,6 +9,7 @@
 #
 #   SW_CASES="open"   run one case;  SW_EXPLORE=1   report without failing
 source "$(dirname "$0")/lib.sh"
+zmap --version >/dev/null 2>&1 || fail "zmap is not installed (scripts/install-deps.sh)"
 
 SW_SNAPSHOT=1
 lab_up; add_sweep_addrs; start_services

@@ -1123,6 +1123,43 @@ TEST(DetectorClasses, ToolsByTheirDefaults) {
     }
 }
 
+TEST(DetectorClasses, UnicornscanBySeqKey) {
+    {  // its SYNs share one seq key (the first has none to match): syn, unicornscan,
+       // and no scanner_os: the OpenBSD-like SYNs are its imitation, not its stack
+        Detector d;
+        auto rec = Rec().set(SW_C_PROBES, 40).set(SW_C_SYN, 40).set(SW_C_UNICORN_SEQ, 39)
+                       .set(SW_C_FAIL_RST, 40).ports(40).hosts(1);
+        rec.r.os_syn_ttl = 64;
+        rec.r.os_syn_win = 16384;
+        rec.r.os_syn_opts = 0x21141311;
+        auto r = d.observe(kSrc, rec, T0);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->tool, "unicornscan");
+        EXPECT_EQ(r->kinds, Kinds{"syn"}) << "closed ports only: still raw SYNs, no connect scan";
+        EXPECT_EQ(r->scanner_os, "unknown");
+    }
+    {  // an OpenBSD host's connect scan: the same SYNs without the key
+        Detector d;
+        auto rec = Rec().set(SW_C_PROBES, 40).set(SW_C_SYN, 40).set(SW_C_FAIL_RST, 40).ports(40).hosts(1);
+        rec.r.os_syn_ttl = 64;
+        rec.r.os_syn_win = 16384;
+        rec.r.os_syn_opts = 0x21141311;
+        auto r = d.observe(kSrc, rec, T0);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->tool, "unknown");
+        EXPECT_EQ(r->kinds, Kinds{"connect"});
+        EXPECT_EQ(r->scanner_os, "bsd-macos");
+    }
+    {  // one chance match in a scan's SYNs names nothing
+        Detector d;
+        auto rec = Rec().set(SW_C_PROBES, 40).set(SW_C_SYN, 40).set(SW_C_UNICORN_SEQ, 1)
+                       .set(SW_C_FAIL_RST, 40).ports(40).hosts(1);
+        auto r = d.observe(kSrc, rec, T0);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->tool, "unknown");
+    }
+}
+
 TEST(DetectorClasses, ScannerOsFromTheStackBuiltSyns) {
     EXPECT_EQ(scanner_os(64, 64240, 0x24813), "linux");
     EXPECT_EQ(scanner_os(63, 29200, 0x211413), "linux");
