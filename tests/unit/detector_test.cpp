@@ -1095,6 +1095,27 @@ TEST(DetectorClasses, FragmentedSynScanIsSyn) {
     EXPECT_TRUE(r2->kinds.empty());
 }
 
+TEST(DetectorClasses, TinyFragmentsToThreePortsAreBreadth) {
+    // nmap -f: three probes' tiny first fragments, all answered with RST: a
+    // scanner before min_ports, its kind still open (no SYN/ACK proved it)
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 3).set(SW_C_FRAG, 3).set(SW_C_FRAG_TINY, 3).set(SW_C_SAME_SEQ, 2)
+                   .set(SW_C_FAIL_RST, 3).set(SW_C_FRAG_RST, 3).ports(3).hosts(1);
+    auto r = d.observe(kSrc, rec, T0);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->scanner);
+    EXPECT_TRUE(r->kinds.empty());
+    // two ports are not yet breadth, nor are whole-header fragments to three
+    Detector d2;
+    auto two = Rec().set(SW_C_PROBES, 3).set(SW_C_FRAG, 3).set(SW_C_FRAG_TINY, 3).set(SW_C_FAIL_RST, 3)
+                   .ports(2).hosts(1);
+    EXPECT_FALSE(d2.observe(kSrc, two, T0));
+    Detector d3;
+    auto whole = Rec().set(SW_C_PROBES, 3).set(SW_C_SYN, 3).set(SW_C_FRAG, 3).set(SW_C_FAIL_RST, 3)
+                     .ports(3).hosts(1);
+    EXPECT_FALSE(d3.observe(kSrc, whole, T0));
+}
+
 TEST(DetectorClasses, ToolsByTheirDefaults) {
     {  // hping3 -S: window 64, no options, one port after another
         Detector d;

@@ -245,6 +245,7 @@ struct Evidence {
     uint64_t P = 0, H = 0;        // ports, hosts
     uint64_t timeouts = 0, failures = 0, successes = 0, stealth = 0, os = 0, rpc = 0, probes = 0;
     bool os_detect = false, strong_rpc = false, version_probing = false;
+    bool tiny_frags = false;  // RFC 1858's tiny first fragments to several ports
     uint64_t os_tries = 0;   // -O's tries (0: no -O)
     uint64_t icmp_disc = 0;  // ICMP host-discovery probes beyond -O's and -sO's
 };
@@ -319,7 +320,7 @@ struct Detector::Impl {
         // The fast path blocks after fewer ports than min_ports may ask for, and
         // a blocked source's record stops growing: its judgement counts as breadth.
         const bool broad = e.P >= cfg.min_ports || e.H >= cfg.min_hosts || e.strong_rpc ||
-                           e.version_probing || e.os_detect || s.fast_blocked;
+                           e.version_probing || e.os_detect || e.tiny_frags || s.fast_blocked;
         v.scanner = s.reported || (v.score >= cfg.alert_score && broad);
         if (!v.scanner)
             v.why_not = judge_why_not(e, v.score, broad);
@@ -351,6 +352,12 @@ struct Detector::Impl {
                     c[SW_C_ACK_PROBE] + c[SW_C_ODD_FLAGS] + c[SW_C_FRAG_TINY];
         e.os = uint64_t{c[SW_C_OS_TS]} + c[SW_C_OS_URG] + c[SW_C_OS_UDP];
         e.os_detect = e.os >= 2 || (c[SW_C_ICMP_ODD] >= 1 && c[SW_C_OS_TS] >= 1);
+        // First fragments shorter than a TCP header (nmap -f, --mtu 8/16)
+        // come from no stack and no path MTU (IPv4's 68-byte minimum leaves
+        // 48 bytes past an option-less header; RFC 1858): to a few ports,
+        // breadth on their own, like -O's and -sV's probes, so -f is named
+        // after kKindMin probes rather than min_ports (2-3 fragments each).
+        e.tiny_frags = c[SW_C_FRAG_TINY] >= kKindMin && e.P >= kKindMin;
         e.rpc = std::max<uint64_t>(c[SW_C_RPC], s.rpc_events);
         e.strong_rpc = rpc_strong(s);
         e.probes = c[SW_C_PROBES];
