@@ -50,6 +50,13 @@ struct Rec {
         r.last_ns = ns;
         return *this;
     }
+    // the first stack-built SYN (scanner_os): TTL, window, option order
+    Rec& os_syn(uint8_t ttl, uint16_t win, uint32_t opts) {
+        r.os_syn_ttl = ttl;
+        r.os_syn_win = win;
+        r.os_syn_opts = opts;
+        return *this;
+    }
     operator const sw_source&() const { return r; }
 };
 
@@ -1149,10 +1156,7 @@ TEST(DetectorClasses, UnicornscanBySeqKey) {
        // and no scanner_os: the OpenBSD-like SYNs are its imitation, not its stack
         Detector d;
         auto rec = Rec().set(SW_C_PROBES, 40).set(SW_C_SYN, 40).set(SW_C_UNICORN_SEQ, 39)
-                       .set(SW_C_FAIL_RST, 40).ports(40).hosts(1);
-        rec.r.os_syn_ttl = 64;
-        rec.r.os_syn_win = 16384;
-        rec.r.os_syn_opts = 0x21141311;
+                       .set(SW_C_FAIL_RST, 40).ports(40).hosts(1).os_syn(64, 16384, 0x21141311);
         auto r = d.observe(kSrc, rec, T0);
         ASSERT_TRUE(r);
         EXPECT_EQ(r->tool, "unicornscan");
@@ -1161,10 +1165,8 @@ TEST(DetectorClasses, UnicornscanBySeqKey) {
     }
     {  // an OpenBSD host's connect scan: the same SYNs without the key
         Detector d;
-        auto rec = Rec().set(SW_C_PROBES, 40).set(SW_C_SYN, 40).set(SW_C_FAIL_RST, 40).ports(40).hosts(1);
-        rec.r.os_syn_ttl = 64;
-        rec.r.os_syn_win = 16384;
-        rec.r.os_syn_opts = 0x21141311;
+        auto rec = Rec().set(SW_C_PROBES, 40).set(SW_C_SYN, 40).set(SW_C_FAIL_RST, 40).ports(40).hosts(1)
+                       .os_syn(64, 16384, 0x21141311);
         auto r = d.observe(kSrc, rec, T0);
         ASSERT_TRUE(r);
         EXPECT_EQ(r->tool, "unknown");
