@@ -314,7 +314,8 @@ run_cases() {
 # check_counts NAME PORTS HOSTS [SRC]: the scanner's row (default $SCAN4) in
 # the agent's last snapshot (SW_SNAPSHOT) counts the ports and hosts sent within 10 %
 check_counts() {
-  [ -f "$WORK/$1.once.json" ] || return 0
+  [ -f "$WORK/$1.json" ] || return 0   # the case did not run (SW_CASES)
+  [ -s "$WORK/$1.once.json" ] || fail "$1: no snapshot of the agent (SW_SNAPSHOT=1 before run_cases)"
   python3 - "$WORK/$1.once.json" "${4:-$SCAN4}" "$2" "$3" "$1" <<'PY' || fail "$1: counts off"
 import json, sys
 path, src, want_ports, want_hosts, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
