@@ -117,6 +117,24 @@ struct MirrorTest : ::testing::Test {
         });
     }
     bool was_named(const Addr& a) const { return std::count(named.begin(), named.end(), a.str()) > 0; }
+    long times_named(const Addr& a) const { return std::count(named.begin(), named.end(), a.str()); }
+
+    // forged(from) .. forged(to - 1) arrive with `rec` and an event each, read at `now`.
+    void arrive(Mirror& m, uint32_t from, uint32_t to, const sw_source& rec, uint64_t now) {
+        for (uint32_t i = from; i < to; i++) {
+            map.recs[forged(i)] = rec;
+            m.on_event(event_of(forged(i)));
+        }
+        m.flush(now);
+    }
+    // Four forged scanners fill a 4-slot mirror at T0 and go quiet; four more
+    // take their slots 10 s later. Returns that time.
+    uint64_t fill_then_replace(Mirror& m) {
+        arrive(m, 0, 4, record(10), T0);
+        const uint64_t t1 = T0 + 10 * kSec;
+        arrive(m, 4, 8, record(10, 1, true, t1), t1);
+        return t1;
+    }
 };
 
 TEST_F(MirrorTest, ReadsOnlyHotSourcesByKeyAndAFixedSliceOfTheMap) {
@@ -261,11 +279,7 @@ TEST_F(MirrorTest, ActiveForgedVerdictsYieldToAScannerWithMoreEvidence) {
 // event (nmap between milestones) and the sweeps re-read it and name it.
 TEST_F(MirrorTest, QuietForgedVerdictsGiveTheirSlotsToAScannerBetweenMilestones) {
     Mirror m(an, map.reader(), {.max_tracked = 16, .walk_per_sweep = 4096});
-    for (uint32_t i = 0; i < 16; i++) {
-        map.recs[forged(i)] = record(6);
-        m.on_event(event_of(forged(i)));
-    }
-    m.flush(T0);
+    arrive(m, 0, 16, record(6), T0);
     ASSERT_EQ(named.size(), 16u) << "every slot holds a verdict";
     const uint64_t t1 = T0 + 10 * kSec;  // > probe timeout + re-emit interval since their last packet
     map.recs[kScanner] = record(4, 1, true, t1);
@@ -288,17 +302,7 @@ TEST_F(MirrorTest, QuietForgedVerdictsGiveTheirSlotsToAScannerBetweenMilestones)
 // was already said.
 TEST_F(MirrorTest, AnEvictedVerdictSourceThatComesBackIsNotReportedTwice) {
     Mirror m(an, map.reader(), {.max_tracked = 4, .walk_per_sweep = 4096});
-    for (uint32_t i = 0; i < 4; i++) {
-        map.recs[forged(i)] = record(10);
-        m.on_event(event_of(forged(i)));
-    }
-    m.flush(T0);
-    const uint64_t t1 = T0 + 10 * kSec;
-    for (uint32_t i = 4; i < 8; i++) {
-        map.recs[forged(i)] = record(10, 1, true, t1);
-        m.on_event(event_of(forged(i)));
-    }
-    m.flush(t1);
+    const uint64_t t1 = fill_then_replace(m);
     ASSERT_FALSE(m.tracks(forged(0)));
     ASSERT_EQ(m.stats().evicted_judged, 4u);
     EXPECT_EQ(an.detector().tracked(), 4u) << "the evicted ones are forgotten by the detector";
@@ -308,7 +312,7 @@ TEST_F(MirrorTest, AnEvictedVerdictSourceThatComesBackIsNotReportedTwice) {
     m.flush(t2);
     m.sweep(t2 + kSec);  // the walk skips the settled ones already reported
     EXPECT_TRUE(m.tracks(forged(0)));
-    EXPECT_EQ(std::count(named.begin(), named.end(), forged(0).str()), 1);
+    EXPECT_EQ(times_named(forged(0)), 1);
     EXPECT_EQ(named.size(), 8u);
     EXPECT_EQ(m.stats().repeats_held, 1u) << "the walk does not judge settled, reported sources again";
     EXPECT_EQ(m.stats().remembered, 8u);
@@ -319,12 +323,9 @@ TEST_F(MirrorTest, AnEvictedVerdictSourceThatComesBackIsNotReportedTwice) {
 TEST_F(MirrorTest, ASettledSourceIsJudgedOnceAndTakesNoSlot) {
     Mirror m(an, map.reader(), {.max_tracked = 4, .walk_per_sweep = 4096});
     const uint64_t t1 = T0 + 10 * kSec;
-    for (uint32_t i = 0; i < 4; i++) {
-        map.recs[forged(i)] = answered(5);
-        map.recs[forged(i)].last_ns = t1;
-        m.on_event(event_of(forged(i)));
-    }
-    m.flush(t1);
+    sw_source active = answered(5);
+    active.last_ns = t1;
+    arrive(m, 0, 4, active, t1);
     map.recs[kScanner] = record(30);  // last packet at T0: settled at t1
     m.sweep(t1);
     EXPECT_TRUE(was_named(kScanner));
@@ -337,17 +338,7 @@ TEST_F(MirrorTest, ASettledSourceIsJudgedOnceAndTakesNoSlot) {
 // may make it blockable), counts grown by half.
 TEST_F(MirrorTest, AnEvictedSourceThatComesBackWithMoreIsReportedAgain) {
     Mirror m(an, map.reader(), {.max_tracked = 4, .walk_per_sweep = 4096});
-    for (uint32_t i = 0; i < 4; i++) {
-        map.recs[forged(i)] = record(10);
-        m.on_event(event_of(forged(i)));
-    }
-    m.flush(T0);
-    const uint64_t t1 = T0 + 10 * kSec;
-    for (uint32_t i = 4; i < 8; i++) {
-        map.recs[forged(i)] = record(10, 1, true, t1);
-        m.on_event(event_of(forged(i)));
-    }
-    m.flush(t1);
+    const uint64_t t1 = fill_then_replace(m);
     ASSERT_EQ(m.stats().evicted_judged, 4u);
     const uint64_t t2 = t1 + 10 * kSec;
     sw_source fin = record(10, 1, true, t2);
@@ -366,10 +357,10 @@ TEST_F(MirrorTest, AnEvictedSourceThatComesBackWithMoreIsReportedAgain) {
     for (uint32_t i = 0; i < 4; i++)
         m.on_event(event_of(forged(i)));
     m.flush(t2);
-    EXPECT_EQ(std::count(named.begin(), named.end(), forged(0).str()), 2) << "new kind";
-    EXPECT_EQ(std::count(named.begin(), named.end(), forged(1).str()), 2) << "new proof";
-    EXPECT_EQ(std::count(named.begin(), named.end(), forged(2).str()), 2) << "grown by half";
-    EXPECT_EQ(std::count(named.begin(), named.end(), forged(3).str()), 1) << "nothing new";
+    EXPECT_EQ(times_named(forged(0)), 2) << "new kind";
+    EXPECT_EQ(times_named(forged(1)), 2) << "new proof";
+    EXPECT_EQ(times_named(forged(2)), 2) << "grown by half";
+    EXPECT_EQ(times_named(forged(3)), 1) << "nothing new";
     bool fin_said = false;
     for (const auto& j : again)
         if (j["src"] == forged(0).str())
@@ -391,36 +382,24 @@ TEST_F(MirrorTest, ProvenSourcesAreKeptInPreferenceToUnprovenOnes) {
         map.recs[p] = r;
         m.on_event(event_of(p));
     }
-    for (uint32_t i = 0; i < 2; i++) {
-        map.recs[forged(i)] = record(10);
-        m.on_event(event_of(forged(i)));
-    }
-    m.flush(T0);
+    arrive(m, 0, 2, record(10), T0);
     ASSERT_EQ(named.size(), 4u);
     // all four quiet: two newcomers take the unproven ones' slots
     const uint64_t t1 = T0 + 10 * kSec;
-    for (uint32_t i = 2; i < 4; i++) {
-        map.recs[forged(i)] = record(10, 1, true, t1);
-        m.on_event(event_of(forged(i)));
-    }
-    m.flush(t1);
+    arrive(m, 2, 4, record(10, 1, true, t1), t1);
     EXPECT_TRUE(m.tracks(p1));
     EXPECT_TRUE(m.tracks(p2));
     EXPECT_FALSE(m.tracks(forged(0)));
     EXPECT_FALSE(m.tracks(forged(1)));
     // the active unproven newcomers keep theirs (as much evidence): a quiet proven one goes
-    map.recs[forged(4)] = record(10, 1, true, t1);
-    m.on_event(event_of(forged(4)));
-    m.flush(t1);
+    arrive(m, 4, 5, record(10, 1, true, t1), t1);
     EXPECT_TRUE(m.tracks(forged(4)));
     EXPECT_EQ(m.tracks(p1) + m.tracks(p2), 1);
     // an active proven source is never evicted
     const Addr kept = m.tracks(p1) ? p1 : p2;
     map.recs[kept].last_ns = t1;
     m.sweep(t1);
-    map.recs[forged(5)] = record(10, 1, true, t1 + kSec);
-    m.on_event(event_of(forged(5)));
-    m.flush(t1 + kSec);
+    arrive(m, 5, 6, record(10, 1, true, t1 + kSec), t1 + kSec);
     EXPECT_TRUE(m.tracks(kept));
     EXPECT_FALSE(m.tracks(forged(5)));
     EXPECT_TRUE(was_named(forged(5))) << "still judged at its event";
