@@ -441,6 +441,7 @@ TEST(AgentVerdicts, ABlockOutlivesItsSourcesMirrorSlot) {
     for (const auto& j : r.events("scan"))
         said += j["src"] == kScanner.str();
     EXPECT_EQ(said, 1u);
+    EXPECT_EQ(r.agent->snapshot(later + kS).scanners, 16385u) << "the forger's sources and the scanner, once each";
 }
 
 TEST(AgentVerdicts, KernelBudgetRefusalIsTold) {

@@ -316,6 +316,7 @@ TEST_F(MirrorTest, AnEvictedVerdictSourceThatComesBackIsNotReportedTwice) {
     EXPECT_EQ(named.size(), 8u);
     EXPECT_EQ(m.stats().repeats_held, 1u) << "the walk does not judge settled, reported sources again";
     EXPECT_EQ(m.stats().remembered, 8u);
+    EXPECT_EQ(m.scanners(), 8u) << "a source that came back counts once";
 }
 
 // A hot source whose events were all lost, found by the walk after it went

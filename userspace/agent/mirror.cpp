@@ -243,7 +243,7 @@ void Mirror::refresh(const Addr& a, uint64_t now) {
 Mirror::Offer Mirror::offer(const Addr& a, const sw_source& rec, uint64_t now, bool judge_anyway) {
     if (settled(rec.last_ns, now)) {
         if (!said_.knows(a))
-            an_.judge(a, rec, now);
+            judge_new(a, rec, now);
         an_.detector().forget(a);
         return Offer::looked;
     }
@@ -255,7 +255,7 @@ Mirror::Offer Mirror::offer(const Addr& a, const sw_source& rec, uint64_t now, b
         }
         // Judged once without a slot: a verdict may earn one, anything else
         // is forgotten again.
-        if (!an_.judge(a, rec, now) || !make_room(ev, true, now)) {
+        if (!judge_new(a, rec, now) || !make_room(ev, true, now)) {
             stats_.refused++;
             return Offer::looked;
         }
@@ -267,9 +267,24 @@ Mirror::Offer Mirror::offer(const Addr& a, const sw_source& rec, uint64_t now, b
     }
     index(a, add(a, rec));
     stats_.admitted++;
-    if (an_.judge(a, rec, now))
+    if (judge_new(a, rec, now))
         set_verdict(a, tracked_.find(a)->second);
     return Offer::taken;
+}
+
+// The detector holds nothing on a source not tracked: one that was reported
+// before and is judged a scanner again counts once more in its
+// scanners_reported(), which scanners() takes back.
+bool Mirror::judge_new(const Addr& a, const sw_source& rec, uint64_t now) {
+    const bool said = said_.knows(a);
+    const bool scanner = an_.judge(a, rec, now);
+    stats_.rejudged += said && scanner;
+    return scanner;
+}
+
+uint64_t Mirror::scanners() const {
+    const uint64_t n = an_.detector().scanners_reported();
+    return n - std::min(n, stats_.rejudged);
 }
 
 Mirror::Entry& Mirror::add(const Addr& a, const sw_source& rec) {

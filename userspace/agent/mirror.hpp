@@ -126,6 +126,7 @@ struct MirrorStats {
     uint64_t refused = 0;          // hot sources kept out: no tracked source was worth less
     uint64_t repeats_held = 0;     // reports held back: a source that came back, with nothing new to say
     uint64_t remembered = 0;       // sources in the report memory
+    uint64_t rejudged = 0;         // sources reported before, judged scanners again after they came back
     uint64_t walk_passes = 0;      // complete passes of the walk over the map
     uint64_t walk_position = 0;    // records read so far in the current pass
     uint64_t map_records = 0;      // records the latest complete pass read (the map's fill, ~)
@@ -150,6 +151,9 @@ public:
     size_t sweep(uint64_t now_ns);
 
     bool tracks(const Addr& a) const { return tracked_.count(a) != 0; }
+    // Sources ever judged scanners, each once while the report memory holds
+    // it (the detector counts a source again when it comes back).
+    uint64_t scanners() const;
     const MirrorStats& stats() const { return stats_; }
     const MirrorLimits& limits() const { return lim_; }
 
@@ -175,6 +179,8 @@ private:
     // one is judged once (unless it was reported before) and takes no slot.
     enum class Offer { taken, looked, refused };
     Offer offer(const Addr& a, const sw_source& rec, uint64_t now_ns, bool judge_anyway);
+    // Judges a source the detector holds nothing on (not tracked).
+    bool judge_new(const Addr& a, const sw_source& rec, uint64_t now_ns);
     bool make_room(uint64_t evidence, bool for_verdict, uint64_t now_ns);
     // No packet for the probe timeout + the re-emit interval: its probes have
     // all timed out and any update it was due is written, so judging it again
