@@ -125,6 +125,18 @@ protected:
     }
     uint64_t stat(unsigned i) { return r().stat(i); }
 
+    // The flow our SYN/ACK (seq our_isn, sent at now_) made for nmap's first SYN (seq isn).
+    void expect_nmap_syn_flow(const Packet& syn, uint32_t isn, uint32_t our_isn) {
+        auto f = r().flow(key_of(syn));
+        ASSERT_TRUE(f) << "our SYN/ACK made no flow";
+        EXPECT_EQ(f->state, SW_FS_SYNACK);
+        EXPECT_EQ(f->isn, isn);
+        EXPECT_EQ(f->our_isn, our_isn);
+        EXPECT_EQ(f->syn_nmap, 1);
+        EXPECT_EQ(f->first_contact, 1);
+        EXPECT_EQ(f->syn_ns, now_);
+    }
+
     // Every nonzero counter of every source.
     Counts counts() {
         Counts out;
@@ -340,14 +352,7 @@ TEST_F(BpfTest, SynAckCreatesFlowFromTheSyn) {
 
     now_ = T0 + 5;
     ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0xdeadbef0).seq(0x5000)), kTcOk);
-    auto f = r().flow(key_of(syn));
-    ASSERT_TRUE(f);
-    EXPECT_EQ(f->state, SW_FS_SYNACK);
-    EXPECT_EQ(f->isn, 0xdeadbeefu);
-    EXPECT_EQ(f->our_isn, 0x5000u);
-    EXPECT_EQ(f->syn_nmap, 1);
-    EXPECT_EQ(f->first_contact, 1);
-    EXPECT_EQ(f->syn_ns, T0 + 5);
+    expect_nmap_syn_flow(syn, 0xdeadbeef, 0x5000);
     EXPECT_EQ(r().flow_count(), 1u);
     EXPECT_EQ(stat(SW_S_FLOWS_NEW), 1u);
     // a second SYN/ACK to the same SYN is no second answer
@@ -2179,14 +2184,7 @@ TEST_F(AdmitTest, HeldSynIsAnsweredWithoutASynSlot) {
     EXPECT_EQ(r().flow_count(), 0u);
     now_ = T0 + 5;
     ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1235).seq(0x5000)), kTcOk);
-    auto f = r().flow(key_of(syn));
-    ASSERT_TRUE(f) << "our SYN/ACK found the held SYN";
-    EXPECT_EQ(f->state, SW_FS_SYNACK);
-    EXPECT_EQ(f->isn, 0x1234u);
-    EXPECT_EQ(f->our_isn, 0x5000u);
-    EXPECT_EQ(f->syn_nmap, 1);
-    EXPECT_EQ(f->first_contact, 1);
-    EXPECT_EQ(f->syn_ns, T0 + 5);
+    expect_nmap_syn_flow(syn, 0x1234, 0x5000);  // our SYN/ACK found the held SYN
     EXPECT_EQ(stat(SW_S_FLOWS_NEW), 1u);
     // a second SYN/ACK to the same SYN is no second answer
     ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1235).seq(0x5000)), kTcOk);
