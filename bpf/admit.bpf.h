@@ -70,19 +70,10 @@ struct {
 #define SW_ADMIT_HELD 0      /* sw_account(): held (or dropped): nothing more to do */
 #define SW_ADMIT_PROMOTED 2  /* sw_account(): record made; account sw_admit_held, then this */
 
-/*
- * The slot of saddr: addr_hash() with the seed mixed in first. With the seed
- * applied only to addr_hash()'s result, slots would collide wherever
- * addr_hash() does, whatever the seed, and addr_hash() is easy to invert: a
- * forger could compute an IPv6 address sharing any prober's slot and hold it
- * with one packet before each of the prober's, which then never earned a
- * record. Seeded first, which addresses share a slot depends on the seed.
- */
+/* The slot of saddr (addr_hash_seeded: a forger cannot compute a colliding address). */
 static __always_inline struct acct *admit_slot(const __u8 *saddr)
 {
-	const __u32 *w = __builtin_assume_aligned(saddr, 4);
-	__u32 i = sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3] ^ hash_seed)))) &
-		  (SW_ADMIT_SLOTS - 1);
+	__u32 i = addr_hash_seeded(saddr) & (SW_ADMIT_SLOTS - 1);
 
 	return bpf_map_lookup_elem(&sw_admit, &i);
 }

@@ -34,21 +34,36 @@ static __always_inline void flow_key(struct sw_flow_key *k, const __u8 *sa, cons
 }
 
 /*
- * The SYN's tag in sw_syns from the hashes of its two addresses (addr_hash),
- * never 0; the slot is tag % SW_SYN_SLOTS. The seed goes in with the
- * prober's hash, before the ports are mixed in: with it only at the end, a
- * forger who knows a prober's 5-tuple could solve for another address and
- * ports with the same pre-seed hash, i.e. the same slot under every seed.
+ * An address's hash under hash_seed, the seed mixed in first. addr_hash()
+ * has no seed and inverts easily: a forger can compute an IPv6 address with
+ * the same addr_hash() as any prober's. Applying the seed only to its result
+ * would leave the two sharing every slot under every seed; seeded first,
+ * which addresses collide depends on the seed. The prober's side of the
+ * sw_admit slot and of the sw_syns tag.
  */
-static __always_inline __u32 syn_tag_h(__u32 prober_h, __u32 us_h, __be16 sport, __be16 dport)
+static __always_inline __u32 addr_hash_seeded(const __u8 *a)
 {
-	__u32 h = sw_hash32(sw_hash32(prober_h ^ hash_seed) ^ us_h ^ ((__u32)sport << 16 | dport));
+	const __u32 *w = __builtin_assume_aligned(a, 4);
+
+	return sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3] ^ hash_seed))));
+}
+
+/*
+ * The SYN's tag in sw_syns, never 0; the slot is tag % SW_SYN_SLOTS.
+ * prober_sh: addr_hash_seeded(prober); us_h: addr_hash(us). The seeded part
+ * is mixed with our address before the ports go in, so that not even the
+ * prober's own address with another of our addresses has ports computable
+ * to land on a given SYN's slot.
+ */
+static __always_inline __u32 syn_tag_h(__u32 prober_sh, __u32 us_h, __be16 sport, __be16 dport)
+{
+	__u32 h = sw_hash32(sw_hash32(prober_sh ^ us_h) ^ ((__u32)sport << 16 | dport));
 	return h ? h : 1;
 }
 
 static __always_inline __u32 syn_tag(const __u8 *prober, const __u8 *us, __be16 sport, __be16 dport)
 {
-	return syn_tag_h(addr_hash(prober), addr_hash(us), sport, dport);
+	return syn_tag_h(addr_hash_seeded(prober), addr_hash(us), sport, dport);
 }
 
 static __always_inline struct sw_syn *syn_slot(__u32 tag)
@@ -66,7 +81,7 @@ static __always_inline struct sw_syn *syn_slot(__u32 tag)
  */
 static __always_inline void syn_note(const struct acct *a, __u32 us_h, __u64 mask, int first)
 {
-	__u32 tag = syn_tag_h(addr_hash(a->saddr), us_h, bpf_htons(a->o.sport), a->o.dport);
+	__u32 tag = syn_tag_h(addr_hash_seeded(a->saddr), us_h, bpf_htons(a->o.sport), a->o.dport);
 	struct sw_syn *e = syn_slot(tag);
 
 	if (!e)

@@ -57,7 +57,8 @@ struct {
  * one 12-byte slot, indexed and tagged by a seeded hash of its 5-tuple: no
  * allocation, no lock, no LRU node. A source without a record has its SYN
  * held whole by admission (sw_admit, admit.bpf.h) instead, where our answer
- * finds it: a one-packet source touches one slot, not two. The flow table (sw_flows, an LRU hash) gets an entry only when our
+ * finds it: a one-packet source touches one slot, not two. The flow table
+ * (sw_flows, an LRU hash) gets an entry only when our
  * SYN/ACK leaves (tcp_answer): only then can the prober's ACK (proof), RST
  * (half-open) or data (RPC) follow. A closed port's RST and an ICMP
  * unreachable clear the slot and never touch sw_flows.

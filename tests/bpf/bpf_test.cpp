@@ -2255,30 +2255,50 @@ uint32_t sw_unhash32(uint32_t x) {
     return x;
 }
 
-// The hash of an address that every sketch uses (addr_hash, source.bpf.h)
-// has no seed and inverts easily: a forger can compute an IPv6 address with
-// the same hash as any prober's. Its packets must still not land in the
-// prober's admission slot (the seed goes in first), or one forged packet
-// before each of the prober's would keep it from ever earning a record.
-TEST_F(AdmitTest, AnAddressWithTheSameUnseededHashDoesNotShareTheSlot) {
-    ASSERT_EQ(sw_unhash32(sw_hash32(0x12345678u)), 0x12345678u);
-    auto words = [](const Addr& a) {
-        std::array<uint32_t, 4> w;
-        std::memcpy(w.data(), a.b.data(), sizeof w);
-        return w;
-    };
-    const auto p = words(addr(A6));
-    const uint32_t target = sw_hash32(p[0] ^ sw_hash32(p[1] ^ sw_hash32(p[2] ^ sw_hash32(p[3]))));
-    Addr f = addr("2001:2:0:6::");
-    auto w = words(f);
+// An address of 2001:2:0:6::/64 with the same unseeded addr_hash()
+// (source.bpf.h) as p: that hash has no seed and inverts easily.
+Addr unseeded_twin(const Addr& p) {
+    std::array<uint32_t, 4> w, t;
+    std::memcpy(t.data(), p.b.data(), sizeof t);
+    const uint32_t target = sw_hash32(t[0] ^ sw_hash32(t[1] ^ sw_hash32(t[2] ^ sw_hash32(t[3]))));
+    Addr f = Addr::parse("2001:2:0:6::").value();
+    std::memcpy(w.data(), f.b.data(), sizeof w);
     w[3] = sw_unhash32(sw_unhash32(sw_unhash32(sw_unhash32(target) ^ w[0]) ^ w[1]) ^ w[2]);
     std::memcpy(f.b.data(), w.data(), sizeof w);
-    ASSERT_EQ(sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3])))), target);
+    return f;
+}
+
+// A forger's twin address must not land in the prober's admission slot (the
+// seed goes in first), or one forged packet before each of the prober's
+// would keep it from ever earning a record.
+TEST_F(AdmitTest, AnAddressWithTheSameUnseededHashDoesNotShareTheSlot) {
+    ASSERT_EQ(sw_unhash32(sw_hash32(0x12345678u)), 0x12345678u);
+    const Addr f = unseeded_twin(addr(A6));
+    std::array<uint32_t, 4> w;
+    std::memcpy(w.data(), f.b.data(), sizeof w);
     ASSERT_NE(f, addr(A6));
     ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 80, 0x1234)), kXdpPass);
     ASSERT_EQ(xdp(nmap::syn(f.str(), T6, 40000, 80, 0x1234)), kXdpPass);
     ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 81, 0x1234)), kXdpPass);
     EXPECT_EQ(cnt(A6, SW_C_SYN), 2u) << "the forged address took the scanner's admission slot";
+}
+
+// Nor in its SYNs' slots of sw_syns: the twin's SYN from the same ports
+// (another ISN) must not overwrite the scanner's, whose answer then still
+// makes its flow.
+TEST_F(AdmitTest, AnAddressWithTheSameUnseededHashDoesNotShareASynSlot) {
+    const std::string f = unseeded_twin(addr(A6)).str();
+    for (uint16_t port : {90, 91}) {  // both have records: their SYNs go to sw_syns
+        ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, port, 0x1234)), kXdpPass);
+        ASSERT_EQ(xdp(nmap::syn(f, T6, 40000, port, 0x1234)), kXdpPass);
+    }
+    ASSERT_TRUE(src(A6));
+    ASSERT_TRUE(src(f));
+    const Packet syn = nmap::syn(A6, T6, 40000, 80, 0x1111);
+    ASSERT_EQ(xdp(syn), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(f, T6, 40000, 80, 0x2222)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T6, A6, 80, 40000).syn().ack(0x1112).seq(0x5000)), kTcOk);
+    EXPECT_TRUE(r().flow(key_of(syn))) << "the twin's SYN overwrote the scanner's in sw_syns";
 }
 
 // Two packets per forged source do make records, and overflow the sources
