@@ -2274,8 +2274,6 @@ Addr unseeded_twin(const Addr& p) {
 TEST_F(AdmitTest, AnAddressWithTheSameUnseededHashDoesNotShareTheSlot) {
     ASSERT_EQ(sw_unhash32(sw_hash32(0x12345678u)), 0x12345678u);
     const Addr f = unseeded_twin(addr(A6));
-    std::array<uint32_t, 4> w;
-    std::memcpy(w.data(), f.b.data(), sizeof w);
     ASSERT_NE(f, addr(A6));
     ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 80, 0x1234)), kXdpPass);
     ASSERT_EQ(xdp(nmap::syn(f.str(), T6, 40000, 80, 0x1234)), kXdpPass);
