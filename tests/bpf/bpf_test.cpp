@@ -105,6 +105,8 @@ protected:
         sw_budget budget{};
         uint32_t zero = 0;
         ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(s->maps.sw_budget), &zero, &budget, BPF_ANY), 0);
+        uint64_t untrusted = 0;  // the block presence bits: not built, every source looked up
+        ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(s->maps.sw_block_bits), &zero, &untrusted, BPF_ANY), 0);
         sw_config c{};
         c.ev_per_sec = 16;
         r().set_config(c);
