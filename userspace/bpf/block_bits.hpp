@@ -26,7 +26,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <set>
+#include <string_view>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -64,6 +65,13 @@ public:
 
 private:
     using Key = std::pair<uint8_t, std::array<uint8_t, 16>>;
+    struct KeyHash {
+        size_t operator()(const Key& k) const noexcept {
+            return std::hash<std::string_view>{}(
+                       std::string_view(reinterpret_cast<const char*>(k.second.data()), k.second.size())) ^
+                   k.first;
+        }
+    };
     static Key key_of(const sw_lpm_key& k);
     void touch(const Key& k, bool up);
     void count_bucket(uint32_t bucket, bool up);
@@ -71,7 +79,7 @@ private:
 
     uint64_t* words_;
     size_t map_len_ = 0;  // mmap length when open() mapped it
-    std::set<Key> counted_;
+    std::unordered_set<Key, KeyHash> counted_;
     std::vector<uint16_t> count_;  // per bucket, sized on the first block; 0xffff sticks
     uint32_t all4_ = 0, all6_ = 0;
     bool built_ = false;
