@@ -6,11 +6,13 @@
 # read, sw_mapstat), ring-buffer drops (events_lost) and agent CPU.
 #
 #   bench/flood.sh [--sources N] [--passes P] [--max-sources M] [--ports SPEC]
-#                  [--nmap-extra "ARGS"] [--label TEXT] [--block] [--hot-ports N] [--smoke]
+#                  [--nmap-extra "ARGS"] [--label TEXT] [--block] [--hot-ports N] [--delay S] [--smoke]
 #
 # --hot-ports N sends every source's SYN to N ports (9, 10, ...): with 4 or more
 # each spoofed source turns hot (its first ring-buffer event), a forger's
 # attempt to fill the agent's mirror and the ring (README "How it works").
+# --delay S starts nmap S seconds into the flood (1 by default): e.g. after a
+# forger's hot sources have their verdicts and fill the mirror.
 # --block runs the agent with --block: the spoofed sources must get no block
 # (blocks_created counts every block the run made).
 #
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
     --label) LABEL=$2; shift 2 ;;
     --block) BLOCK=1; shift ;;
     --hot-ports) HOT_PORTS=$2; shift 2 ;;
+    --delay) DELAY=$2; shift 2 ;;
     --smoke) SOURCES=20000 PASSES=1 PORTS=1-100 DELAY=0.2; shift ;;
     *) echo "flood.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -94,7 +97,8 @@ out = {
   "flood_sources": flood["sources"], "flood_sent": flood["sent"], "flood_pps": flood["pps"],
   "xdp_packets": st.get("packets"),
   "scan_named": "syn" in f.get("kinds", "").split(","), "scan_kinds": f.get("kinds"),
-  "scan_first_event_ms": f.get("ms"), "nmap_s": round(float(t1) - float(t0), 2),
+  "scan_first_event_ms": f.get("ms"), "scan_reports": int(f.get("events", 0)),
+  "nmap_s": round(float(t1) - float(t0), 2),
   "scan_within_flood": during == "true",
   "nmap_raw_packets": int(nmap_sent), "scanner_record_probes": rec.get("probes"),
   "scanner_record_age_s": rec.get("age_s"),

@@ -31,6 +31,7 @@ struct DetectorConfig {
 struct ScanReport {
     Addr src;
     std::vector<std::string> kinds;   // vocabulary of DESIGN.md, in its order
+    uint32_t kind_bits = 0;           // the same kinds as bits, 1 << (place in that order)
     std::string tool = "unknown";     // nmap | masscan | zmap | hping3 | unknown
     // The scanner's own operating system, from its stack-built SYNs (TTL
     // band and TCP option order): linux | windows | bsd-macos | unknown.

@@ -102,6 +102,7 @@ db_config:
   type: sqlite
   db_path: $CS/data/crowdsec.db
   use_wal: true
+  max_open_conns: 1
 api:
   client:
     credentials_path: $CS/local_api_credentials.yaml
@@ -113,9 +114,26 @@ prometheus:
   enabled: false
 EOF
 }
+# LAPI 1.4.6 links a bulk import's 100,000 decisions to their alert in one
+# long write; with its default pool of SQLite connections, an agent's pull
+# (which writes the bouncer's last_pull) in the middle of it made the import
+# fail with "database is locked" (fixed upstream after 1.4.6). max_open_conns: 1
+# in db_config serialises the LAPI's writes; should the store still be locked,
+# cscli gets three tries. Importing again is safe: the agents count banned
+# targets, not decisions.
 cscli_() {
-  ip netns exec "$NS_L" cscli -c "$CS/config.yaml" "$@" 2>>"$WORK/cscli.err" ||
-    { tail -n 3 "$WORK/cscli.err" >&2; fail "cscli $1 $2 failed"; }
+  local try
+  for try in 1 2 3; do
+    : >"$WORK/cscli.last"
+    ip netns exec "$NS_L" cscli -c "$CS/config.yaml" "$@" 2>"$WORK/cscli.last" && {
+      cat "$WORK/cscli.last" >>"$WORK/cscli.err"; return 0; }
+    cat "$WORK/cscli.last" >>"$WORK/cscli.err"
+    grep -q 'database is locked' "$WORK/cscli.last" || break
+    echo "cscli $1 $2: the LAPI's database was locked (try $try of 3)" >&2
+    sleep 2
+  done
+  tail -n 3 "$WORK/cscli.last" >&2
+  fail "cscli $1 $2 failed"
 }
 lapi_start() {
   ip netns exec "$NS_L" crowdsec -c "$CS/config.yaml" -no-cs >>"$WORK/lapi.log" 2>&1 &

@@ -402,6 +402,48 @@ TEST(AgentVerdicts, UnprovenScannerIsNotBlocked) {
     EXPECT_NE(scans.back()["action"], "block");
 }
 
+// A block is the Blocker's: the mirror giving the blocked source's slot away
+// (it went quiet once blocked, and a forger's sources fill the mirror) forgets
+// the detector's state only. The block stays, and the source coming back is
+// neither reported nor blocked a second time.
+TEST(AgentVerdicts, ABlockOutlivesItsSourcesMirrorSlot) {
+    Rig r([](RunOptions& o) { o.block = true; });
+    const uint64_t now = mono_now_ns();
+    r.k->sources[kScanner] = nmap_syn(40, 8, now);
+    r.agent->sweep(now);
+    ASSERT_NE(r.agent->blocker().find(kScanner), nullptr);
+    // 20 s later: the blocked scanner sent nothing since (XDP drops it); a
+    // forger's 16,384 unproven sources, each with a verdict and active, come in
+    const uint64_t later = now + 20 * kS;
+    std::vector<sw_event> evs;
+    for (uint32_t i = 0; i < 16384; i++) {
+        const Addr a = Addr::v4(0xC6130000u + i);  // 198.19.x.y
+        r.k->sources[a] = nmap_syn(40, 0, later);
+        sw_event e{};
+        e.type = SW_EV_THRESHOLD;
+        std::memcpy(e.saddr, a.b.data(), 16);
+        evs.push_back(e);
+    }
+    r.agent->on_events(evs, later);
+    const AgentSnapshot s = r.agent->snapshot(later);
+    EXPECT_EQ(s.mirror.tracked, 16384u);
+    EXPECT_EQ(s.mirror.evicted_judged, 1u) << "the settled proven scanner gave its slot, last";
+    ASSERT_NE(r.agent->blocker().find(kScanner), nullptr) << "its block stays";
+    EXPECT_TRUE(r.events("unblock").empty());
+    // it comes back (its block expired elsewhere, or it reaches us by another path)
+    r.k->sources[kScanner] = nmap_syn(42, 8, later + kS);
+    sw_event e{};
+    e.type = SW_EV_THRESHOLD;
+    std::memcpy(e.saddr, kScanner.b.data(), 16);
+    r.agent->on_events({e}, later + kS);
+    EXPECT_EQ(r.events("block").size(), 1u);
+    size_t said = 0;
+    for (const auto& j : r.events("scan"))
+        said += j["src"] == kScanner.str();
+    EXPECT_EQ(said, 1u);
+    EXPECT_EQ(r.agent->snapshot(later + kS).scanners, 16385u) << "the forger's sources and the scanner, once each";
+}
+
 TEST(AgentVerdicts, KernelBudgetRefusalIsTold) {
     Rig r([](RunOptions& o) { o.block = true; });
     sw_event e{};

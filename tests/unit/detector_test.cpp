@@ -300,8 +300,9 @@ TEST(Sketch, TwoStagesCountFromOneToAWholePortRange) {
             t.port(sw_port_hash(static_cast<uint16_t>(p), 6));
         const double e = static_cast<double>(distinct_ports(t.rec, t.has_wide ? &t.wide : nullptr));
         EXPECT_NEAR(e, n, std::max(1.0, n * (n <= 16 ? 0.0 : 0.10))) << n << " ports";
-        if (n >= 20000)
+        if (n >= 20000) {
             EXPECT_LT(static_cast<double>(distinct_ports(t.rec)), n * 0.2) << "the bitmap alone saturates";
+        }
     }
     for (unsigned n : {10u, 50u, 200u, 2000u, 150000u}) {
         TwoStage t;

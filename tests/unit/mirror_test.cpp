@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "agent/mirror.hpp"
 
@@ -116,6 +117,24 @@ struct MirrorTest : ::testing::Test {
         });
     }
     bool was_named(const Addr& a) const { return std::count(named.begin(), named.end(), a.str()) > 0; }
+    long times_named(const Addr& a) const { return std::count(named.begin(), named.end(), a.str()); }
+
+    // forged(from) .. forged(to - 1) arrive with `rec` and an event each, read at `now`.
+    void arrive(Mirror& m, uint32_t from, uint32_t to, const sw_source& rec, uint64_t now) {
+        for (uint32_t i = from; i < to; i++) {
+            map.recs[forged(i)] = rec;
+            m.on_event(event_of(forged(i)));
+        }
+        m.flush(now);
+    }
+    // Four forged scanners fill a 4-slot mirror at T0 and go quiet; four more
+    // take their slots 10 s later. Returns that time.
+    uint64_t fill_then_replace(Mirror& m) {
+        arrive(m, 0, 4, record(10), T0);
+        const uint64_t t1 = T0 + 10 * kSec;
+        arrive(m, 4, 8, record(10, 1, true, t1), t1);
+        return t1;
+    }
 };
 
 TEST_F(MirrorTest, ReadsOnlyHotSourcesByKeyAndAFixedSliceOfTheMap) {
@@ -225,29 +244,195 @@ TEST_F(MirrorTest, AScannerGrowingPastForgedSourcesTakesASlot) {
 }
 
 // A forger can give its sources verdicts (spoofed SYNs to closed ports) until
-// every slot holds one. A real scanner is then still judged at each of its
-// events and named; it just is not re-read every sweep.
-TEST_F(MirrorTest, AMirrorFullOfForgedVerdictsStillNamesTheScanner) {
+// every slot holds one, and keep them sending. A verdict does not hold a slot
+// against more evidence: a scanner with more takes the least evidenced
+// forged one's slot; one with less is still judged at each of its events.
+TEST_F(MirrorTest, ActiveForgedVerdictsYieldToAScannerWithMoreEvidence) {
     Mirror m(an, map.reader(), {.max_tracked = 16, .walk_per_sweep = 4096});
     for (uint32_t i = 0; i < 100; i++) {
-        map.recs[forged(i)] = record(100, 1);
+        map.recs[forged(i)] = record(100 + i, 1);
         m.on_event(event_of(forged(i)));
     }
     m.flush(T0);
     EXPECT_EQ(m.stats().tracked, 16u);
     EXPECT_LE(an.detector().tracked(), 16u);
-    map.recs[kScanner] = record(200);
+    const Addr weak = *Addr::parse("198.18.0.9");
+    map.recs[weak] = record(50);
+    m.on_event(event_of(weak));
+    m.flush(T0);
+    EXPECT_TRUE(was_named(weak)) << "judged at its event without a slot";
+    EXPECT_FALSE(m.tracks(weak)) << "50 ports < every active forged source's";
+    map.recs[kScanner] = record(400);
     m.on_event(event_of(kScanner));
     m.flush(T0);
     EXPECT_TRUE(was_named(kScanner));
+    EXPECT_TRUE(m.tracks(kScanner));
+    EXPECT_EQ(m.stats().tracked, 16u);
     EXPECT_LE(an.detector().tracked(), 16u);
-    // verdicts are never evicted for room: the forged ones keep their slots
+    EXPECT_EQ(m.stats().evicted_judged, 1u);
+}
+
+// The forger's verdicts hold every slot, then it stops sending (a forger who
+// keeps 16,384 sources sending pays for it; one who stops pays nothing). A
+// scanner whose first event comes with less evidence than any of them, and
+// no verdict yet, takes a quiet one's slot; its evidence then grows with no
+// event (nmap between milestones) and the sweeps re-read it and name it.
+TEST_F(MirrorTest, QuietForgedVerdictsGiveTheirSlotsToAScannerBetweenMilestones) {
+    Mirror m(an, map.reader(), {.max_tracked = 16, .walk_per_sweep = 4096});
+    arrive(m, 0, 16, record(6), T0);
+    ASSERT_EQ(named.size(), 16u) << "every slot holds a verdict";
+    const uint64_t t1 = T0 + 10 * kSec;  // > probe timeout + re-emit interval since their last packet
+    map.recs[kScanner] = record(4, 1, true, t1);
+    m.on_event(event_of(kScanner));
+    m.flush(t1);
+    EXPECT_TRUE(m.tracks(kScanner)) << "4 ports < the forged sources' 6, but they are quiet";
+    EXPECT_FALSE(was_named(kScanner)) << "4 ports < --min-ports";
+    for (int s = 1; s <= 3; s++) {
+        map.recs[kScanner] = record(4 + 4 * s, 1, true, t1 + s * kSec / 4);  // no event: between milestones
+        m.sweep(t1 + s * kSec / 4);
+    }
+    EXPECT_TRUE(was_named(kScanner)) << "re-read by the sweeps";
+    EXPECT_EQ(m.stats().evicted_judged, 1u);
+    EXPECT_EQ(m.stats().tracked, 16u);
+    EXPECT_LE(an.detector().tracked(), 16u);
+}
+
+// A source whose slot went to a newcomer and that comes back (its next event,
+// or the walk) is judged afresh: it is not reported a second time for what
+// was already said.
+TEST_F(MirrorTest, AnEvictedVerdictSourceThatComesBackIsNotReportedTwice) {
+    Mirror m(an, map.reader(), {.max_tracked = 4, .walk_per_sweep = 4096});
+    const uint64_t t1 = fill_then_replace(m);
+    ASSERT_FALSE(m.tracks(forged(0)));
+    ASSERT_EQ(m.stats().evicted_judged, 4u);
+    EXPECT_EQ(an.detector().tracked(), 4u) << "the evicted ones are forgotten by the detector";
+    const uint64_t t2 = t1 + 10 * kSec;
+    map.recs[forged(0)] = record(12, 1, true, t2);  // a little more, not half as much again
+    m.on_event(event_of(forged(0)));
+    m.flush(t2);
+    m.sweep(t2 + kSec);  // the walk skips the settled ones already reported
+    EXPECT_TRUE(m.tracks(forged(0)));
+    EXPECT_EQ(times_named(forged(0)), 1);
+    EXPECT_EQ(named.size(), 8u);
+    EXPECT_EQ(m.stats().repeats_held, 1u) << "the walk does not judge settled, reported sources again";
+    EXPECT_EQ(m.stats().remembered, 8u);
+    EXPECT_EQ(m.scanners(), 8u) << "a source that came back counts once";
+}
+
+// A hot source whose events were all lost, found by the walk after it went
+// quiet: judged once and named, it takes no slot (nothing left to re-read).
+TEST_F(MirrorTest, ASettledSourceIsJudgedOnceAndTakesNoSlot) {
+    Mirror m(an, map.reader(), {.max_tracked = 4, .walk_per_sweep = 4096});
+    const uint64_t t1 = T0 + 10 * kSec;
+    sw_source active = answered(5);
+    active.last_ns = t1;
+    arrive(m, 0, 4, active, t1);
+    map.recs[kScanner] = record(30);  // last packet at T0: settled at t1
+    m.sweep(t1);
+    EXPECT_TRUE(was_named(kScanner));
     EXPECT_FALSE(m.tracks(kScanner));
-    size_t kept = 0;
-    for (uint32_t i = 0; i < 100; i++)
-        kept += m.tracks(forged(i));
-    EXPECT_EQ(kept, 16u);
     EXPECT_EQ(m.stats().evicted, 0u);
+    EXPECT_EQ(an.detector().tracked(), 4u);
+}
+
+// What escalates is reported again: a new kind, new proof (handshakes, which
+// may make it blockable), counts grown by half.
+TEST_F(MirrorTest, AnEvictedSourceThatComesBackWithMoreIsReportedAgain) {
+    Mirror m(an, map.reader(), {.max_tracked = 4, .walk_per_sweep = 4096});
+    const uint64_t t1 = fill_then_replace(m);
+    ASSERT_EQ(m.stats().evicted_judged, 4u);
+    const uint64_t t2 = t1 + 10 * kSec;
+    sw_source fin = record(10, 1, true, t2);
+    fin.cnt[SW_C_FIN] = 4;
+    fin.cnt[SW_C_PROBES] += 4;  // 14 probes: not half as many again
+    fin.cnt[SW_C_FAIL_RST] += 4;
+    map.recs[forged(0)] = fin;  // a FIN scan too
+    sw_source proof = record(10, 1, true, t2);
+    proof.proven = 0x3f;  // handshakes on 6 ports
+    proof.flags |= SW_SF_PROVEN;
+    map.recs[forged(1)] = proof;
+    map.recs[forged(2)] = record(15, 1, true, t2);  // ports grown by half
+    map.recs[forged(3)] = record(11, 1, true, t2);  // nothing that matters: held back
+    std::vector<nlohmann::ordered_json> again;
+    out.add_sink([&](const nlohmann::ordered_json& j) { again.push_back(j); });
+    for (uint32_t i = 0; i < 4; i++)
+        m.on_event(event_of(forged(i)));
+    m.flush(t2);
+    EXPECT_EQ(times_named(forged(0)), 2) << "new kind";
+    EXPECT_EQ(times_named(forged(1)), 2) << "new proof";
+    EXPECT_EQ(times_named(forged(2)), 2) << "grown by half";
+    EXPECT_EQ(times_named(forged(3)), 1) << "nothing new";
+    bool fin_said = false;
+    for (const auto& j : again)
+        if (j["src"] == forged(0).str())
+            for (const auto& k : j["kinds"])
+                fin_said |= k == "fin";
+    EXPECT_TRUE(fin_said);
+    EXPECT_EQ(m.stats().repeats_held, 1u);
+}
+
+// A proven source (handshakes: not forged) keeps its slot while unproven ones
+// can give theirs, quiet or not; and never gives it while it is active.
+TEST_F(MirrorTest, ProvenSourcesAreKeptInPreferenceToUnprovenOnes) {
+    Mirror m(an, map.reader(), {.max_tracked = 4, .walk_per_sweep = 4096});
+    const Addr p1 = *Addr::parse("198.18.0.21"), p2 = *Addr::parse("198.18.0.22");
+    for (const Addr& p : {p1, p2}) {
+        sw_source r = record(10);
+        r.proven = 0x3f;
+        r.flags |= SW_SF_PROVEN;
+        map.recs[p] = r;
+        m.on_event(event_of(p));
+    }
+    arrive(m, 0, 2, record(10), T0);
+    ASSERT_EQ(named.size(), 4u);
+    // all four quiet: two newcomers take the unproven ones' slots
+    const uint64_t t1 = T0 + 10 * kSec;
+    arrive(m, 2, 4, record(10, 1, true, t1), t1);
+    EXPECT_TRUE(m.tracks(p1));
+    EXPECT_TRUE(m.tracks(p2));
+    EXPECT_FALSE(m.tracks(forged(0)));
+    EXPECT_FALSE(m.tracks(forged(1)));
+    // the active unproven newcomers keep theirs (as much evidence): a quiet proven one goes
+    arrive(m, 4, 5, record(10, 1, true, t1), t1);
+    EXPECT_TRUE(m.tracks(forged(4)));
+    EXPECT_EQ(m.tracks(p1) + m.tracks(p2), 1);
+    // an active proven source is never evicted
+    const Addr kept = m.tracks(p1) ? p1 : p2;
+    map.recs[kept].last_ns = t1;
+    m.sweep(t1);
+    arrive(m, 5, 6, record(10, 1, true, t1 + kSec), t1 + kSec);
+    EXPECT_TRUE(m.tracks(kept));
+    EXPECT_FALSE(m.tracks(forged(5)));
+    EXPECT_TRUE(was_named(forged(5))) << "still judged at its event";
+}
+
+// The memory of reports stays at its size whatever a forger sends, and a
+// forger's unproven entries push out each other, not a proven source's.
+TEST(ReportMemory, StaysBoundedAndKeepsProvenEntries) {
+    ReportMemory mem(64, 12345);
+    EXPECT_EQ(mem.capacity(), 64u);
+    ScanReport proven_r;
+    proven_r.src = kScanner;
+    proven_r.kinds = {"connect"};
+    proven_r.kind_bits = 2;
+    proven_r.ports = proven_r.probes = 40;
+    sw_source proven_rec{};
+    proven_rec.proven = 0xff;
+    mem.note(proven_r, proven_rec);
+    ScanReport r = proven_r;
+    r.kinds = {"syn"};
+    r.kind_bits = 1;
+    for (uint32_t i = 0; i < 20000; i++) {
+        r.src = forged(i);
+        mem.note(r, sw_source{});
+        ASSERT_LE(mem.size(), 64u);
+    }
+    EXPECT_EQ(mem.size(), 64u);
+    EXPECT_TRUE(mem.repeat(proven_r, proven_rec)) << "the proven source's entry is still there";
+    r.src = forged(19999);
+    EXPECT_TRUE(mem.repeat(r, sw_source{})) << "the latest is remembered";
+    r.src = forged(0);
+    EXPECT_FALSE(mem.repeat(r, sw_source{})) << "the oldest unproven ones were pushed out";
 }
 
 // A verdict outranks evidence: a scanner judged at its event takes the slot of

@@ -224,7 +224,7 @@ AgentSnapshot Agent::snapshot(uint64_t now, SnapshotWalks walks) const {
     s.max_sources = ko_.max_sources;
     s.sources_map_full = map_full_;
     s.sources = an_->detector().tracked();
-    s.scanners = an_->detector().scanners_reported();
+    s.scanners = mirror_->scanners();  // a source that left the mirror and came back counts once
     s.reports = an_->reports();
     s.events = an_->events();
     s.blocks = blocker_->size();

@@ -41,9 +41,13 @@ bool Analyzer::judge(const Addr& a, const sw_source& rec, uint64_t now_ns) {
     auto report = det_.observe(a, rec, now_ns, w ? &*w : nullptr);
     if (!report)
         return false;
+    if (repeat && repeat(*report, rec))
+        return true;  // no second alert, CrowdSec alert or block attempt for the same verdict
     reports_++;
     std::string action = on_report ? on_report(*report, rec) : "alert";
     out_.write(scan_json(*report, clock_, now_ns, action));
+    if (written)
+        written(*report, rec);
     if (human_)
         std::fprintf(stderr, "scanwatch: %s%s\n", scan_line(*report).c_str(),
                      action == "block" ? " -> blocked" : "");

@@ -33,12 +33,18 @@ public:
     // For a caller that picks the sources itself (Mirror): an event counted and
     // given to the detector, without marking its source for flush().
     void count_event(const sw_event& e);
-    // Judges one source from its record; true when that reported it a scanner.
+    // Judges one source from its record; true when the detector reported it a
+    // scanner (the report written, or held back by `repeat`).
     bool judge(const Addr& a, const sw_source& rec, uint64_t now_ns);
 
     // Called for each report, with the record it was judged from, before it is
     // written (the blocker hooks in here); returns the action: "alert" or "block".
     std::function<std::string(const ScanReport&, const sw_source&)> on_report;
+    // Asked first: true holds the report back as a repeat of one already
+    // written (the Mirror's memory of what it said about sources it let go).
+    std::function<bool(const ScanReport&, const sw_source&)> repeat;
+    // Told of each report written.
+    std::function<void(const ScanReport&, const sw_source&)> written;
     // The sw_wide sketches of a source with SW_WIDE_AT ports or hosts (the
     // kernel's map); unset, counts stop at the bitmaps' range.
     WideLookup wide;

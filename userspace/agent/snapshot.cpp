@@ -45,7 +45,9 @@ nlohmann::json status_json(const AgentSnapshot& s) {
     const MirrorStats& m = s.mirror;
     j["mirror"] = {{"tracked", m.tracked},         {"max_tracked", s.mirror_limits.max_tracked},
                    {"admitted", m.admitted},       {"found_by_walk", m.found_by_walk},
-                   {"evicted", m.evicted},         {"refused", m.refused},
+                   {"evicted", m.evicted},         {"evicted_judged", m.evicted_judged},
+                   {"refused", m.refused},         {"repeats_held", m.repeats_held},
+                   {"remembered", m.remembered},   {"max_remembered", s.mirror_limits.remembered},
                    {"walk_per_sweep", s.mirror_limits.walk_per_sweep},
                    {"walk_passes", m.walk_passes}, {"walk_pass_s", std::round(m.walk_pass_s * 100) / 100}};
     j["crowdsec"] = s.crowdsec;

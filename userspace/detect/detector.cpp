@@ -515,6 +515,7 @@ struct Detector::Impl {
         ScanReport r;
         r.src = src;
         const uint32_t kinds = v.kinds | s.kinds_emitted;  // kinds never shrink
+        r.kind_bits = kinds;
         for (unsigned k = 0; k < kKindCount; k++)
             if (kinds & bit(k))
                 r.kinds.emplace_back(kKindNames[k]);

@@ -229,9 +229,9 @@ void render_mirror(Writer& w, const MetricsSnapshot& s) {
     w.family("scanwatch_mirror_sources_total", "counter", "Hot sources the agent started mirroring, by how it found them.");
     w.sample("scanwatch_mirror_sources_total", {{"found_by", "event"}}, s.mirror.admitted - std::min(s.mirror.admitted, s.mirror.found_by_walk));
     w.sample("scanwatch_mirror_sources_total", {{"found_by", "walk"}}, s.mirror.found_by_walk);
-    w.family("scanwatch_mirror_evicted_total", "counter", "Mirrored sources that gave their slot to one with more evidence or a verdict.");
+    w.family("scanwatch_mirror_evicted_total", "counter", "Mirrored sources that gave their slot to a newcomer (settled scanners, or less evidence and no proof).");
     w.sample("scanwatch_mirror_evicted_total", {}, s.mirror.evicted);
-    w.family("scanwatch_mirror_refused_total", "counter", "Hot sources not mirrored: every slot held more evidence or a verdict.");
+    w.family("scanwatch_mirror_refused_total", "counter", "Hot sources not mirrored: every slot held more evidence, proof or an active scanner.");
     w.sample("scanwatch_mirror_refused_total", {}, s.mirror.refused);
     w.family("scanwatch_mirror_walk_passes_total", "counter", "Complete passes of the background walk over the sources map.");
     w.sample("scanwatch_mirror_walk_passes_total", {}, s.mirror.walk_passes);
