@@ -80,8 +80,9 @@ public:
 
     // Rebuilds the blocks' presence bits from the block maps first (pinned
     // maps may hold blocks an older build wrote without them), then loads the
-    // state file and reconciles it with the (maybe pinned) kernel map: blocks made by the XDP fast path while no agent ran are adopted,
-    // blocks lost with a reboot are put back. Expired ones are dropped; each
+    // state file and reconciles it with the (maybe pinned) kernel map: blocks
+    // made by the XDP fast path while no agent ran are adopted, blocks lost
+    // with a reboot are put back. Expired ones are dropped; each
     // entry is checked as add() checks it (a file holding 0.0.0.0/0 blocks
     // nobody). A damaged file is moved aside with a timestamp and the agent
     // starts anyway. Returns the lines to tell the operator (one per problem).

@@ -1,6 +1,5 @@
 #include "bpf/block_bits.hpp"
 
-#include <bpf/bpf.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
