@@ -138,6 +138,23 @@ __noinline int sw_account(struct acct *a)
 			else
 				s->last_sport = o->sport;
 		}
+		/*
+		 * unicornscan: every SYN's seq is key ^ daddr ^ (dport << 16 | sport),
+		 * one random key per scan (its tcphash.h; daddr as the sender's
+		 * in-memory s_addr, so read raw, as on the little-endian machines it
+		 * runs on). A stack's ISNs are unrelated from one connection to the
+		 * next: the same key under another seq is no stack's (a retransmission
+		 * repeats the seq and is left out).
+		 */
+		if (mask & BIT(SW_C_SYN)) {
+			__u32 d, key;
+			__builtin_memcpy(&d, daddr + 12, 4);
+			key = o->seqval ^ d ^ ((__u32)bpf_ntohs(o->dport) << 16 | o->sport);
+			if (s->cnt[SW_C_SYN] && key == s->syn_key && !(mask & BIT(SW_C_SAME_SEQ)))
+				mask |= BIT(SW_C_UNICORN_SEQ);
+			else
+				s->syn_key = key;
+		}
 	}
 	if (o->half_open)
 		s->rst_ttl = ttl;

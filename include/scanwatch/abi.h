@@ -142,7 +142,8 @@ static inline __u32 sw_hll_rank(__u32 h)
 	X(FRAG_RST,   "frag_rst",   "") /* 33: tiny first fragments whose probe we answered with RST (closed port) */ \
 	X(MASSCAN_IPID, "masscan_ipid", "") /* 34: SYN with IP ID (daddr ^ dport ^ seq) & 0xffff (masscan) */ \
 	X(HPING,      "hping",      "") /* 35: TCP probe with window 64 (hping3 3.0.0: 512) and no options: hping3's defaults */ \
-	X(ZMAP_SYN,   "zmap_syn",   "") /* 36: IPv4 SYN, window 65535, DF clear, one of zmap 4.1+'s option layouts (zmap_syn_opts) */
+	X(ZMAP_SYN,   "zmap_syn",   "") /* 36: IPv4 SYN, window 65535, DF clear, one of zmap 4.1+'s option layouts (zmap_syn_opts) */ \
+	X(UNICORN_SEQ, "unicorn_seq", "") /* 37: SYN whose seq ^ daddr ^ (dport << 16 | sport) equals the previous SYN's, with another seq (unicornscan) */
 
 #define SW_C_ENUM_(id, name, kinds) SW_C_##id,
 enum { SW_COUNTERS(SW_C_ENUM_) SW_C_MAX };
@@ -202,7 +203,7 @@ struct sw_source {
 	__u32 proven;                  /* bit (dport % 32): a port where it completed a handshake
 	                                  (ACK of our ISN or of a SYN cookie): evidence nobody can forge */
 	__u32 os_syn_opts;             /* the option kinds in order (SW_SYN_OPTS_MAX) */
-	__u8 pad[4];
+	__u32 syn_key;                 /* the last SYN's seq ^ daddr ^ (dport << 16 | sport) (SW_C_UNICORN_SEQ) */
 };
 
 /* The second stage of the sketches (map sw_wide, LRU hash, key: the source's

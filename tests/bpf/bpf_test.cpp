@@ -919,6 +919,68 @@ TEST_F(BpfTest, OsStackSynKeepsTtlWindowAndOptionOrder) {
     EXPECT_EQ(src(A)->os_syn_ttl, 0u);
 }
 
+// unicornscan's default SYN (-W 1, "openbsd 3.0-3.4" in its init_packet.c;
+// send_packet.c, tcphash.h): TTL 64, DF, a random IP ID and source port,
+// window 16384, MSS (MTU - 64) NOP NOP SACK-permitted NOP WS 0 NOP NOP
+// TS(one TSval per scan, 0), and seq = key ^ daddr ^ (dport << 16 | sport)
+// with one random key per scan, daddr as the sender's in-memory s_addr.
+uint32_t s_addr_of(const char* a) {
+    in_addr in{};
+    EXPECT_EQ(inet_pton(AF_INET, a, &in), 1);
+    uint32_t raw;
+    std::memcpy(&raw, &in, 4);
+    return raw;
+}
+Packet unicorn_syn(const char* t, uint16_t sport, uint16_t dport, uint32_t key, uint16_t ipid) {
+    const uint32_t seq = key ^ s_addr_of(t) ^ (uint32_t{dport} << 16 | sport);
+    return Packet::tcp(A, t, sport, dport).syn().seq(seq).win(16384).ttl(64).df().id(ipid)
+        .mss(1436).nop().nop().sack_perm().nop().wscale(0).nop().nop().ts(0x2f6b1a09, 0);
+}
+// An OpenBSD stack's connect() SYN: the same window, TTL, DF and option order;
+// its own ISN per connection.
+Packet openbsd_syn(uint16_t sport, uint16_t dport, uint32_t isn, uint8_t ws, uint16_t mss, uint32_t tsval) {
+    return Packet::tcp(A, T, sport, dport).syn().seq(isn).win(16384).ttl(64).df().id(sport ^ 0x5a5a)
+        .mss(mss).nop().nop().sack_perm().nop().wscale(ws).nop().nop().ts(tsval, 0);
+}
+
+TEST_F(BpfTest, UnicornscanSynsShareOneSeqKey) {
+    const uint32_t key = 0x9c4e21d7;
+    const uint16_t ports[] = {22, 80, 443, 3306, 8080, 1, 65535};
+    const uint16_t sports[] = {41873, 1029, 63002, 50211, 2417, 65534, 30000};
+    for (size_t i = 0; i < std::size(ports); i++)
+        ASSERT_EQ(xdp(unicorn_syn(T, sports[i], ports[i], key, static_cast<uint16_t>(i * 7919))), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_SYN), 7u);
+    EXPECT_EQ(cnt(A, SW_C_UNICORN_SEQ), 6u) << "every SYN after the first matches the previous one's key";
+    // a sweep: the target address is part of the key
+    for (const char* host : {"198.18.0.10", "198.18.0.11", "198.18.0.200", "198.19.255.254"})
+        ASSERT_EQ(xdp(unicorn_syn(host, 40000, 445, key, 9)), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_UNICORN_SEQ), 10u);
+    // another scan (another key) matches from its second SYN on
+    ASSERT_EQ(xdp(unicorn_syn(T, 5000, 25, key + 1, 1)), kXdpPass);
+    ASSERT_EQ(xdp(unicorn_syn(T, 5001, 26, key + 1, 2)), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_UNICORN_SEQ), 11u);
+    // a retransmission repeats seq and ports: a stack does that too
+    ASSERT_EQ(xdp(unicorn_syn(T, 5001, 26, key + 1, 3)), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_UNICORN_SEQ), 11u);
+    EXPECT_EQ(cnt(A, SW_C_SYN_NMAP) + cnt(A, SW_C_SYN_NOOPT) + cnt(A, SW_C_MASSCAN_IPID) + cnt(A, SW_C_ZMAP_SYN), 0u);
+}
+
+TEST_F(BpfTest, OpenBsdConnectSynsAreNotUnicornscan) {
+    // OpenBSD 7 (WS 6, MSS 1460), then the OpenBSD 3.0-3.4 layout unicornscan
+    // copies byte for byte (WS 0, MSS 1436 on a 1500-byte tunnel MTU), each
+    // with its own ISN per connection, plus a retransmitted SYN
+    const uint32_t isns[] = {0x1b7f02c4, 0xe0913a5d, 0x44c2d1f0, 0x9a0b7e13, 0x03f5a6b8, 0x7d2e9c41};
+    uint16_t sport = 18342;
+    for (uint8_t ws : {6, 0}) {
+        uint16_t dport = 20;
+        for (uint32_t isn : isns)
+            ASSERT_EQ(xdp(openbsd_syn(sport++, dport++, isn, ws, ws ? 1460 : 1436, isn >> 3)), kXdpPass);
+    }
+    ASSERT_EQ(xdp(openbsd_syn(sport - 1, 25, isns[5], 0, 1436, 77)), kXdpPass);
+    EXPECT_EQ(cnt(A, SW_C_SYN), 13u);
+    EXPECT_EQ(cnt(A, SW_C_UNICORN_SEQ), 0u);
+}
+
 TEST_F(BpfTest, Ipv4TinyFirstFragmentPaddedToEthernetMinimum) {
     // On the wire the 42-byte frame is padded to 60: the padding is not TCP header.
     Packet p = nmap::syn(A, T, 40000, 80).frag(0, true).l4_slice(0, 8).pad_to(60);
@@ -1195,8 +1257,10 @@ TEST_F(BpfTest, SketchKeysOnProtocol) {
 // ======================================================================
 
 TEST_F(BpfTest, MilestoneEventsAtPowersOfTwo) {
+    // unrelated seqs: seq and source port stepping together by one would keep
+    // seq ^ (dport << 16 | sport) constant for runs of SYNs (SW_C_UNICORN_SEQ)
     for (uint32_t i = 0; i < 100; i++)
-        ASSERT_EQ(xdp(nmap::syn(A, T, static_cast<uint16_t>(40000 + i), 80, 1000 + i)), kXdpPass);
+        ASSERT_EQ(xdp(nmap::syn(A, T, static_cast<uint16_t>(40000 + i), 80, 0x9e3779b9u * (i + 1))), kXdpPass);
     auto ev = r().drain_events();
     std::vector<uint32_t> values;
     for (auto& e : ev) {

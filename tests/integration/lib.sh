@@ -283,6 +283,13 @@ run_cases() {
       sleep 0.25
     done
     sleep 0.7
+    # SW_SNAPSHOT=1: what the agent holds at the end (top --once --json), as
+    # $WORK/NAME.once.json: the counts as of the last probe, which the last
+    # scan event (at most one update per 5 s) may not have reached
+    if [ -n "${SW_SNAPSHOT:-}" ]; then
+      "$SCANWATCH" top --once --json --socket "$WORK/sw.sock" >"$WORK/$name.once.json" ||
+        log "$name: top --once failed"
+    fi
     stop_agent
     s=$(scan_summary "$src" "$t0")
     got=$(field kinds "$s")
@@ -302,6 +309,22 @@ run_cases() {
     fail "scans named wrongly:$CASES_FAILED"
   fi
   return 0
+}
+
+# check_counts NAME PORTS HOSTS [SRC]: the scanner's row (default $SCAN4) in
+# the agent's last snapshot (SW_SNAPSHOT) counts the ports and hosts sent within 10 %
+check_counts() {
+  [ -f "$WORK/$1.json" ] || return 0   # the case did not run (SW_CASES)
+  [ -s "$WORK/$1.once.json" ] || fail "$1: no snapshot of the agent (SW_SNAPSHOT=1 before run_cases)"
+  python3 - "$WORK/$1.once.json" "${4:-$SCAN4}" "$2" "$3" "$1" <<'PY' || fail "$1: counts off"
+import json, sys
+path, src, want_ports, want_hosts, name = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+rows = [r for r in json.load(open(path))["sources"] if r["src"] == src]
+row = rows[0] if rows else {"ports": 0, "hosts": 0, "probes": 0}
+print("%s: ports %d (sent %d), hosts %d (sent %d), probes %d" % (
+    name, row["ports"], want_ports, row["hosts"], want_hosts, row["probes"]), file=sys.stderr)
+sys.exit(0 if all(abs(row[k] - w) <= 0.1 * w for k, w in (("ports", want_ports), ("hosts", want_hosts))) else 1)
+PY
 }
 
 # egress_progs [NS] [IFACE]: TC egress programs on IFACE (default tg0 in

@@ -2,8 +2,9 @@
 """Every probe class named on its own, in replay: crafted captures (one-way
 unless the case needs our answers) of nmap -O against three ports, a one-way
 ACK scan at one probe per second, nmap -sS -f with our answers, flag sets no
-connection uses, a masscan sweep of five ports, hping3's defaults and a Linux
-connect scan; each must get exactly its kinds, tool and scanner_os.
+connection uses, a masscan sweep of five ports, hping3's defaults, a Linux
+connect scan, unicornscan's defaults and an OpenBSD connect scan with the same
+SYN layout; each must get exactly its kinds, tool and scanner_os.
 Usage: classes.py SCANWATCH"""
 import json
 import os
@@ -152,6 +153,48 @@ def linux_connect():
     return out
 
 
+# unicornscan -mT's SYN (its default -W 1, init_packet.c): MSS 1436, NOP, NOP,
+# SACK, NOP, WS 0, NOP, NOP, TS (one TSval per scan, 0); OpenBSD 7's with WS 6
+UNICORN_OPTS = bytes.fromhex("0204059c01010402010303000101080a2f6b1a0900000000")
+
+
+def openbsd_opts(tsval):
+    return bytes.fromhex("020405b401010402010303060101080a") + struct.pack("!II", tsval, 0)
+
+
+def closed_port_answers(syns):
+    # every SYN answered by the target's RST/ACK, as a closed port does
+    out, t = [], 0.0
+    for pkt in syns:
+        sport, dport, seq = struct.unpack("!HHI", pkt[20:28])
+        out.append((t, pkt))
+        out.append((t + 0.0002, tcp(TGT, SCAN, dport, sport, RST | ACK, ack=(seq + 1) & 0xFFFFFFFF, win=0, ttl=64)))
+        t += 0.01
+    return out
+
+
+def unicornscan():
+    # seq = key ^ daddr (in memory, little-endian) ^ (dport << 16 | sport), random source ports
+    key, d = 0x6A09E667, struct.unpack("<I", ip4(TGT))[0]
+    syns = []
+    for i in range(20):
+        sport = 1024 + (i * 7919) % 60000
+        dport = 1 + i
+        syns.append(tcp(SCAN, TGT, sport, dport, SYN, seq=key ^ d ^ (dport << 16 | sport), win=16384,
+                        opts=UNICORN_OPTS, ttl=64, df=True, ip_id=(i * 40503) & 0xFFFF))
+    return closed_port_answers(syns)
+
+
+def openbsd_connect():
+    # connect() from OpenBSD: the same window, TTL, DF and option order, its own ISNs
+    syns, isn = [], 0x1B7F02C4
+    for i in range(20):
+        isn = (isn * 1103515245 + 12345) & 0xFFFFFFFF
+        syns.append(tcp(SCAN, TGT, 30000 + i * 13, 1 + i, SYN, seq=isn, win=16384, opts=openbsd_opts(isn >> 5),
+                        ttl=64, df=True, ip_id=(i * 40503) & 0xFFFF))
+    return closed_port_answers(syns)
+
+
 CASES = [
     # name, packets, kinds, tool, scanner_os, extra check
     ("os-detect against 3 ports", os_detect, ["os-detect"], "nmap", None, None),
@@ -161,6 +204,10 @@ CASES = [
     ("masscan sweep of 5 ports", masscan_sweep, ["syn", "sweep"], "masscan", None, lambda f, l: l["hosts"] >= 20),
     ("hping3 defaults", hping3, ["syn"], "hping3", None, None),
     ("Linux connect scan", linux_connect, ["connect"], "unknown", "linux", None),
+    ("unicornscan defaults", unicornscan, ["syn"], "unicornscan", "unknown",
+     lambda f, l: l["evidence"].get("unicorn_seq", 0) == 19),
+    ("OpenBSD connect scan", openbsd_connect, ["connect"], "unknown", "bsd-macos",
+     lambda f, l: "unicorn_seq" not in l["evidence"]),
 ]
 
 failed = 0

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Replays the lab recordings of tests/replay/captures (made by
-record_lab.sh with real nmap and hping3) and checks each verdict: the kinds
+record_lab.sh with real nmap, hping3, masscan and zmap) and checks each verdict: the kinds
 of the scanner's last scan event, its tool and, for -sT, scanner_os.
 Usage: lab_captures.py SCANWATCH"""
 import json
@@ -19,6 +19,8 @@ WANT = {  # name: (kinds, tool, scanner_os or None)
     "syn-sweep": (["syn", "sweep"], "nmap", None),
     "hping3": (["syn"], "hping3", None),
     "connect": (["connect"], "unknown", "linux"),
+    "masscan": (["syn"], "masscan", None),
+    "zmap": (["syn", "sweep"], "zmap", None),
 }
 failed = 0
 for name, (kinds, tool, os_family) in WANT.items():

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Records the lab captures under tests/replay/captures (NAME@SCANNER.pcap):
 # one small scan per probe class, taken with tcpdump on the target's side of
-# the lab link (both directions). Root; needs nmap and hping3. Rerun it to
-# refresh them; tests/replay/lab_captures.py checks their verdicts.
+# the lab link (both directions). Root; needs nmap, hping3, masscan and zmap.
+# Rerun it to refresh them (SW_RECORD="name ..." records only those);
+# tests/replay/lab_captures.py checks their verdicts.
 #   SCANWATCH=build/scanwatch bash tests/replay/record_lab.sh
 source "$(dirname "$0")/../integration/lib.sh"
 OUT=$(cd "$(dirname "$0")" && pwd)/captures
@@ -12,6 +13,7 @@ in_scan hping3 --version >/dev/null 2>&1 || fail "hping3 is missing (scripts/ins
 
 record() {  # record NAME COMMAND... (run in the scanner namespace)
   local name=$1; shift
+  if [ -n "${SW_RECORD:-}" ] && [[ " $SW_RECORD " != *" $name "* ]]; then return 0; fi
   ip netns exec "$NS_TGT" tcpdump -U -n -s 200 -i tg0 -w "$WORK/$name.pcap" 'ip or ip6' 2>/dev/null &
   local pid=$!
   sleep 1
@@ -31,3 +33,11 @@ record ack-slow    $N -sA --scan-delay 1s -p 1-12 "$TGT4"
 record syn-sweep   $N -sS -p 80,443 198.18.0.10-40
 record hping3      hping3 -q -S -p ++1 -c 30 -i u5000 "$TGT4"
 record connect     $N -sT -p 1-30,80 "$TGT4"
+# masscan and zmap build their own frames (tests/integration/masscan.sh and
+# zmap.sh explain the options); masscan 1.3 lingers until a packet arrives
+# after its scan, so timeout ends it (its probes are all sent by then)
+MAC=$(ip -n "$NS_TGT" -j link show tg0 | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["address"])')
+record masscan     timeout 6 masscan --router-mac "$MAC" --adapter-ip "$SCAN4" -e sc0 --wait 1 --rate 400 -p 1-30,80 "$TGT4"
+: >"$WORK/blacklist"
+printf '198.18.0.16/28\n198.18.0.32/29\n' >"$WORK/targets"
+record zmap        zmap -q -i sc0 -G "$MAC" -S "$SCAN4" -b "$WORK/blacklist" -w "$WORK/targets" -c 1 -r 200 -o /dev/null -p 80

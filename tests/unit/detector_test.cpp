@@ -50,6 +50,13 @@ struct Rec {
         r.last_ns = ns;
         return *this;
     }
+    // the first stack-built SYN (scanner_os): TTL, window, option order
+    Rec& os_syn(uint8_t ttl, uint16_t win, uint32_t opts) {
+        r.os_syn_ttl = ttl;
+        r.os_syn_win = win;
+        r.os_syn_opts = opts;
+        return *this;
+    }
     operator const sw_source&() const { return r; }
 };
 
@@ -1096,6 +1103,27 @@ TEST(DetectorClasses, FragmentedSynScanIsSyn) {
     EXPECT_TRUE(r2->kinds.empty());
 }
 
+TEST(DetectorClasses, TinyFragmentsToThreePortsAreBreadth) {
+    // nmap -f: three probes' tiny first fragments, all answered with RST: a
+    // scanner before min_ports, its kind still open (no SYN/ACK proved it)
+    Detector d;
+    auto rec = Rec().set(SW_C_PROBES, 3).set(SW_C_FRAG, 3).set(SW_C_FRAG_TINY, 3).set(SW_C_SAME_SEQ, 2)
+                   .set(SW_C_FAIL_RST, 3).set(SW_C_FRAG_RST, 3).ports(3).hosts(1);
+    auto r = d.observe(kSrc, rec, T0);
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->scanner);
+    EXPECT_TRUE(r->kinds.empty());
+    // two ports are not yet breadth, nor are whole-header fragments to three
+    Detector d2;
+    auto two = Rec().set(SW_C_PROBES, 3).set(SW_C_FRAG, 3).set(SW_C_FRAG_TINY, 3).set(SW_C_FAIL_RST, 3)
+                   .ports(2).hosts(1);
+    EXPECT_FALSE(d2.observe(kSrc, two, T0));
+    Detector d3;
+    auto whole = Rec().set(SW_C_PROBES, 3).set(SW_C_SYN, 3).set(SW_C_FRAG, 3).set(SW_C_FAIL_RST, 3)
+                     .ports(3).hosts(1);
+    EXPECT_FALSE(d3.observe(kSrc, whole, T0));
+}
+
 TEST(DetectorClasses, ToolsByTheirDefaults) {
     {  // hping3 -S: window 64, no options, one port after another
         Detector d;
@@ -1119,6 +1147,38 @@ TEST(DetectorClasses, ToolsByTheirDefaults) {
         auto rec = Rec().set(SW_C_PROBES, 50).set(SW_C_SYN, 50).set(SW_C_SYN_NOOPT, 50)
                        .set(SW_C_MASSCAN_IPID, 1).ports(50).hosts(1);
         auto r = observe_twice(d, rec);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->tool, "unknown");
+    }
+}
+
+TEST(DetectorClasses, UnicornscanBySeqKey) {
+    {  // its SYNs share one seq key (the first has none to match): syn, unicornscan,
+       // and no scanner_os: the OpenBSD-like SYNs are its imitation, not its stack
+        Detector d;
+        auto rec = Rec().set(SW_C_PROBES, 40).set(SW_C_SYN, 40).set(SW_C_UNICORN_SEQ, 39)
+                       .set(SW_C_FAIL_RST, 40).ports(40).hosts(1).os_syn(64, 16384, 0x21141311);
+        auto r = d.observe(kSrc, rec, T0);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->tool, "unicornscan");
+        EXPECT_EQ(r->kinds, Kinds{"syn"}) << "closed ports only: still raw SYNs, no connect scan";
+        EXPECT_EQ(r->scanner_os, "unknown");
+    }
+    {  // an OpenBSD host's connect scan: the same SYNs without the key
+        Detector d;
+        auto rec = Rec().set(SW_C_PROBES, 40).set(SW_C_SYN, 40).set(SW_C_FAIL_RST, 40).ports(40).hosts(1)
+                       .os_syn(64, 16384, 0x21141311);
+        auto r = d.observe(kSrc, rec, T0);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->tool, "unknown");
+        EXPECT_EQ(r->kinds, Kinds{"connect"});
+        EXPECT_EQ(r->scanner_os, "bsd-macos");
+    }
+    {  // one chance match in a scan's SYNs names nothing
+        Detector d;
+        auto rec = Rec().set(SW_C_PROBES, 40).set(SW_C_SYN, 40).set(SW_C_UNICORN_SEQ, 1)
+                       .set(SW_C_FAIL_RST, 40).ports(40).hosts(1);
+        auto r = d.observe(kSrc, rec, T0);
         ASSERT_TRUE(r);
         EXPECT_EQ(r->tool, "unknown");
     }

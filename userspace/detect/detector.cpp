@@ -46,6 +46,8 @@ struct Weights {
     static inline const double os_detect = std::log(100.0);
     static inline const double syn_noopt = std::log(2.0);   // SYN without options (masscan-like)
     static inline const double zmap_ipid = std::log(3.0);   // IP ID 54321
+    // a SYN whose seq is unicornscan's key ^ daddr ^ ports (no stack's ISN)
+    static inline const double unicorn_seq = std::log(3.0);
     // Empty echo, all-zero timestamp, echo with code != 0: nmap's pings (ping
     // and monitoring tools send data), per distinct host.
     static inline const double icmp_odd = std::log(5.0);
@@ -100,13 +102,14 @@ constexpr const char* kKindNames[kKindCount] = {
     "syn", "connect", "fin", "null", "xmas", "maimon", "ack", "custom-flags", "udp",
     "ip-protocol", "sctp", "os-detect", "service-detect", "rpc", "discovery", "sweep"};
 
-enum class Tool { unknown, nmap, masscan, zmap, hping3 };
+enum class Tool { unknown, nmap, masscan, zmap, hping3, unicornscan };
 constexpr const char* tool_name(Tool t) {
     switch (t) {
     case Tool::nmap: return "nmap";
     case Tool::masscan: return "masscan";
     case Tool::zmap: return "zmap";
     case Tool::hping3: return "hping3";
+    case Tool::unicornscan: return "unicornscan";
     default: return "unknown";
     }
 }
@@ -242,6 +245,7 @@ struct Evidence {
     uint64_t P = 0, H = 0;        // ports, hosts
     uint64_t timeouts = 0, failures = 0, successes = 0, stealth = 0, os = 0, rpc = 0, probes = 0;
     bool os_detect = false, strong_rpc = false, version_probing = false;
+    bool tiny_frags = false;  // RFC 1858's tiny first fragments to several ports
     uint64_t os_tries = 0;   // -O's tries (0: no -O)
     uint64_t icmp_disc = 0;  // ICMP host-discovery probes beyond -O's and -sO's
 };
@@ -316,7 +320,7 @@ struct Detector::Impl {
         // The fast path blocks after fewer ports than min_ports may ask for, and
         // a blocked source's record stops growing: its judgement counts as breadth.
         const bool broad = e.P >= cfg.min_ports || e.H >= cfg.min_hosts || e.strong_rpc ||
-                           e.version_probing || e.os_detect || s.fast_blocked;
+                           e.version_probing || e.os_detect || e.tiny_frags || s.fast_blocked;
         v.scanner = s.reported || (v.score >= cfg.alert_score && broad);
         if (!v.scanner)
             v.why_not = judge_why_not(e, v.score, broad);
@@ -348,6 +352,12 @@ struct Detector::Impl {
                     c[SW_C_ACK_PROBE] + c[SW_C_ODD_FLAGS] + c[SW_C_FRAG_TINY];
         e.os = uint64_t{c[SW_C_OS_TS]} + c[SW_C_OS_URG] + c[SW_C_OS_UDP];
         e.os_detect = e.os >= 2 || (c[SW_C_ICMP_ODD] >= 1 && c[SW_C_OS_TS] >= 1);
+        // First fragments shorter than a TCP header (nmap -f, --mtu 8/16)
+        // come from no stack and no path MTU (IPv4's 68-byte minimum leaves
+        // 48 bytes past an option-less header; RFC 1858): to a few ports,
+        // breadth on their own, like -O's and -sV's probes, so -f is named
+        // after kKindMin probes rather than min_ports (2-3 fragments each).
+        e.tiny_frags = c[SW_C_FRAG_TINY] >= kKindMin && e.P >= kKindMin;
         e.rpc = std::max<uint64_t>(c[SW_C_RPC], s.rpc_events);
         e.strong_rpc = rpc_strong(s);
         e.probes = c[SW_C_PROBES];
@@ -379,6 +389,7 @@ struct Detector::Impl {
                    capped(e.stealth) * Weights::stealth + capped(e.os) * Weights::os_marker +
                    capped(c[SW_C_SYN_NOOPT]) * Weights::syn_noopt +
                    capped(c[SW_C_ZMAP_IPID]) * Weights::zmap_ipid +
+                   capped(c[SW_C_UNICORN_SEQ]) * Weights::unicorn_seq +
                    capped(c[SW_C_ICMP_ODD]) * Weights::icmp_odd;
         if (s.rpc_check || s.rpc_odd_port || s.rpc_hosts.size() >= kRpcStrongHosts)
             L += capped(e.rpc) * Weights::rpc;
@@ -448,7 +459,7 @@ struct Detector::Impl {
         const bool sweep = H >= cfg.min_hosts &&
                            (P <= kFewPorts || (P <= kSweepMaxPorts && H >= kSweepHostsPerPort * P));
         if (syn >= kKindMin && (c[SW_C_HALF_OPEN] >= 1 || c[SW_C_SYN_NMAP] >= kKindMin ||
-                                c[SW_C_SYN_NOOPT] >= cfg.min_ports))
+                                c[SW_C_SYN_NOOPT] >= cfg.min_ports || c[SW_C_UNICORN_SEQ] >= cfg.min_ports))
             kinds |= bit(kSyn);
         // -f / --mtu 8: the first fragments hold no flags, but an open
         // port answered one reassembled probe with SYN/ACK: SYNs.
@@ -457,7 +468,7 @@ struct Detector::Impl {
         // OS-style SYNs: not raw scanner SYNs, not -O probes. They make a
         // connect scan when most of them found no open port.
         const uint64_t os_syns = sat_sub(c[SW_C_SYN], uint64_t{c[SW_C_SYN_NMAP]} + c[SW_C_SYN_NOOPT] +
-                                                          c[SW_C_OS_TS] + c[SW_C_OS_URG]);
+                                                          c[SW_C_OS_TS] + c[SW_C_OS_URG] + c[SW_C_UNICORN_SEQ]);
         const uint64_t os_syn_ok = sat_sub(c[SW_C_ANSWERED], c[SW_C_HALF_OPEN]);
         if (c[SW_C_CONNECT] >= 1 || (os_syns >= cfg.min_ports && os_syn_ok * 2 <= os_syns))
             kinds |= bit(kConnect);
@@ -504,6 +515,10 @@ struct Detector::Impl {
              // masscan's IP ID is (daddr ^ dport ^ seq): by chance 1 in 65536
              (c[SW_C_MASSCAN_IPID] >= 2 && uint64_t{c[SW_C_MASSCAN_IPID]} * 2 >= c[SW_C_SYN])))
             return Tool::masscan;
+        // unicornscan: its SYNs' seqs share one key (the first SYN has no
+        // previous one to match, so n SYNs give n - 1), whatever -W options
+        if (c[SW_C_UNICORN_SEQ] >= 2 && uint64_t{c[SW_C_UNICORN_SEQ]} * 2 >= c[SW_C_SYN])
+            return Tool::unicornscan;
         if ((c[SW_C_ZMAP_IPID] >= 1 && uint64_t{c[SW_C_ZMAP_IPID]} * 2 >= probes) ||
             // zmap 4.1+: random IP IDs, its SYNs' options, window and DF instead
             (c[SW_C_ZMAP_SYN] >= 2 && uint64_t{c[SW_C_ZMAP_SYN]} * 2 >= c[SW_C_SYN]))
@@ -536,7 +551,9 @@ struct Detector::Impl {
         if (v.decoy)
             r.evidence["decoy"] = 1;
         r.why_not = v.why_not;
-        r.scanner_os = scanner_os(s.os_syn_ttl, s.os_syn_win, s.os_syn_opts);
+        // unicornscan's SYNs imitate a stack (OpenBSD by default): they say
+        // nothing about the scanner's own
+        r.scanner_os = r.tool == "unicornscan" ? "unknown" : scanner_os(s.os_syn_ttl, s.os_syn_win, s.os_syn_opts);
         r.rpc_programs = s.rpc_programs;
         return r;
     }
