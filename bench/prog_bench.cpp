@@ -35,12 +35,14 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "bpf/block_map.hpp"
+#include "bpf/block_bits.hpp"
 #include "bpf/skeleton.hpp"
 #include "packet.hpp"
 #include "scanwatch/abi.h"
@@ -281,7 +283,18 @@ int main(int argc, char** argv) {
         bpf_map__fd(sw->maps.sw_events), [](void*, void*, size_t) { return 0; }, nullptr, nullptr));
 
     const int cfg_fd = bpf_map__fd(sw->maps.sw_cfg);
-    const scanwatch::BlockMapFds block_fds{bpf_map__fd(sw->maps.sw_blocks), bpf_map__fd(sw->maps.sw_block_addrs)};
+    // The blocks' presence bits as the agent keeps them: opened (untrusted),
+    // rebuilt from the (empty) maps at start, then set before each block.
+    std::unique_ptr<scanwatch::BlockBits> block_bits;
+    try {
+        block_bits = scanwatch::BlockBits::open(bpf_map__fd(sw->maps.sw_block_bits));
+        block_bits->begin_rebuild();
+        block_bits->finish_rebuild();
+    } catch (const std::exception& e) {
+        die(e.what());
+    }
+    const scanwatch::BlockMapFds block_fds{bpf_map__fd(sw->maps.sw_blocks), bpf_map__fd(sw->maps.sw_block_addrs),
+                                           block_bits.get()};
     auto set_cfg = [&](uint32_t addresses, uint32_t ranges = 0, uint32_t flags = 0) {
         sw_config c{};
         c.flags = SW_CFG_BLOCKING | flags;  // what the agent sets without --block (flags: with it)
@@ -344,6 +357,19 @@ int main(int argc, char** argv) {
     big_blk.big_list = true;
     big_blk.blocked = true;
     rows.push_back(big_blk);
+    // The established row's source (198.18.1.10) shares its /15 with the
+    // ranges but no /24 with any: its presence bit is clear, as for most
+    // sources against a real list. This one shares its /48 with all 16,000
+    // blocked IPv6 /64s: its bit is set, so it pays the trie walk.
+    Row big_est6{"tcp6_established_100k_blocks", "IPv6 TCP ACK+PSH, 100 B, 100,000 blocks, the /48 of 16,000 blocked /64s",
+                 Packet::tcp6("2001:2::10", "2001:2::1", 40000, 443).ack(777).psh().seq(1000).payload(data).build()};
+    big_est6.big_list = true;
+    rows.push_back(big_est6);
+    Row big_rng{"blocked_range_100k_blocks", "IPv4 TCP from inside a blocked /28 of 100,000 blocks (XDP_DROP; xdp-filter: not on its list)",
+                Packet::tcp4("198.19.0.5", T, 40000, 443).ack(777).psh().seq(1000).payload(data).build()};
+    big_rng.big_list = true;
+    big_rng.blocked = true;
+    rows.push_back(big_rng);
     if (!o.only.empty()) {
         std::erase_if(rows, [&](const Row& r) { return r.name != o.only; });
         if (rows.empty())
@@ -492,7 +518,9 @@ int main(int argc, char** argv) {
     if ((action.count("blocked_source") && action["blocked_source"] != XDP_DROP) ||
         (action.count("tcp_established") && action["tcp_established"] != XDP_PASS) ||
         (action.count("blocked_source_100k_blocks") && action["blocked_source_100k_blocks"] != XDP_DROP) ||
-        (action.count("tcp_established_100k_blocks") && action["tcp_established_100k_blocks"] != XDP_PASS))
+        (action.count("tcp_established_100k_blocks") && action["tcp_established_100k_blocks"] != XDP_PASS) ||
+        (action.count("tcp6_established_100k_blocks") && action["tcp6_established_100k_blocks"] != XDP_PASS) ||
+        (action.count("blocked_range_100k_blocks") && action["blocked_range_100k_blocks"] != XDP_DROP))
         die("unexpected XDP action (blocked row must drop, others pass)");
     return 0;
 }

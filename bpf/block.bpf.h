@@ -7,6 +7,57 @@
 #pragma once
 
 /*
+ * abi.h's sw_addr_is_v4() in three word loads: every caller's address is
+ * struct pkt's or the scratch key's, 4-aligned (as addr_copy4's).
+ */
+static __always_inline int addr_is_v4(const __u8 *addr)
+{
+	const __u32 *w = (const __u32 *)addr;
+
+	return !(w[0] | w[1]) && w[2] == bpf_htonl(0xffff);
+}
+
+/*
+ * May a block cover addr? Yes unless the presence bits are built
+ * (SW_BB_BUILT: the agent rebuilt them from the block maps after this map was
+ * loaded) and neither bit of addr's bucket is set. Two array reads instead of
+ * a hash miss and a trie walk; a set bit (a block nearby, or a hash
+ * collision) only costs the lookups.
+ */
+static __always_inline int block_may_cover(const __u8 *addr)
+{
+	__u32 idx = 0;
+	__u64 *w = bpf_map_lookup_elem(&sw_block_bits, &idx);
+	__u64 hdr;
+	__u32 b;
+	int v4;
+
+	if (!w)
+		return 1;
+	hdr = *w;
+	if (!(hdr & SW_BB_BUILT))
+		return 1;
+	v4 = addr_is_v4(addr);
+	if (hdr & (v4 ? SW_BB_ALL4 : SW_BB_ALL6))
+		return 1;
+	b = sw_block_bucket(addr, v4);
+	idx = 1 + b / 32;
+	w = bpf_map_lookup_elem(&sw_block_bits, &idx);
+	return !w || ((*w >> (2 * (b % 32))) & 3);
+}
+
+/* The fast path's bit for addr, set before its block enters the exact hash. */
+static __always_inline void block_bit_set(const __u8 *addr)
+{
+	__u32 b = sw_block_bucket(addr, addr_is_v4(addr));
+	__u32 idx = 1 + b / 32;
+	__u64 *w = bpf_map_lookup_elem(&sw_block_bits, &idx);
+
+	if (w)
+		__sync_fetch_and_or(w, 2ull << (2 * (b % 32)));
+}
+
+/*
  * The in-kernel fast path. A source that sent SYNs to several ports and had
  * several of them refused or half-opened looks like a scanner, but all of
  * that can be forged in a bystander's name. So:
@@ -56,7 +107,9 @@ static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s
 	sc->b.expires_ns = cfg->fast_block_ttl_ns ? now + cfg->fast_block_ttl_ns : 0;
 	sc->b.reason = SW_BR_FAST_PATH;
 	sc->b.pad = 0;
-	/* an address: the exact map, where is_blocked() looks first (key: sc->k.addr) */
+	/* an address: the exact map, where is_blocked() looks first (key:
+	 * sc->k.addr); its presence bit before it, or is_blocked() might not look */
+	block_bit_set(sc->k.addr);
 	if (bpf_map_update_elem(&sw_block_addrs, sc->k.addr, &sc->b, BPF_NOEXIST)) {
 		budget_refund();
 		return 0; /* already blocked, or the map is full */
@@ -75,23 +128,26 @@ static __always_inline int block_active(const struct sw_block *b)
 }
 
 /*
- * Is addr (a source in, a destination out) under an active block? The exact
- * map first (one hash lookup; skipped while it is empty: no address written
- * by the agent and no fast path that could add one), then the ranges' trie,
- * only when the agent wrote ranges.
+ * Is addr (a source in, a destination out) under an active block? Nothing to
+ * look up when the presence bits say no block can cover it. Otherwise the
+ * exact map first (one hash lookup; skipped while it is empty: no address
+ * written by the agent and no fast path that could add one), then the
+ * ranges' trie, only when the agent wrote ranges.
  */
 static __always_inline int is_blocked(const __u8 *addr, struct sw_config *cfg)
 {
 	struct sw_lpm_key k = { .prefixlen = 128 };
 	struct sw_block *b = NULL;
 	__u32 flags;
+	int addrs;
 
 	if (!cfg)
 		return 0;
 	flags = cfg->flags;
-	if (!(flags & SW_CFG_BLOCKING))
+	addrs = cfg->n_blocks || (flags & SW_CFG_FAST_BLOCK);
+	if (!(flags & SW_CFG_BLOCKING) || !(addrs || (flags & SW_CFG_RANGES)) || !block_may_cover(addr))
 		return 0;
-	if (cfg->n_blocks || (flags & SW_CFG_FAST_BLOCK))
+	if (addrs)
 		b = bpf_map_lookup_elem(&sw_block_addrs, addr);
 	if (!block_active(b)) {
 		if (!(flags & SW_CFG_RANGES))

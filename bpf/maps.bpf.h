@@ -239,3 +239,20 @@ static __always_inline __u64 sw_now(void)
 	}
 	return bpf_ktime_get_coarse_ns();
 }
+
+/*
+ * Block presence bits in front of sw_block_addrs and sw_blocks (abi.h,
+ * SW_BB_*): a source whose bucket's bits are clear is under no block and
+ * skips both lookups. The agent writes them through the mmap
+ * (BPF_F_MMAPABLE: no syscall per word); the fast path sets its own bit.
+ * Pinned beside the block maps so a restarted agent and the program it takes
+ * over share one copy. The loader clears SW_BB_BUILT at every load; the agent
+ * sets it after rebuilding the bits from the block maps.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SW_BB_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} sw_block_bits SEC(".maps");

@@ -394,4 +394,43 @@ struct sw_event {
 	__u8 pad[5];
 };
 
+/* ---- block presence bits (map sw_block_bits, bpf/block.bpf.h) ---------- */
+/*
+ * In front of both block maps: two bits per hashed bucket (an IPv4 /24, an
+ * IPv6 /48) that say "a block may cover an address here". A source whose
+ * bucket has neither bit set is under no block: it skips the exact hash and
+ * the ranges' trie. The agent's bit (2 i) is set before one of its blocks
+ * (address or range) enters a map and cleared after the last block needing
+ * it left (userspace/bpf/block_bits.cpp); the XDP fast path sets the kernel's
+ * bit (2 i + 1) before its own block, and only the agent's rebuild clears
+ * it. So a clear pair is never wrong; a set bit only costs the lookups.
+ * Word 0 holds SW_BB_* flags; bucket i lives in word 1 + i / 32.
+ */
+#define SW_BB_LOG 20                          /* 2^20 buckets, 256 KiB */
+#define SW_BB_BUCKETS (1u << SW_BB_LOG)
+#define SW_BB_WORDS (1 + SW_BB_BUCKETS / 32)
+#define SW_BB_BUILT 1ull  /* the bits are complete (set by the agent after a rebuild from the maps) */
+#define SW_BB_ALL4 2ull   /* an IPv4 range shorter than /SW_BB_MIN4: every IPv4 source is looked up */
+#define SW_BB_ALL6 4ull   /* an IPv6 range shorter than /SW_BB_MIN6: every IPv6 source is looked up */
+#define SW_BB_G4 24       /* an IPv4 bucket is a /24 */
+#define SW_BB_G6 48       /* an IPv6 bucket is a /48 */
+#define SW_BB_MIN4 8      /* ranges from /8 (IPv4) and /32 (IPv6) on set their */
+#define SW_BB_MIN6 32     /* buckets' bits (2^16 at most); shorter ones set ALL4/ALL6 */
+
+/* Is the 16-byte address an IPv4-mapped one (::ffff:a.b.c.d)? */
+static inline int sw_addr_is_v4(const __u8 *a)
+{
+	return !(a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] | a[8] | a[9]) && a[10] == 0xff &&
+	       a[11] == 0xff;
+}
+
+/* The bucket holding a (the XDP program and the agent alike). */
+static inline __u32 sw_block_bucket(const __u8 *a, int v4)
+{
+	__u64 key = v4 ? (1ull << 48) | ((__u64)a[12] << 16) | ((__u64)a[13] << 8) | a[14]
+		       : ((__u64)a[0] << 40) | ((__u64)a[1] << 32) | ((__u64)a[2] << 24) | ((__u64)a[3] << 16) |
+				 ((__u64)a[4] << 8) | a[5];
+	return (__u32)((key * 0x9E3779B97F4A7C15ull) >> (64 - SW_BB_LOG));
+}
+
 #endif /* SCANWATCH_ABI_H */

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
 #include <linux/bpf.h>
@@ -11,6 +12,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -20,6 +22,8 @@
 #include <string>
 
 #include "block/blocker.hpp"
+#include "bpf/block_bits.hpp"
+#include "bpf/skeleton.hpp"
 #include "bpf/map_walk.hpp"
 #include "bpf/prog_runner.hpp"
 #include "packet.hpp"
@@ -106,6 +110,8 @@ protected:
         sw_budget budget{};
         uint32_t zero = 0;
         ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(s->maps.sw_budget), &zero, &budget, BPF_ANY), 0);
+        uint64_t untrusted = 0;  // the block presence bits: not built, every source looked up
+        ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(s->maps.sw_block_bits), &zero, &untrusted, BPF_ANY), 0);
         sw_config c{};
         c.ev_per_sec = 16;
         r().set_config(c);
@@ -1480,9 +1486,10 @@ protected:
         (c.prefix < 128 ? ranges_ : addrs_)++;
     }
     BlockMapFds fds() {
-        return {bpf_map__fd(r().skel()->maps.sw_blocks), bpf_map__fd(r().skel()->maps.sw_block_addrs)};
+        return {bpf_map__fd(r().skel()->maps.sw_blocks), bpf_map__fd(r().skel()->maps.sw_block_addrs), bits_.get()};
     }
     size_t addrs_ = 0, ranges_ = 0;
+    std::unique_ptr<BlockBits> bits_;  // BlockBitsTest: the presence bits, kept as the agent keeps them
     void allow(std::string_view cidr) {
         Cidr c = Cidr::parse(cidr);
         sw_lpm_key k{};
@@ -1645,6 +1652,170 @@ TEST_F(BlockTest, BlockedBehindVlan) {
     block("198.18.0.2", 0);
     enable(1);
     EXPECT_EQ(xdp(nmap::syn(A, T, 40000, 80).vlan(10)), kXdpDrop);
+}
+
+// ----------------------------------------------------------------------
+// The block presence bits (bpf/block.bpf.h, userspace/bpf/block_bits.cpp):
+// blocks written as the agent writes them, bits built. A source in no
+// block's bucket skips both lookups; every source inside a block is dropped.
+// ----------------------------------------------------------------------
+
+class BlockBitsTest : public BlockTest {
+protected:
+    void SetUp() override {
+        BlockTest::SetUp();
+        bits_ = BlockBits::open(bpf_map__fd(r().skel()->maps.sw_block_bits));
+        bits_->begin_rebuild();
+        bits_->finish_rebuild();
+    }
+    void TearDown() override { bits_.reset(); }
+    void unblock(std::string_view cidr) {
+        Cidr c = Cidr::parse(cidr);
+        EXPECT_TRUE(erase_kernel_block(fds(), lpm_key(c)));
+        (c.prefix < 128 ? addrs_ : ranges_)--;
+        enable(static_cast<uint32_t>(addrs_ + ranges_));
+    }
+    int from(const char* s) {
+        bool v6 = std::string_view(s).find(':') != std::string_view::npos;
+        return xdp(nmap::syn(s, v6 ? T6 : T, 40000, 80));
+    }
+    bool bit(const char* s) { return bits_->may_cover(addr(s).b.data()); }
+    // Each kind of range: a source inside is dropped, one outside passes;
+    // the removal lifts the block and the bits.
+    void range_case(const char* cidr, const char* inside, const char* near, const char* far) {
+        SCOPED_TRACE(cidr);
+        block(cidr, 0);
+        enable(1);
+        EXPECT_EQ(from(inside), kXdpDrop);
+        EXPECT_EQ(from(near), kXdpPass) << "outside the range (its bucket may be set: the trie says no)";
+        EXPECT_EQ(from(far), kXdpPass);
+        EXPECT_FALSE(bit(far)) << "no block near it: both lookups skipped";
+        unblock(cidr);
+        EXPECT_EQ(from(inside), kXdpPass);
+        EXPECT_FALSE(bit(inside)) << "the bits left with the block";
+    }
+};
+
+TEST_F(BlockBitsTest, Ipv4SlashTwentyEight) { range_case("198.18.5.16/28", "198.18.5.20", "198.18.5.40", "198.18.6.20"); }
+TEST_F(BlockBitsTest, Ipv4ShortPrefix) { range_case("198.0.0.0/8", "198.18.7.7", "199.18.7.7", "203.0.113.9"); }
+TEST_F(BlockBitsTest, Ipv4ShorterThanTheSpelledOutBuckets) {
+    range_case("192.0.0.0/4", "198.18.7.7", "208.0.0.9", "2001:2::7");
+}
+TEST_F(BlockBitsTest, Ipv6SlashSixtyFour) {
+    range_case("2001:2:0:5::/64", "2001:2:0:5::9", "2001:2:0:6::9", "2001:2:1::9");
+}
+TEST_F(BlockBitsTest, Ipv6ShortPrefix) { range_case("2001:2::/40", "2001:2:ff::9", "2001:3::9", "198.18.7.7"); }
+TEST_F(BlockBitsTest, Ipv6ShorterThanTheSpelledOutBuckets) {
+    range_case("2001::/24", "2001:2::9", "2002::9", "198.18.7.7");
+}
+
+TEST_F(BlockBitsTest, AddressesAndNeighboursInOneBucket) {
+    block("198.18.5.7", 0);
+    block("198.18.5.16/28", 0);
+    block("2001:2::7", 0);
+    enable(3);
+    EXPECT_EQ(from("198.18.5.7"), kXdpDrop);
+    EXPECT_EQ(from("2001:2::7"), kXdpDrop);
+    EXPECT_EQ(from("198.18.5.20"), kXdpDrop);
+    EXPECT_EQ(from("198.18.5.8"), kXdpPass);
+    EXPECT_EQ(from("198.18.7.8"), kXdpPass);
+    unblock("198.18.5.16/28");
+    EXPECT_EQ(from("198.18.5.7"), kXdpDrop) << "the address keeps its bucket's bit";
+    EXPECT_EQ(from("198.18.5.20"), kXdpPass);
+    EXPECT_EQ(stat(SW_S_DROPPED), 4u);
+}
+
+// A forger picks sources in a blocked range's bucket: they are looked up
+// (the cost of the lookups, as for everybody before the bits) and pass,
+// and they set no bit: only the agent and the fast path write the map.
+TEST_F(BlockBitsTest, ForgedSourcesNeitherPassABlockNorSetBits) {
+    block("198.18.5.16/28", 0);
+    enable(1);
+    std::vector<uint64_t> before(SW_BB_WORDS);
+    for (uint32_t i = 0; i < SW_BB_WORDS; i++)
+        ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(r().skel()->maps.sw_block_bits), &i, &before[i]), 0);
+    for (int i = 0; i < 256; i++) {
+        char a[32];
+        std::snprintf(a, sizeof a, "198.18.%d.%d", i % 8, i);
+        EXPECT_EQ(from(a), i % 8 == 5 && i >= 16 && i < 32 ? kXdpDrop : kXdpPass) << a;
+    }
+    for (uint32_t i = 0; i < SW_BB_WORDS; i++) {
+        uint64_t w = 0;
+        ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(r().skel()->maps.sw_block_bits), &i, &w), 0);
+        ASSERT_EQ(w, before[i]) << "word " << i;
+    }
+}
+
+// Take-over: maps pinned by an agent, then written by a build without the
+// bits (ranges in the trie, no bit set). The next load must not trust them:
+// the loader clears SW_BB_BUILT before anything is attached, and the agent's
+// restore() rebuilds the bits from the maps before setting it again.
+TEST_F(BlockTest, PinnedMapsWrittenWithoutBitsStillDropAndAreRebuilt) {
+    char dir[] = "/sys/fs/bpf/sw-bits-test-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr) << std::strerror(errno);
+    struct Cleanup {
+        std::string dir;
+        ~Cleanup() {
+            for (const auto& p : pinned_maps())
+                ::unlink((dir + "/" + p.pin).c_str());
+            ::rmdir(dir.c_str());
+        }
+    } cleanup{dir};
+    SkelOptions o;
+    o.admission = false;
+    o.pin_dir = dir;
+    auto first = std::make_unique<ProgRunner>(o);
+    auto* s1 = first->skel();
+    {
+        // an agent of this build ran: the bits were built (no blocks then)
+        auto b = BlockBits::open(bpf_map__fd(s1->maps.sw_block_bits));
+        b->begin_rebuild();
+        b->finish_rebuild();
+    }
+    uint32_t zero = 0;
+    uint64_t hdr = SW_BB_BUILT;  // munmap does not clear it: leave it as that agent did
+    ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(s1->maps.sw_block_bits), &zero, &hdr, BPF_ANY), 0);
+    // then a build without the bits wrote a range and an address
+    BlockMapFds old{bpf_map__fd(s1->maps.sw_blocks), bpf_map__fd(s1->maps.sw_block_addrs), nullptr};
+    sw_block v{};
+    v.reason = SW_BR_MANUAL;
+    put_kernel_block(old, lpm_key(Cidr::parse("198.18.5.16/28")), v);
+    put_kernel_block(old, lpm_key(Cidr::parse("2001:2:0:5::7")), v);
+    sw_config c{};
+    c.ev_per_sec = 16;
+    c.flags = SW_CFG_BLOCKING;
+    describe_kernel_blocks(c, 1, 1);
+    first->set_config(c);
+    const Bytes inside = nmap::syn("198.18.5.20", T, 40000, 80).build();
+    const Bytes inside6 = nmap::syn("2001:2:0:5::7", T6, 40000, 80).build();
+    ASSERT_EQ(first->run_xdp(inside, T0), kXdpPass) << "the hazard: trusted bits that miss a block";
+
+    auto second = std::make_unique<ProgRunner>(o);  // the restart: pins reused
+    auto* s2 = second->skel();
+    second->set_config(c);
+    EXPECT_EQ(second->run_xdp(inside, T0), kXdpDrop) << "untrusted after the load: every source looked up";
+    EXPECT_EQ(second->run_xdp(inside6, T0), kXdpDrop);
+    EXPECT_EQ(first->run_xdp(inside, T0), kXdpDrop) << "one shared copy";
+
+    BlockMaps maps{};
+    maps.blocks_fd = bpf_map__fd(s2->maps.sw_blocks);
+    maps.addrs_fd = bpf_map__fd(s2->maps.sw_block_addrs);
+    maps.config_fd = bpf_map__fd(s2->maps.sw_cfg);
+    maps.allow_fd = bpf_map__fd(s2->maps.sw_allow);
+    maps.block_bits_fd = bpf_map__fd(s2->maps.sw_block_bits);
+    Blocker blocker(maps, BlockPolicy{}, "", Clock::identity());
+    blocker.set_protected({});
+    blocker.restore(T0);
+    ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(s2->maps.sw_block_bits), &zero, &hdr), 0);
+    EXPECT_TRUE(hdr & SW_BB_BUILT) << "rebuilt";
+    EXPECT_EQ(second->run_xdp(inside, T0), kXdpDrop);
+    EXPECT_EQ(second->run_xdp(inside6, T0), kXdpDrop);
+    EXPECT_EQ(second->run_xdp(nmap::syn("198.18.6.20", T, 40000, 80).build(), T0), kXdpPass);
+    // and the agent keeps them from here on: removal lifts, a new range drops
+    EXPECT_TRUE(blocker.remove(Cidr::parse("198.18.5.16/28")));
+    EXPECT_EQ(second->run_xdp(inside, T0), kXdpPass);
+    ASSERT_FALSE(blocker.add(Cidr::parse("198.18.9.0/24"), 0, SW_BR_MANUAL, "manual", T0));
+    EXPECT_EQ(second->run_xdp(nmap::syn("198.18.9.9", T, 40000, 80).build(), T0), kXdpDrop);
 }
 
 // ======================================================================
@@ -2035,6 +2206,21 @@ TEST_P(ProofTest, BudgetCapsFastPathBlocks) {
     for (const auto& e : r().drain_events())
         refused_event |= e.type == SW_EV_BLOCK_REFUSED;
     EXPECT_TRUE(refused_event);
+}
+
+// With the presence bits built, the fast path's block sets its own bit
+// first, or is_blocked() would skip the exact hash for it.
+TEST_P(ProofTest, FastPathBlockSetsItsPresenceBit) {
+    auto bits = BlockBits::open(bpf_map__fd(r().skel()->maps.sw_block_bits));
+    bits->begin_rebuild();
+    bits->finish_rebuild();
+    fast_config(SW_CFG_BLOCK_UNVERIFIED);
+    EXPECT_FALSE(bits->may_cover(addr(a()).b.data()));
+    half_open_scan(a(), t(), 80, 6);
+    ASSERT_EQ(stat(SW_S_BLOCKS_FAST), 1u);
+    EXPECT_TRUE(blocked(a()));
+    EXPECT_TRUE(bits->may_cover(addr(a()).b.data()));
+    EXPECT_EQ(xdp(nmap::os_syn(a(), t(), 50000, 80, 77)), kXdpDrop);
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, ProofTest,

@@ -21,6 +21,18 @@ WANT = {  # name: (kinds, tool, scanner_os or None)
     "connect": (["connect"], "unknown", "linux"),
     "masscan": (["syn"], "masscan", None),
     "zmap": (["syn", "sweep"], "zmap", None),
+    "syn": (["syn"], "nmap", None),
+    "fin": (["fin"], "nmap", None),
+    "null": (["null"], "nmap", None),
+    "xmas": (["xmas"], "nmap", None),
+    "maimon": (["maimon"], "nmap", None),
+    "ack": (["ack"], "nmap", None),
+    "window": (["ack"], "nmap", None),
+    "udp": (["udp"], "nmap", None),
+    "ipproto": (["ip-protocol"], "nmap", None),
+    "sctp": (["sctp"], "nmap", None),
+    "version": (["syn", "service-detect", "rpc"], "nmap", None),
+    "syn6": (["syn"], "nmap", None),
 }
 failed = 0
 for name, (kinds, tool, os_family) in WANT.items():

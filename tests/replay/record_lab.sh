@@ -11,8 +11,8 @@ mkdir -p "$OUT"
 lab_up; lab_tune "$NS_TGT"; add_sweep_addrs; start_services
 in_scan hping3 --version >/dev/null 2>&1 || fail "hping3 is missing (scripts/install-deps.sh)"
 
-record() {  # record NAME COMMAND... (run in the scanner namespace)
-  local name=$1; shift
+record() {  # record NAME COMMAND... (run in the scanner namespace; SRC= for IPv6)
+  local name=$1 src=${SRC:-$SCAN4}; shift
   if [ -n "${SW_RECORD:-}" ] && [[ " $SW_RECORD " != *" $name "* ]]; then return 0; fi
   ip netns exec "$NS_TGT" tcpdump -U -n -s 200 -i tg0 -w "$WORK/$name.pcap" 'ip or ip6' 2>/dev/null &
   local pid=$!
@@ -20,8 +20,8 @@ record() {  # record NAME COMMAND... (run in the scanner namespace)
   in_scan "$@" >/dev/null 2>&1 || log "$name: $1 failed"
   sleep 1
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
-  cp "$WORK/$name.pcap" "$OUT/$name@$SCAN4.pcap"
-  log "recorded $name: $(stat -c %s "$OUT/$name@$SCAN4.pcap") bytes"
+  cp "$WORK/$name.pcap" "$OUT/$name@$src.pcap"
+  log "recorded $name: $(stat -c %s "$OUT/$name@$src.pcap") bytes"
 }
 
 N="nmap -n -T5 --max-retries 1 -Pn"
@@ -33,6 +33,20 @@ record ack-slow    $N -sA --scan-delay 1s -p 1-12 "$TGT4"
 record syn-sweep   $N -sS -p 80,443 198.18.0.10-40
 record hping3      hping3 -q -S -p ++1 -c 30 -i u5000 "$TGT4"
 record connect     $N -sT -p 1-30,80 "$TGT4"
+# the everyday scan types, so that probes to verdict (bench/probes_to_name.py)
+# is measured over what users run, not only over the unusual classes above
+record syn         $N -sS -p 1-30,80 "$TGT4"
+record fin         $N -sF -p 1-30 "$TGT4"
+record null        $N -sN -p 1-30 "$TGT4"
+record xmas        $N -sX -p 1-30 "$TGT4"
+record maimon      $N -sM -p 1-30 "$TGT4"
+record ack         $N -sA -p 1-30 "$TGT4"
+record window      $N -sW -p 1-30 "$TGT4"
+record udp         $N -sU -p 1-30,53 "$TGT4"
+record ipproto     $N -sO -p 1-30 "$TGT4"
+record sctp        $N -sY -p 1-30 "$TGT4"
+record version     $N -sV -p 1-20,80,2222 "$TGT4"
+SRC=$SCAN6 record syn6 $N -6 -sS -p 1-30,80 "$TGT6"
 # masscan and zmap build their own frames (tests/integration/masscan.sh and
 # zmap.sh explain the options); masscan 1.3 lingers until a packet arrives
 # after its scan, so timeout ends it (its probes are all sent by then)

@@ -32,7 +32,8 @@ public:
     size_t for_each_source(const SourceVisitor& fn) const override { return k_.for_each_source(fn); }
     size_t flows() const override { return count_map_keys(k_.flows_fd(), sizeof(sw_flow_key)); }
     BlockMaps block_maps() const override {
-        return {k_.blocks_fd(), k_.allow_fd(), k_.config_fd(), k_.shield_fd(), k_.budget_fd(), k_.block_addrs_fd()};
+        return {k_.blocks_fd(), k_.allow_fd(), k_.config_fd(), k_.shield_fd(), k_.budget_fd(), k_.block_addrs_fd(),
+                k_.block_bits_fd()};
     }
     int ringbuf_fd() const override { return k_.ringbuf_fd(); }
     std::pair<size_t, bool> walk_sources(MapCursor& c, size_t max, const SourceVisitor& fn) const override {

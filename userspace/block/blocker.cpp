@@ -60,7 +60,10 @@ Blocker::Key Blocker::key_of(const Cidr& c) {
 }
 
 Blocker::Blocker(BlockMaps maps, BlockPolicy policy, std::string state_path, Clock clock)
-    : maps_(maps), policy_(std::move(policy)), state_path_(std::move(state_path)), clock_(clock) {}
+    : maps_(maps), policy_(std::move(policy)), state_path_(std::move(state_path)), clock_(clock) {
+    if (maps_.blocks_fd >= 0 && maps_.block_bits_fd >= 0)
+        block_bits_ = BlockBits::open(maps_.block_bits_fd);  // untrusted (SW_BB_BUILT clear) until restore()
+}
 
 void Blocker::set_protected(const std::vector<Cidr>& extra) {
     protected_ = extra;
@@ -116,7 +119,7 @@ void Blocker::kernel_put(const BlockEntry& e) {
     put_kernel_block(kernel_maps(), key, v);  // an address to the exact hash, a range to the trie
 }
 
-BlockMapFds Blocker::kernel_maps() const { return BlockMapFds{maps_.blocks_fd, maps_.addrs_fd}; }
+BlockMapFds Blocker::kernel_maps() const { return BlockMapFds{maps_.blocks_fd, maps_.addrs_fd, block_bits_.get()}; }
 
 void Blocker::kernel_delete(const Cidr& target) {
     if (maps_.blocks_fd < 0)
@@ -439,6 +442,8 @@ std::vector<BlockEntry> Blocker::adopt_kernel_blocks(uint64_t now_ns, bool force
             }
             continue;
         }
+        if (block_bits_)
+            block_bits_->add(lpm_key(c));  // the fast path set its own bit; this one goes when we delete it
         Key k = key_of(c);
         auto it = entries_.emplace(k, e).first;
         index(k, it->second);
@@ -624,6 +629,15 @@ static std::string stamp_now() {
 
 std::vector<std::string> Blocker::restore(uint64_t now_ns) {
     std::vector<std::string> notes;
+    if (block_bits_) {
+        // from the maps as they are (pinned, maybe written by a build without
+        // the bits), read after the zeroing; what restore() changes below
+        // keeps them up to date
+        block_bits_->begin_rebuild();
+        for (const auto& [c, v] : kernel_read())
+            block_bits_->add(lpm_key(c));
+        block_bits_->finish_rebuild();
+    }
     entries_.clear();
     by_expiry_.clear();
     per_prefix_.fill(0);

@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "bpf/block_map.hpp"
+#include "bpf/block_bits.hpp"
 #include "common/defaults.hpp"
 #include "scanwatch/abi.h"
 #include "scanwatch/addr.hpp"
@@ -62,6 +64,7 @@ struct BlockMaps {
     int shield_fd = -1;  // sw_shield: answered with SYN cookies, not dropped
     int budget_fd = -1;  // sw_budget: what the XDP fast path spent
     int addrs_fd = -1;   // single addresses (bpf/block_map.hpp); blocks_fd holds the ranges
+    int block_bits_fd = -1;  // sw_block_bits: the blocks' presence bits (bpf/block_bits.hpp)
 };
 
 // What add() did.
@@ -75,9 +78,11 @@ class Blocker {
 public:
     Blocker(BlockMaps maps, BlockPolicy policy, std::string state_path, Clock clock);
 
-    // Loads the state file and reconciles it with the (maybe pinned) kernel
-    // map: blocks made by the XDP fast path while no agent ran are adopted,
-    // blocks lost with a reboot are put back. Expired ones are dropped; each
+    // Rebuilds the blocks' presence bits from the block maps first (pinned
+    // maps may hold blocks an older build wrote without them), then loads the
+    // state file and reconciles it with the (maybe pinned) kernel map: blocks
+    // made by the XDP fast path while no agent ran are adopted, blocks lost
+    // with a reboot are put back. Expired ones are dropped; each
     // entry is checked as add() checks it (a file holding 0.0.0.0/0 blocks
     // nobody). A damaged file is moved aside with a timestamp and the agent
     // starts anyway. Returns the lines to tell the operator (one per problem).
@@ -191,6 +196,7 @@ private:
     void save();
 
     BlockMaps maps_;
+    std::unique_ptr<BlockBits> block_bits_;  // null without the map (tests, benchmarks of the list)
     BlockPolicy policy_;
     std::string state_path_;
     Clock clock_;

@@ -7,21 +7,30 @@
 #include <vector>
 
 #include "bpf/map_walk.hpp"
+#include "bpf/block_bits.hpp"
 #include "bpf/skel.hpp"
 
 namespace scanwatch {
 
 void put_kernel_block(const BlockMapFds& m, const sw_lpm_key& k, const sw_block& b) {
-    int rc = k.prefixlen >= 128 ? bpf_map_update_elem(m.addrs_fd, k.addr, &b, BPF_ANY)
-                                : bpf_map_update_elem(m.ranges_fd, &k, &b, BPF_ANY);
-    if (rc != 0)
-        throw BpfError(k.prefixlen >= 128 ? "writing the block map (addresses)" : "writing the block map (ranges)",
-                       errno);
+    const bool addr = k.prefixlen >= 128;
+    // The bits first: the program must never skip the maps for a block they hold.
+    const bool counted = m.bits && m.bits->add(k);
+    if ((addr ? bpf_map_update_elem(m.addrs_fd, k.addr, &b, BPF_ANY)
+              : bpf_map_update_elem(m.ranges_fd, &k, &b, BPF_ANY)) != 0) {
+        const int err = errno;
+        if (counted)
+            m.bits->remove(k);  // never entered the map
+        throw BpfError(addr ? "writing the block map (addresses)" : "writing the block map (ranges)", err);
+    }
 }
 
 bool erase_kernel_block(const BlockMapFds& m, const sw_lpm_key& k) {
-    return k.prefixlen >= 128 ? bpf_map_delete_elem(m.addrs_fd, k.addr) == 0
-                              : bpf_map_delete_elem(m.ranges_fd, &k) == 0;
+    const bool gone = k.prefixlen >= 128 ? bpf_map_delete_elem(m.addrs_fd, k.addr) == 0
+                                         : bpf_map_delete_elem(m.ranges_fd, &k) == 0;
+    if (m.bits)
+        m.bits->remove(k);  // after the map let it go
+    return gone;
 }
 
 void for_each_kernel_block(const BlockMapFds& m, const std::function<void(const sw_lpm_key&, const sw_block&)>& fn) {

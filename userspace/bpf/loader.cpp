@@ -434,6 +434,7 @@ int Kernel::sources_fd() const { return bpf_map__fd(skel_->maps.sw_sources); }
 int Kernel::flows_fd() const { return bpf_map__fd(skel_->maps.sw_flows); }
 int Kernel::blocks_fd() const { return bpf_map__fd(skel_->maps.sw_blocks); }
 int Kernel::block_addrs_fd() const { return bpf_map__fd(skel_->maps.sw_block_addrs); }
+int Kernel::block_bits_fd() const { return bpf_map__fd(skel_->maps.sw_block_bits); }
 int Kernel::stats_fd() const { return bpf_map__fd(skel_->maps.sw_stats); }
 int Kernel::allow_fd() const { return bpf_map__fd(skel_->maps.sw_allow); }
 int Kernel::config_fd() const { return bpf_map__fd(skel_->maps.sw_cfg); }

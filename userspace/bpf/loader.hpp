@@ -74,6 +74,7 @@ public:
     int sources_fd() const;
     int blocks_fd() const;        // ranges (LPM trie)
     int block_addrs_fd() const;   // single addresses (hash)
+    int block_bits_fd() const;    // the blocks' presence bits (array, mmap-able)
     int stats_fd() const;
     int allow_fd() const;
     int config_fd() const;

@@ -1,5 +1,6 @@
 #include "bpf/skeleton.hpp"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <sys/random.h>
@@ -31,6 +32,7 @@ const std::vector<MapPinName>& pinned_maps() {
         {"sw_sources", "sources"}, {"sw_flows", "flows"},   {"sw_blocks", "blocks"},  {"sw_block_addrs", "block_addrs"},
         {"sw_allow", "allow"},     {"sw_cfg", "config"},    {"sw_stats", "ifstats"},  // "stats": the old global layout
         {"sw_shield", "shield"},   {"sw_budget", "budget"},    {"sw_wide", "wide"},
+        {"sw_block_bits", "block_bits"},
     };
     return pins;
 }
@@ -102,6 +104,14 @@ SkelPtr open_skeleton(const SkelOptions& o) {
                                         : "loading the BPF programs",
                        err);
     }
+    // A pinned copy of the blocks' presence bits may miss blocks written
+    // since (by a build without them): untrusted, so the program looks every
+    // source up, until the agent rebuilt them (BlockBits). Done here, before
+    // anything is attached.
+    uint32_t zero = 0;
+    uint64_t untrusted = 0;
+    if (bpf_map_update_elem(bpf_map__fd(m.sw_block_bits), &zero, &untrusted, BPF_ANY) != 0)
+        throw BpfError("clearing the block presence bits' header", errno);
     return s;
 }
 
