@@ -115,8 +115,9 @@ __noinline int sw_account(struct acct *a)
 				ev_value = n;
 			}
 		}
-		if (first && o->syn_flow)
-			mark_first_contact();
+		/* a SYN waits in sw_syns for our answer (a held one waited in sw_admit) */
+		if (o->syn_flow)
+			syn_note(a, ah, mask, first);
 		/* past the bitmaps' exact range: the HyperLogLog stage (abi.h) */
 		if (s->ports_new >= SW_WIDE_AT || s->hosts_new >= SW_WIDE_AT)
 			wide_add(saddr, s, ph, ah, o->no_port);

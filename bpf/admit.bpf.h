@@ -35,6 +35,12 @@
  * record holds both exactly as before (the held packet is accounted first,
  * with its own time, TTL, seq and counters). Answers to a held packet (our
  * SYN/ACK or RST, an ICMP unreachable) add their counters to the held copy.
+ *
+ * A held SYN is also its own entry of sw_syns (flow.bpf.h): the held copy has
+ * the prober's ports and ISN, so our SYN/ACK finds it here (held_syn) and a
+ * one-packet source costs one random slot write instead of two. A SYN still
+ * unanswered when its source's record is made is written to sw_syns then
+ * (sw_account replays it with o.syn_flow set).
  */
 #pragma once
 
@@ -64,9 +70,10 @@ struct {
 #define SW_ADMIT_HELD 0      /* sw_account(): held (or dropped): nothing more to do */
 #define SW_ADMIT_PROMOTED 2  /* sw_account(): record made; account sw_admit_held, then this */
 
+/* The slot of saddr (addr_hash_seeded: a forger cannot compute a colliding address). */
 static __always_inline struct acct *admit_slot(const __u8 *saddr)
 {
-	__u32 i = sw_hash32(addr_hash(saddr) ^ hash_seed) & (SW_ADMIT_SLOTS - 1);
+	__u32 i = addr_hash_seeded(saddr) & (SW_ADMIT_SLOTS - 1);
 
 	return bpf_map_lookup_elem(&sw_admit, &i);
 }
@@ -103,12 +110,40 @@ static __always_inline int admit(struct acct *a)
 	}
 	if (!a->create)
 		return SW_ADMIT_HELD; /* an answer to a packet no slot holds */
-	/* its first packet (or the slot's other address is forgotten) */
+	/*
+	 * Its first packet (or the slot's other address is forgotten). A SYN
+	 * keeps o.syn_flow: it waits here for our answer (held_syn), not in
+	 * sw_syns, and is a first contact by definition (its source's first probe).
+	 */
 	__builtin_memcpy(h, a, sizeof(*h));
-	if (a->o.syn_flow) {
-		/* a first probe is a first contact; done now, not when replayed */
-		mark_first_contact();
-		h->o.syn_flow = 0;
-	}
 	return SW_ADMIT_HELD;
+}
+
+/*
+ * The held first packet of prober, if it is the SYN (or tiny first fragment)
+ * from sport to us:dport still waiting for our answer; NULL otherwise. Our
+ * SYN/ACK, RST or ICMP unreachable looks here when sw_syns has no slot for it.
+ *
+ * Against a forger: the held copy makes a flow only when our own answer
+ * matches it in all of prober, us, both ports and ack = ISN + 1, and our
+ * stack answers only a SYN it received, so no forged packet can make a flow
+ * (or, through the flow, a proof) for an address that did not send that SYN:
+ * the same bar as sw_syns. A forged packet landing in the slot (a flood: the
+ * slot is a seeded hash) overwrites the held SYN; our answer then matches
+ * nothing and the real prober loses that one flow's evidence (its first
+ * probe's answer), as when a sw_syns slot is overwritten. A torn slot (two
+ * CPUs writing it at once) mixes two packets' fields; our answer matches it
+ * only if the address it is sent to chose the other packet's ports and ISN.
+ */
+static __always_inline struct acct *held_syn(const __u8 *prober, const __u8 *us, __be16 sport, __be16 dport)
+{
+	struct acct *h;
+
+	if (!admit_sources)
+		return NULL;
+	h = admit_slot(prober);
+	if (!h || h->create != 1 || !h->o.syn_flow || h->o.dport != dport ||
+	    h->o.sport != bpf_ntohs(sport) || !addr_eq(h->saddr, prober) || !addr_eq(h->daddr, us))
+		return NULL;
+	return h;
 }

@@ -9,31 +9,43 @@
 /*
  * Answers from a protected host to a prober: our SYN/ACK or our RST to its
  * SYN. p describes the answer (saddr = us, daddr = prober). Returns 1 when
- * the packet answered a SYN waiting in sw_syns. Our SYN/ACK is where a
- * probe's flow is made (sw_flows): from here on the prober's ACK, RST or
- * data can follow. A RST (closed port) only frees the slot.
+ * the packet answered a SYN waiting in sw_syns, or held whole by admission
+ * when its source has no record yet (held_syn, admit.bpf.h). Our SYN/ACK is
+ * where a probe's flow is made (sw_flows): from here on the prober's ACK,
+ * RST or data can follow. A RST (closed port) only frees the slot.
  */
 static __always_inline int tcp_answer(struct pkt *p, struct tcphdr *th, __u8 flags, __u64 now)
 {
 	struct scratch *sc = get_scratch();
 	struct obs o = { .dport = th->source };
+	__u32 ack = bpf_ntohl(th->ack_seq);
 	struct sw_flow *nf;
 	struct sw_syn *e;
+	struct acct *h;
 
 	if (!sc)
 		return 0;
+	nf = &sc->fv;
+	__builtin_memset(nf, 0, sizeof(*nf));
 	/* the SYN's slot and what it said, copied out before anything else */
 	sc->syn_tag = syn_tag(p->daddr, p->saddr, th->dest, th->source);
 	e = syn_slot(sc->syn_tag);
-	if (!e || e->tag != sc->syn_tag || bpf_ntohl(th->ack_seq) != e->isn + 1)
+	if (e && e->tag == sc->syn_tag && ack == e->isn + 1) {
+		nf->isn = e->isn;
+		nf->syn_nmap = !!(e->flags & SW_SYN_NMAP);
+		nf->first_contact = !!(e->flags & SW_SYN_FIRST);
+		nf->frag = !!(e->flags & SW_SYN_FRAG);
+		e->tag = 0; /* answered: a second answer to it is not counted again */
+	} else if ((h = held_syn(p->daddr, p->saddr, th->dest, th->source)) && ack == h->o.seqval + 1) {
+		/* the first packet of a source without a record, held whole (admit.bpf.h) */
+		nf->isn = h->o.seqval;
+		nf->syn_nmap = !!(h->o.mask & BIT(SW_C_SYN_NMAP));
+		nf->first_contact = 1; /* its source's first probe */
+		nf->frag = !!(h->o.mask & BIT(SW_C_FRAG_TINY));
+		h->o.syn_flow = 0; /* answered */
+	} else {
 		return 0;
-	nf = &sc->fv;
-	__builtin_memset(nf, 0, sizeof(*nf));
-	nf->isn = e->isn;
-	nf->syn_nmap = !!(e->flags & SW_SYN_NMAP);
-	nf->first_contact = !!(e->flags & SW_SYN_FIRST);
-	nf->frag = !!(e->flags & SW_SYN_FRAG);
-	e->tag = 0; /* answered: a second answer to it is not counted again */
+	}
 	if (flags & TH_SYN) {
 		nf->syn_ns = now;
 		nf->our_isn = bpf_ntohl(th->seq);
@@ -100,8 +112,11 @@ static __always_inline void icmp_unreach(struct pkt *p, void *inner, void *end, 
 		/* the SYN it quotes gets no other answer */
 		__u32 tag = syn_tag(k->saddr, k->daddr, k->sport, k->dport);
 		struct sw_syn *e = syn_slot(tag);
+		struct acct *h;
 		if (e && e->tag == tag)
 			e->tag = 0;
+		else if ((h = held_syn(k->saddr, k->daddr, k->sport, k->dport)))
+			h->o.syn_flow = 0;
 		bpf_map_delete_elem(&sw_flows, k);
 	}
 	o.dport = k->dport;

@@ -33,11 +33,37 @@ static __always_inline void flow_key(struct sw_flow_key *k, const __u8 *sa, cons
 	k->pad[0] = k->pad[1] = k->pad[2] = 0;
 }
 
-/* The SYN's tag in sw_syns, never 0; the slot is tag % SW_SYN_SLOTS. */
+/*
+ * An address's hash under hash_seed, the seed mixed in first. addr_hash()
+ * has no seed and inverts easily: a forger can compute an IPv6 address with
+ * the same addr_hash() as any prober's. Applying the seed only to its result
+ * would leave the two sharing every slot under every seed; seeded first,
+ * which addresses collide depends on the seed. The prober's side of the
+ * sw_admit slot and of the sw_syns tag.
+ */
+static __always_inline __u32 addr_hash_seeded(const __u8 *a)
+{
+	const __u32 *w = __builtin_assume_aligned(a, 4);
+
+	return sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3] ^ hash_seed))));
+}
+
+/*
+ * The SYN's tag in sw_syns, never 0; the slot is tag % SW_SYN_SLOTS.
+ * prober_sh: addr_hash_seeded(prober); us_h: addr_hash(us). The seeded part
+ * is mixed with our address before the ports go in, so that not even the
+ * prober's own address with another of our addresses has ports computable
+ * to land on a given SYN's slot.
+ */
+static __always_inline __u32 syn_tag_h(__u32 prober_sh, __u32 us_h, __be16 sport, __be16 dport)
+{
+	__u32 h = sw_hash32(sw_hash32(prober_sh ^ us_h) ^ ((__u32)sport << 16 | dport));
+	return h ? h : 1;
+}
+
 static __always_inline __u32 syn_tag(const __u8 *prober, const __u8 *us, __be16 sport, __be16 dport)
 {
-	__u32 h = sw_hash32(pending_hash(prober, us, sport, dport) ^ hash_seed);
-	return h ? h : 1;
+	return syn_tag_h(addr_hash_seeded(prober), addr_hash(us), sport, dport);
 }
 
 static __always_inline struct sw_syn *syn_slot(__u32 tag)
@@ -46,38 +72,24 @@ static __always_inline struct sw_syn *syn_slot(__u32 tag)
 	return bpf_map_lookup_elem(&sw_syns, &i);
 }
 
-/* An inbound SYN: remembered until our answer. sc->syn_tag tells account() its slot. */
-static __always_inline void syn_note(struct scratch *sc, const __u8 *prober, const __u8 *us,
-				     __be16 sport, __be16 dport, __u32 isn, __u8 flags)
+/*
+ * A SYN accounted to its source's record (account.bpf.h): remembered in
+ * sw_syns until our answer. A SYN from a source without a record writes no
+ * slot: admission holds it whole (admit.bpf.h), and held_syn() finds it
+ * there. us_h: addr_hash(a->daddr); first: its source's first probe of this
+ * port or host.
+ */
+static __always_inline void syn_note(const struct acct *a, __u32 us_h, __u64 mask, int first)
 {
-	__u32 tag = syn_tag(prober, us, sport, dport);
+	__u32 tag = syn_tag_h(addr_hash_seeded(a->saddr), us_h, bpf_htons(a->o.sport), a->o.dport);
 	struct sw_syn *e = syn_slot(tag);
 
-	sc->syn_tag = tag;
 	if (!e)
 		return;
 	e->tag = tag;
-	e->isn = isn;
-	e->flags = flags;
-}
-
-/*
- * Marks the SYN this packet is (tcp_in just noted it; sc->syn_tag) as a
- * first contact (a port or host this source had not tried before): its
- * answer then counts in the sequential test, while repeated connections to
- * the same service do not pile up benign credit.
- */
-static __always_inline void mark_first_contact(void)
-{
-	__u32 zero = 0;
-	struct scratch *sc = bpf_map_lookup_elem(&sw_scratch, &zero);
-	struct sw_syn *e;
-
-	if (!sc)
-		return;
-	e = syn_slot(sc->syn_tag);
-	if (e && e->tag == sc->syn_tag)
-		e->flags |= SW_SYN_FIRST;
+	e->isn = a->o.seqval;
+	e->flags = (mask & BIT(SW_C_SYN_NMAP) ? SW_SYN_NMAP : 0) | (first ? SW_SYN_FIRST : 0) |
+		   (mask & BIT(SW_C_FRAG_TINY) ? SW_SYN_FRAG : 0);
 }
 
 /* Per-CPU scratch holding the flow key of a segment from the prober. */

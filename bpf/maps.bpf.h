@@ -53,9 +53,12 @@ struct {
 
 /*
  * SYNs waiting for our answer: sw_syns, a direct-mapped array. An inbound
- * SYN (or RFC 1858 tiny first fragment) writes one 12-byte slot, indexed and
- * tagged by a seeded hash of its 5-tuple: no allocation, no lock, no LRU
- * node. The flow table (sw_flows, an LRU hash) gets an entry only when our
+ * SYN (or RFC 1858 tiny first fragment) from a source with a record writes
+ * one 12-byte slot, indexed and tagged by a seeded hash of its 5-tuple: no
+ * allocation, no lock, no LRU node. A source without a record has its SYN
+ * held whole by admission (sw_admit, admit.bpf.h) instead, where our answer
+ * finds it: a one-packet source touches one slot, not two. The flow table
+ * (sw_flows, an LRU hash) gets an entry only when our
  * SYN/ACK leaves (tcp_answer): only then can the prober's ACK (proof), RST
  * (half-open) or data (RPC) follow. A closed port's RST and an ICMP
  * unreachable clear the slot and never touch sw_flows.
@@ -70,7 +73,7 @@ struct {
  */
 #define SW_SYN_SLOTS (1u << 18)
 #define SW_SYN_NMAP 1   /* the SYN carried nmap's raw fingerprint (win 1024, MSS 1460 only) */
-#define SW_SYN_FIRST 2  /* its source's first probe of this port or host (mark_first_contact) */
+#define SW_SYN_FIRST 2  /* its source's first probe of this port or host (sw_account) */
 #define SW_SYN_FRAG 4   /* a tiny first fragment: only our answer tells it was a SYN */
 
 struct sw_syn {
@@ -160,7 +163,7 @@ struct {
 /* Per-CPU room for keys and values: the call chain's 512-byte stack is full. */
 struct scratch {
 	struct sw_lpm_key k;
-	__u32 syn_tag;  /* sw_syns tag of the SYN this packet is (tcp_in), for mark_first_contact */
+	__u32 syn_tag;  /* sw_syns tag of the SYN an answer answers (tcp_answer) */
 	struct sw_block b;
 	struct sw_flow_key fk;
 	struct sw_flow fv;
@@ -215,6 +218,18 @@ static __always_inline struct sw_config *get_config(void)
 	return bpf_map_lookup_elem(&sw_cfg, &zero);
 }
 
+/*
+ * The programs' one clock. Live it is CLOCK_MONOTONIC as of the last timer
+ * tick (bpf_ktime_get_coarse_ns: one read of the timekeeper, 1-4 ms behind
+ * the exact clock, never ahead of it), not bpf_ktime_get_ns: that reads the
+ * TSC, and under a hypervisor the read cost a SYN 20-25 ns of its 130
+ * (sw_prog_bench, bench/README.md). Nothing here needs better than a tick:
+ * first/last seen, event times and the per-second budgets are compared in
+ * seconds, and a block expires at most one tick late. Every live read goes
+ * through here, so the programs never mix two clocks (a later read is never
+ * smaller than an earlier one, which the rate windows' unsigned differences
+ * rely on). The agent's CLOCK_MONOTONIC is the same clock, read exactly.
+ */
 static __always_inline __u64 sw_now(void)
 {
 	if (replay_mode) {
@@ -222,7 +237,7 @@ static __always_inline __u64 sw_now(void)
 		struct sw_clock *c = bpf_map_lookup_elem(&sw_clock, &cpu);
 		return c ? c->ns : 0;
 	}
-	return bpf_ktime_get_ns();
+	return bpf_ktime_get_coarse_ns();
 }
 
 /*

@@ -81,14 +81,11 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 			o->seq_track = 1;
 			o->syn_flow = 1; /* a first contact's answer counts, as for a SYN */
 			/*
-			 * RFC 1858's tiny fragment: noted as a SYN, so our answer
-			 * to the reassembled probe (SYN/ACK: it was a SYN) and the
+			 * RFC 1858's tiny fragment: noted as a SYN (sw_account:
+			 * syn_note, or held whole by admission), so our answer to
+			 * the reassembled probe (SYN/ACK: it was a SYN) and the
 			 * scanner's RST to it count as for -sS.
 			 */
-			sc = get_scratch();
-			if (!sc)
-				return 1;
-			syn_note(sc, p->saddr, p->daddr, ports[0], ports[1], o->seqval, SW_SYN_FRAG);
 		}
 		return 1;
 	}
@@ -230,7 +227,6 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 	if (flags & TH_SYN) {
 		__u32 optlen = doff - 20;
 		__u8 *opt = (__u8 *)(th + 1);
-		__u8 nmap_syn = 0;
 
 		o->probe = o->seq_track = o->syn_flow = 1;
 		o->mask |= BIT(SW_C_SYN);
@@ -243,10 +239,8 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 				OBS_ADD(o, SW_C_HPING); /* hping3 -S: window 64 (3.0.0: 512) */
 		} else if (optlen == 4) {
 			if ((void *)(opt + 4) <= end && th->window == bpf_htons(1024) &&
-			    opt[0] == 2 && opt[1] == 4 && opt[2] == 0x05 && opt[3] == 0xb4) {
+			    opt[0] == 2 && opt[1] == 4 && opt[2] == 0x05 && opt[3] == 0xb4)
 				o->mask |= BIT(SW_C_SYN_NMAP);
-				nmap_syn = 1;
-			}
 		} else if (tcp_ts_marker(th, end, optlen)) {
 			o->mask |= BIT(SW_C_OS_TS);
 		} else if (!(flags & ~(TH_SYN | TH_ECE | TH_CWR))) {
@@ -274,14 +268,11 @@ static __always_inline int tcp_in(struct pkt *p, void *l4, void *end, __u64 now,
 		}
 
 		/*
-		 * No flow yet: one slot in sw_syns (flow.bpf.h). The flow is made
-		 * when our SYN/ACK leaves, the only answer a flow is needed for.
+		 * No flow yet: sw_account() notes the SYN in one slot of sw_syns
+		 * (flow.bpf.h), or admission holds it whole (admit.bpf.h) for a
+		 * source without a record. The flow is made when our SYN/ACK
+		 * leaves, the only answer a flow is needed for.
 		 */
-		sc = get_scratch();
-		if (!sc)
-			return 0;
-		syn_note(sc, p->saddr, p->daddr, th->source, th->dest, bpf_ntohl(th->seq),
-			 nmap_syn ? SW_SYN_NMAP : 0);
 		return 1;
 	}
 

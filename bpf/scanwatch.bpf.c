@@ -41,9 +41,9 @@ static __always_inline void l4_in(void *data, void *end, struct pkt *p)
 	/*
 	 * The clock is read only where it is used: a TCP segment with SYN, RST
 	 * or FIN may make, answer or end a flow, an ICMP error answers one, and
-	 * whatever is accounted below. The live clock (bpf_ktime_get_ns, a TSC
-	 * read) was a third of an established segment's cost when every packet
-	 * read it.
+	 * whatever is accounted below. The exact live clock (bpf_ktime_get_ns,
+	 * a TSC read) was a third of an established segment's cost when every
+	 * packet read it; sw_now() now reads the tick clock (maps.bpf.h).
 	 */
 	if (p->proto == IPPROTO_TCP_) {
 		__u8 *fl = l4 + 13;

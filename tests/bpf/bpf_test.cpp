@@ -3,6 +3,7 @@
 // Needs root (CAP_BPF + CAP_SYS_ADMIN for test runs).
 #include <arpa/inet.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <gtest/gtest.h>
@@ -129,6 +130,18 @@ protected:
         return s ? s->cnt[c] : 0;
     }
     uint64_t stat(unsigned i) { return r().stat(i); }
+
+    // The flow our SYN/ACK (seq our_isn, sent at now_) made for nmap's first SYN (seq isn).
+    void expect_nmap_syn_flow(const Packet& syn, uint32_t isn, uint32_t our_isn) {
+        auto f = r().flow(key_of(syn));
+        ASSERT_TRUE(f) << "our SYN/ACK made no flow";
+        EXPECT_EQ(f->state, SW_FS_SYNACK);
+        EXPECT_EQ(f->isn, isn);
+        EXPECT_EQ(f->our_isn, our_isn);
+        EXPECT_EQ(f->syn_nmap, 1);
+        EXPECT_EQ(f->first_contact, 1);
+        EXPECT_EQ(f->syn_ns, now_);
+    }
 
     // Every nonzero counter of every source.
     Counts counts() {
@@ -345,14 +358,7 @@ TEST_F(BpfTest, SynAckCreatesFlowFromTheSyn) {
 
     now_ = T0 + 5;
     ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0xdeadbef0).seq(0x5000)), kTcOk);
-    auto f = r().flow(key_of(syn));
-    ASSERT_TRUE(f);
-    EXPECT_EQ(f->state, SW_FS_SYNACK);
-    EXPECT_EQ(f->isn, 0xdeadbeefu);
-    EXPECT_EQ(f->our_isn, 0x5000u);
-    EXPECT_EQ(f->syn_nmap, 1);
-    EXPECT_EQ(f->first_contact, 1);
-    EXPECT_EQ(f->syn_ns, T0 + 5);
+    expect_nmap_syn_flow(syn, 0xdeadbeef, 0x5000);
     EXPECT_EQ(r().flow_count(), 1u);
     EXPECT_EQ(stat(SW_S_FLOWS_NEW), 1u);
     // a second SYN/ACK to the same SYN is no second answer
@@ -1381,6 +1387,37 @@ TEST_F(BpfTest, FirstEventMarksTheSourceHot) {
 // A forger makes many sources hot at once: their first events stop at the
 // budget (the flags are still set, for the agent's walk), and a real scanner
 // made hot meanwhile still tells its later milestones.
+// Live, the programs' clock is the agent's CLOCK_MONOTONIC read at the last
+// tick (maps.bpf.h, sw_now): a record's times lie between the clock before
+// the packet, less a tick or so, and the clock after it, never ahead.
+TEST(LiveClock, RecordTimesAreTheAgentsMonotonicClock) {
+    SkelPtr sk;
+    try {
+        SkelOptions so;
+        so.admission = false;
+        sk = open_skeleton(so);
+    } catch (const std::exception& e) {
+        FAIL() << "cannot load the BPF programs (these tests need root): " << e.what();
+    }
+    auto mono = [] {
+        timespec ts{};
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return static_cast<uint64_t>(ts.tv_sec) * SEC + static_cast<uint64_t>(ts.tv_nsec);
+    };
+    const Bytes frame = nmap::syn(A, T, 40000, 80).build();
+    const uint64_t before = mono();
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_size_in = static_cast<uint32_t>(frame.size()),
+                .repeat = 1);
+    ASSERT_EQ(bpf_prog_test_run_opts(bpf_program__fd(sk->progs.scanwatch_xdp), &opts), 0);
+    const uint64_t after = mono();
+    sw_source s{};
+    const Addr a = addr(A);
+    ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(sk->maps.sw_sources), a.b.data(), &s), 0);
+    EXPECT_LE(s.first_ns, after) << "the kernel's clock is ahead of CLOCK_MONOTONIC";
+    EXPECT_GE(s.first_ns + 50'000'000, before) << "more than 50 ms behind CLOCK_MONOTONIC";
+    EXPECT_EQ(s.first_ns, s.last_ns);
+}
+
 TEST(HotBudget, FirstEventsStopAtTheBudgetButEveryFlagIsSet) {
     cpu_set_t one, old;
     CPU_ZERO(&one);
@@ -2212,6 +2249,43 @@ protected:
                 ASSERT_EQ(xdp(nmap::syn(a, T, 40000, static_cast<uint16_t>(80 + k), i)), kXdpPass);
         }
     }
+
+    // SYNs noted in sw_syns (tag != 0), read through the map's mapping.
+    uint32_t syn_slots_used() {
+        bpf_map* m = r().skel()->maps.sw_syns;
+        const size_t stride = (bpf_map__value_size(m) + 7) / 8 * 8, n = bpf_map__max_entries(m);
+        void* mm = mmap(nullptr, stride * n, PROT_READ, MAP_SHARED, bpf_map__fd(m), 0);
+        if (mm == MAP_FAILED)
+            return ~0u;
+        uint32_t used = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t tag;
+            std::memcpy(&tag, static_cast<const uint8_t*>(mm) + i * stride, sizeof tag);
+            used += tag != 0;
+        }
+        munmap(mm, stride * n);
+        return used;
+    }
+
+    // An address of 2001:2::/48 whose first packet would be held in a's
+    // sw_admit slot (admit_slot() in admit.bpf.h, this load's seed).
+    std::string admit_collider(std::string_view a) {
+        auto slot = [&](const Addr& x) {
+            uint32_t w[4];
+            std::memcpy(w, x.b.data(), sizeof w);
+            const uint32_t seed = r().skel()->rodata->hash_seed;
+            return sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3] ^ seed)))) & 0xffff;
+        };
+        const uint32_t want = slot(addr(a));
+        Addr c = addr("2001:2:0:5::");
+        for (uint32_t v = 1; v < (1u << 24); v++) {
+            const uint32_t be = htonl(v);
+            std::memcpy(c.b.data() + 12, &be, sizeof be);
+            if (slot(c) == want)
+                return c.str();
+        }
+        return {};
+    }
 };
 
 TEST_F(AdmitTest, OnePacketSourcesInsertNothing) {
@@ -2280,6 +2354,135 @@ TEST_F(AdmitTest, ScannerAmidOnePacketFlood) {
     EXPECT_GE(s->ports_new, probes - 1);
     EXPECT_EQ(r().sources().size(), 1u) << "no forged source has a record";
     EXPECT_EQ(stat(SW_S_SOURCE_FULL), 0u);
+}
+
+// A held SYN is its own entry of sw_syns: a one-packet source writes no SYN
+// slot, and our SYN/ACK to its SYN makes the flow from the held copy (ISN,
+// nmap's fingerprint, a first contact), once; the prober's ACK of it proves.
+TEST_F(AdmitTest, HeldSynIsAnsweredWithoutASynSlot) {
+    spoofed_syns(0, 1000);
+    const Packet syn = nmap::syn(A, T, 40000, 80, 0x1234);
+    ASSERT_EQ(xdp(syn), kXdpPass);
+    EXPECT_EQ(syn_slots_used(), 0u) << "a SYN from a source without a record is held, not noted";
+    EXPECT_FALSE(src(A));
+    // acking another ISN answers nothing
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1236).seq(0x5000)), kTcOk);
+    EXPECT_EQ(r().flow_count(), 0u);
+    now_ = T0 + 5;
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1235).seq(0x5000)), kTcOk);
+    expect_nmap_syn_flow(syn, 0x1234, 0x5000);  // our SYN/ACK found the held SYN
+    EXPECT_EQ(stat(SW_S_FLOWS_NEW), 1u);
+    // a second SYN/ACK to the same SYN is no second answer
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1235).seq(0x5000)), kTcOk);
+    EXPECT_EQ(stat(SW_S_FLOWS_NEW), 1u);
+    // its ACK of our SYN/ACK: its second packet, the proof, and its record
+    ASSERT_EQ(xdp(Packet::tcp(A, T, 40000, 80).ack(0x5001).seq(0x1235)), kXdpPass);
+    auto s = src(A);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->cnt[SW_C_SYN], 1u);
+    EXPECT_EQ(s->cnt[SW_C_ANSWERED], 1u);
+    EXPECT_EQ(s->cnt[SW_C_FIRST_OK], 1u);
+    EXPECT_TRUE(s->flags & SW_SF_PROVEN);
+    EXPECT_EQ(syn_slots_used(), 0u) << "an answered held SYN is not noted when its record is made";
+}
+
+// nmap sends its next probes before the first answers come back: a SYN
+// still unanswered when its source's record is made moves to sw_syns, and
+// its answer counts there, once.
+TEST_F(AdmitTest, SynAnsweredAfterItsSourceHasARecord) {
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 80, 0x1234)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A, T, 40000, 81, 0x1234)), kXdpPass);
+    ASSERT_TRUE(src(A));
+    EXPECT_EQ(syn_slots_used(), 2u) << "the held SYN and the second one";
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1235).seq(7)), kTcOk);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 80, 40000).syn().ack(0x1235).seq(7)), kTcOk);
+    ASSERT_EQ(tc(Packet::tcp(T, A, 81, 40000).rst().ack(0x1235)), kTcOk);
+    EXPECT_EQ(cnt(A, SW_C_SYN), 2u);
+    EXPECT_EQ(cnt(A, SW_C_ANSWERED), 1u);
+    EXPECT_EQ(cnt(A, SW_C_FIRST_OK), 1u);
+    EXPECT_EQ(cnt(A, SW_C_FAIL_RST), 1u);
+    EXPECT_EQ(r().flow_count(), 1u);
+    EXPECT_EQ(syn_slots_used(), 0u) << "both answered";
+}
+
+// A forger who lands a packet in a held SYN's slot (here from an address
+// found to share it, with the prober's very ports and ISN) costs the prober
+// that first flow and nothing more: our SYN/ACK matches the held copy only
+// for the address it is sent to, so no flow, no answer and no proof come of
+// the forged copy, for the prober or for the forged address; the prober's
+// later probes make its record as usual.
+TEST_F(AdmitTest, ForgedPacketInAHeldSynsSlotCostsOnlyThatFlow) {
+    const std::string f = admit_collider(A6);
+    ASSERT_FALSE(f.empty()) << "no address of 2001:2:0:5::/104 shares the scanner's slot";
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 80, 0x1234)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(f, T6, 40000, 80, 0x1234)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T6, A6, 80, 40000).syn().ack(0x1235).seq(0x5000)), kTcOk);
+    EXPECT_EQ(r().flow_count(), 0u) << "the forged copy answered our SYN/ACK to the scanner";
+    ASSERT_EQ(xdp(Packet::tcp(A6, T6, 40000, 80).ack(0x5001).seq(0x1235)), kXdpPass);
+    EXPECT_FALSE(src(A6)) << "an unproven ACK is not accounted";
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 81, 0x1234)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 82, 0x1234)), kXdpPass);
+    auto s = src(A6);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->cnt[SW_C_SYN], 2u) << "its first SYN was lost to the forger, no more";
+    EXPECT_EQ(s->cnt[SW_C_ANSWERED], 0u);
+    EXPECT_FALSE(s->flags & SW_SF_PROVEN);
+    EXPECT_FALSE(src(f));
+    EXPECT_EQ(r().sources().size(), 1u);
+}
+
+// sw_hash32's inverse (murmur3's finaliser is a bijection).
+uint32_t sw_unhash32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7ed1b41du;  // 0xc2b2ae35^-1 mod 2^32
+    x ^= (x >> 13) ^ (x >> 26);
+    x *= 0xa5cb9243u;  // 0x85ebca6b^-1
+    x ^= x >> 16;
+    return x;
+}
+
+// An address of 2001:2:0:6::/64 with the same unseeded addr_hash()
+// (source.bpf.h) as p: that hash has no seed and inverts easily.
+Addr unseeded_twin(const Addr& p) {
+    std::array<uint32_t, 4> w, t;
+    std::memcpy(t.data(), p.b.data(), sizeof t);
+    const uint32_t target = sw_hash32(t[0] ^ sw_hash32(t[1] ^ sw_hash32(t[2] ^ sw_hash32(t[3]))));
+    Addr f = Addr::parse("2001:2:0:6::").value();
+    std::memcpy(w.data(), f.b.data(), sizeof w);
+    w[3] = sw_unhash32(sw_unhash32(sw_unhash32(sw_unhash32(target) ^ w[0]) ^ w[1]) ^ w[2]);
+    std::memcpy(f.b.data(), w.data(), sizeof w);
+    return f;
+}
+
+// A forger's twin address must not land in the prober's admission slot (the
+// seed goes in first), or one forged packet before each of the prober's
+// would keep it from ever earning a record.
+TEST_F(AdmitTest, AnAddressWithTheSameUnseededHashDoesNotShareTheSlot) {
+    ASSERT_EQ(sw_unhash32(sw_hash32(0x12345678u)), 0x12345678u);
+    const Addr f = unseeded_twin(addr(A6));
+    ASSERT_NE(f, addr(A6));
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 80, 0x1234)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(f.str(), T6, 40000, 80, 0x1234)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 81, 0x1234)), kXdpPass);
+    EXPECT_EQ(cnt(A6, SW_C_SYN), 2u) << "the forged address took the scanner's admission slot";
+}
+
+// Nor in its SYNs' slots of sw_syns: the twin's SYN from the same ports
+// (another ISN) must not overwrite the scanner's, whose answer then still
+// makes its flow.
+TEST_F(AdmitTest, AnAddressWithTheSameUnseededHashDoesNotShareASynSlot) {
+    const std::string f = unseeded_twin(addr(A6)).str();
+    for (uint16_t port : {90, 91}) {  // both have records: their SYNs go to sw_syns
+        ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, port, 0x1234)), kXdpPass);
+        ASSERT_EQ(xdp(nmap::syn(f, T6, 40000, port, 0x1234)), kXdpPass);
+    }
+    ASSERT_TRUE(src(A6));
+    ASSERT_TRUE(src(f));
+    const Packet syn = nmap::syn(A6, T6, 40000, 80, 0x1111);
+    ASSERT_EQ(xdp(syn), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(f, T6, 40000, 80, 0x2222)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(T6, A6, 80, 40000).syn().ack(0x1112).seq(0x5000)), kTcOk);
+    EXPECT_TRUE(r().flow(key_of(syn))) << "the twin's SYN overwrote the scanner's in sw_syns";
 }
 
 // Two packets per forged source do make records, and overflow the sources

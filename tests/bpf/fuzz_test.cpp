@@ -930,7 +930,8 @@ void Campaign::checkpoint() {
         CHECK(probes == S(SW_S_PROBES), "sum of probe counters %" PRIu64 " != probes stat %" PRIu64, probes,
               S(SW_S_PROBES));
         // a flow is made by our SYN/ACK to a SYN (or tiny first fragment)
-        // waiting in sw_syns, and every such answer counts as answered on its
+        // waiting in sw_syns (or held whole in sw_admit while its source has
+        // no record), and every such answer counts as answered on its
         // prober (a record, or the held first packet of one not admitted yet,
         // which a colliding source may overwrite: so no upper bound here)
         const uint64_t flows = S(SW_S_FLOWS_NEW) + S(SW_S_FLOW_FULL);
