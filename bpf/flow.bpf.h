@@ -34,21 +34,6 @@ static __always_inline void flow_key(struct sw_flow_key *k, const __u8 *sa, cons
 }
 
 /*
- * An address's hash under hash_seed, the seed mixed in first. addr_hash()
- * has no seed and inverts easily: a forger can compute an IPv6 address with
- * the same addr_hash() as any prober's. Applying the seed only to its result
- * would leave the two sharing every slot under every seed; seeded first,
- * which addresses collide depends on the seed. The prober's side of the
- * sw_admit slot and of the sw_syns tag.
- */
-static __always_inline __u32 addr_hash_seeded(const __u8 *a)
-{
-	const __u32 *w = __builtin_assume_aligned(a, 4);
-
-	return sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3] ^ hash_seed))));
-}
-
-/*
  * The SYN's tag in sw_syns, never 0; the slot is tag % SW_SYN_SLOTS.
  * prober_sh: addr_hash_seeded(prober); us_h: addr_hash(us). The seeded part
  * is mixed with our address before the ports go in, so that not even the

@@ -52,10 +52,18 @@ struct {
 	__type(value, __u32);
 } sw_pending SEC(".maps");
 
-/* The flow's hash, never 0 (0 marks a free slot). */
+/*
+ * The flow's hash, never 0 (0 marks a free slot). Seeded on both sides, so a
+ * forger cannot compute a flow whose SYN/ACK would overwrite the slot where a
+ * prober's proof ACK is awaited: not from another address (the prober's side
+ * is addr_hash_seeded), and not from the prober's own address with other
+ * ports (the seed goes in with the ports, before their round). Unseeded, both
+ * were a search of a few seconds.
+ */
 static __always_inline __u32 pending_hash(const __u8 *prober, const __u8 *us, __be16 sport, __be16 dport)
 {
-	__u32 h = addr_hash(prober) ^ sw_hash32(addr_hash(us) + ((__u32)sport << 16 | dport));
+	__u32 h = addr_hash_seeded(prober) ^
+		  sw_hash32((addr_hash(us) + ((__u32)sport << 16 | dport)) ^ hash_seed);
 	return h ? h : 1;
 }
 

@@ -19,6 +19,21 @@ static __always_inline __u32 addr_hash(const __u8 *a)
 	return sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3]))));
 }
 
+/*
+ * An address's hash under hash_seed, the seed mixed in first. addr_hash()
+ * has no seed and inverts easily: a forger can compute an IPv6 address with
+ * the same addr_hash() as any prober's. Applying the seed only to its result
+ * would leave the two sharing every slot under every seed; seeded first,
+ * which addresses collide depends on the seed. The prober's side of the
+ * sw_admit slot, of the sw_syns tag and of the sw_pending slot.
+ */
+static __always_inline __u32 addr_hash_seeded(const __u8 *a)
+{
+	const __u32 *w = __builtin_assume_aligned(a, 4);
+
+	return sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3] ^ hash_seed))));
+}
+
 /* All-zero template for new source records (lives in .rodata, not on the stack). */
 static const struct sw_source sw_zero_source;
 

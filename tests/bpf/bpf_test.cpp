@@ -1221,8 +1221,9 @@ TEST_F(BpfTest, SketchCountsAWholePortRangeAndOneHundredThousandHosts) {
         const uint16_t port = static_cast<uint16_t>(i & 0xffff);
         const std::string dst = v4(base + i);
         ASSERT_EQ(xdp(nmap::syn(A, dst, 40000, port, 1000)), kXdpPass) << i;
-        if (i == 10)
+        if (i == 10) {
             EXPECT_FALSE(r().wide(addr(A))) << "no second stage below SW_WIDE_AT";
+        }
         if (i >= SW_WIDE_AT - 1) {  // the probe that makes the 16th counts
             hll_add(want_ports, sw_port_hash(port, IPPROTO_TCP));
             hll_add(want_hosts, xdp_addr_hash(addr(dst)));
@@ -2108,6 +2109,41 @@ TEST_P(ProofTest, AckOfOurIsnProves) {
     // a connect probe's RST after the handshake, even after a banner (ack moved on)
     ASSERT_EQ(xdp(Packet::tcp(a(), t(), 40001, 443).rst().ack(ours + 1 + 20).seq(isn + 1)), kXdpPass);
     EXPECT_EQ(cnt(a(), SW_C_CONNECT), 1u);
+}
+
+// The flow awaiting its proof ACK sits in a slot of sw_pending. Its hash is
+// seeded: a forger who sends from the prober's own address with other ports
+// cannot compute ports whose SYN/ACK overwrites that slot (which would keep
+// the prober from ever being proven). The forger here finds such ports for
+// the unseeded formula the slot had before (the prober's part cancels out).
+TEST_P(ProofTest, ForgedFlowCannotTakeTheSlotOfAProofAwaited) {
+    constexpr uint32_t kPendingSlots = 1u << 18;  // SW_PENDING_SLOTS, bpf/shield.bpf.h
+    auto hash16 = [](const Addr& x) {
+        std::array<uint32_t, 4> w;
+        std::memcpy(w.data(), x.b.data(), sizeof w);
+        return sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3]))));
+    };
+    const uint32_t us = hash16(addr(t()));
+    auto old_slot = [&](uint16_t sport, uint16_t dport) {
+        return sw_hash32(us + (uint32_t{htons(sport)} << 16 | htons(dport))) & (kPendingSlots - 1);
+    };
+    const uint32_t target = old_slot(40001, 443);
+    uint16_t fs = 0, fd = 0;
+    for (uint16_t dport : {443, 80, 8443, 22, 25, 110, 143, 993, 8080, 3389})
+        for (uint32_t sport = 1024; sport < 65536 && !fs; sport++)
+            if (old_slot(static_cast<uint16_t>(sport), dport) == target && !(sport == 40001 && dport == 443)) {
+                fs = static_cast<uint16_t>(sport);
+                fd = dport;
+            }
+    ASSERT_NE(fs, 0) << "no colliding ports for the old formula (the search should find ~2)";
+    const uint32_t isn = 0x01020304, ours = 0x0a0b0c0d;
+    handshake(nmap::os_syn(a(), t(), 40001, 443, isn), ours, false);
+    // the forger: the prober's address, the colliding ports, our SYN/ACK to it
+    ASSERT_EQ(xdp(nmap::os_syn(a(), t(), fs, fd, 0x55555555)), kXdpPass);
+    ASSERT_EQ(tc(Packet::tcp(t(), a(), fd, fs).syn().ack(0x55555556).seq(0x66666666)), kTcOk);
+    ASSERT_EQ(xdp(Packet::tcp(a(), t(), 40001, 443).ack(ours + 1).seq(isn + 1)), kXdpPass);
+    EXPECT_TRUE(is_proven(a())) << "the forged flow " << fs << "->" << fd
+                                << " overwrote the slot where the prober's proof was awaited";
 }
 
 TEST_P(ProofTest, UnprovenScannerIsShieldedNotBlocked) {

@@ -68,8 +68,9 @@ TEST(Abi, CounterTable) {
         std::string k = scanwatch::kCounters[c].kinds, w;
         for (size_t i = 0; i <= k.size(); i++) {
             if (i == k.size() || k[i] == ' ') {
-                if (!w.empty())
+                if (!w.empty()) {
                     EXPECT_TRUE(vocabulary.count(w)) << scanwatch::kCounters[c].name << ": " << w;
+                }
                 w.clear();
             } else {
                 w += k[i];

@@ -111,8 +111,9 @@ TEST(Metrics, FamiliesAreWellFormed) {
             w >> name >> ty;
             EXPECT_FALSE(type.count(name)) << "second TYPE for " << name;
             type[name] = ty;
-            if (ty == "counter")
+            if (ty == "counter") {
                 EXPECT_TRUE(name.ends_with("_total")) << name;
+            }
             continue;
         }
         std::string name = l.substr(0, l.find_first_of("{ "));
