@@ -22,15 +22,16 @@ static __always_inline int tcp_answer(struct pkt *p, struct tcphdr *th, __u8 fla
 	struct sw_flow *nf;
 	struct sw_syn *e;
 	struct acct *h;
+	__u32 tag;
 
 	if (!sc)
 		return 0;
 	nf = &sc->fv;
 	__builtin_memset(nf, 0, sizeof(*nf));
 	/* the SYN's slot and what it said, copied out before anything else */
-	sc->syn_tag = syn_tag(p->daddr, p->saddr, th->dest, th->source);
-	e = syn_slot(sc->syn_tag);
-	if (e && e->tag == sc->syn_tag && ack == e->isn + 1) {
+	tag = syn_tag(p->daddr, p->saddr, th->dest, th->source);
+	e = syn_slot(tag);
+	if (e && e->tag == tag && ack == e->isn + 1) {
 		nf->isn = e->isn;
 		nf->syn_nmap = !!(e->flags & SW_SYN_NMAP);
 		nf->first_contact = !!(e->flags & SW_SYN_FIRST);

@@ -163,7 +163,6 @@ struct {
 /* Per-CPU room for keys and values: the call chain's 512-byte stack is full. */
 struct scratch {
 	struct sw_lpm_key k;
-	__u32 syn_tag;  /* sw_syns tag of the SYN an answer answers (tcp_answer) */
 	struct sw_block b;
 	struct sw_flow_key fk;
 	struct sw_flow fv;
