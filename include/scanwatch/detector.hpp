@@ -26,6 +26,13 @@ struct DetectorConfig {
     uint64_t idle_forget_ns = 3600'000'000'000ULL; // forget sources idle this long
 };
 
+// The detector's rule for reporting a source again on its counts alone:
+// ports or probes grew by half since the last report (the agent's report
+// memory holds back a returning source's report by the same rule).
+inline bool grown_by_half(uint64_t ports, uint64_t probes, uint64_t last_ports, uint64_t last_probes) {
+    return ports * 2 >= last_ports * 3 || probes * 2 >= last_probes * 3;
+}
+
 // What the detector says about one source. Field names follow the JSON
 // `scan` event of DESIGN.md.
 struct ScanReport {

@@ -64,8 +64,7 @@ bool ReportMemory::repeat(const ScanReport& r, const sw_source& rec) const {
     if (!s)
         return false;
     const uint8_t f = said_flags(r);
-    // The detector's own rule for an update: ports or probes grown by half.
-    const bool grew = r.ports * 2 >= uint64_t{s->ports} * 3 || r.probes * 2 >= uint64_t{s->probes} * 3;
+    const bool grew = grown_by_half(r.ports, r.probes, s->ports, s->probes);  // the detector's own rule
     return !(r.kind_bits & ~s->kinds) && !((f & kTool) && !(s->flags & kTool)) && (f & kDecoy) == (s->flags & kDecoy) &&
            proven_ports(rec) <= s->proven && !grew;
 }

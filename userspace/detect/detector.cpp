@@ -614,10 +614,7 @@ struct Detector::Impl {
     }
 
     // Ports or probes grew by half since the last emitted report.
-    static bool grew(const State& s) {
-        return s.ports * 2 >= s.emit_ports * 3 ||
-               uint64_t{s.cnt[SW_C_PROBES]} * 2 >= s.emit_probes * 3;
-    }
+    static bool grew(const State& s) { return grown_by_half(s.ports, s.cnt[SW_C_PROBES], s.emit_ports, s.emit_probes); }
 
     bool idle(const State& s, uint64_t now) const {
         const uint64_t active = std::max(s.last_ns, s.last_event_ns);
