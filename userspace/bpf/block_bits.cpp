@@ -8,20 +8,11 @@
 #include <cstring>
 
 #include "bpf/error.hpp"
+#include "scanwatch/addr.hpp"
 
 namespace scanwatch {
 
 namespace {
-
-constexpr uint8_t kV4Mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-// Do the first `bits` bits of a and b agree?
-bool same_prefix(const uint8_t* a, const uint8_t* b, unsigned bits) {
-    for (unsigned i = 0; i < bits; i++)
-        if (((a[i / 8] ^ b[i / 8]) >> (7 - i % 8)) & 1)
-            return false;
-    return true;
-}
 
 // The program reads the words and the fast path ORs its bits in: every store
 // is atomic (a word is read whole, and the syscall writing a map orders them).
@@ -112,7 +103,8 @@ void BlockBits::touch(const Key& k, bool up) {
     auto all = [&](uint32_t& n) { n = up ? n + 1 : n - 1; };
     uint8_t b[16];
     std::memcpy(b, a, 16);
-    if (p >= 96 && same_prefix(a, kV4Mapped, 96)) {
+    const Addr net = Addr::from_bytes(a);
+    if (p >= 96 && net.is_v4()) {
         const unsigned p4 = p - 96;
         if (p4 < SW_BB_MIN4)
             return all(all4_);
@@ -125,7 +117,7 @@ void BlockBits::touch(const Key& k, bool up) {
         }
         return;
     }
-    if (p < 96 && same_prefix(a, kV4Mapped, p))
+    if (p < 96 && Cidr{net, p}.contains(Addr::v4(0)))
         all(all4_);  // e.g. ::/0 or ::ffff:0:0/96: every IPv4 address too
     if (p < SW_BB_MIN6)
         return all(all6_);
