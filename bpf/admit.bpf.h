@@ -45,18 +45,33 @@
 #pragma once
 
 /*
- * The held first packets: slot = seeded hash of the source address, the
- * whole struct acct (80 bytes: addresses, time, TTL, what the packet said)
- * with create = 1 marking a used slot. 80 bytes x 2^16 = 5 MiB,
- * preallocated; no allocation or lock per packet.
+ * The held first packets: 2^11 buckets of two ways, bucket = the low bits of
+ * the source's addr_hash_seeded(). A way holds the whole struct acct (80
+ * bytes: addresses, time, TTL, what the packet said); the bucket's first
+ * bytes hold each way's tag (the hash, never 0; 0 = free) and when it was
+ * held, so a packet of a source held nowhere reads one cache line and writes
+ * the free or the older way. Two ways, so that two sources sharing a bucket
+ * whose packets alternate both get records (with one way each packet threw
+ * the other's out, and neither ever made a second); a forger's packet must
+ * now be one of two landing in the bucket to throw a held packet out.
+ * 176 B x 2^11 = 352 KiB, preallocated, small enough to stay in cache: the
+ * 5 MiB table before (2^16 slots) cost a new source's SYN a miss of ~100 ns.
+ * The price is a shorter life under a flood (below).
  */
-#define SW_ADMIT_SLOTS (1u << 16)
+#define SW_ADMIT_WAYS 2
+#define SW_ADMIT_BUCKETS (1u << 11)
+
+struct sw_admit_bucket {
+	__u32 tag[SW_ADMIT_WAYS];   /* addr_hash_seeded() | 1 of the held packet's source; 0 = free */
+	__u32 when[SW_ADMIT_WAYS];  /* now >> 20 (~1 ms) when it was held */
+	struct acct e[SW_ADMIT_WAYS];
+};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SW_ADMIT_SLOTS);
+	__uint(max_entries, SW_ADMIT_BUCKETS);
 	__type(key, __u32);
-	__type(value, struct acct);
+	__type(value, struct sw_admit_bucket);
 } sw_admit SEC(".maps");
 
 /* Per CPU: the held packet being accounted after its source's record was made. */
@@ -70,28 +85,112 @@ struct {
 #define SW_ADMIT_HELD 0      /* sw_account(): held (or dropped): nothing more to do */
 #define SW_ADMIT_PROMOTED 2  /* sw_account(): record made; account sw_admit_held, then this */
 
-/* The slot of saddr (addr_hash_seeded: a forger cannot compute a colliding address). */
-static __always_inline struct acct *admit_slot(const __u8 *saddr)
+/*
+ * Which sources may have a record: sw_seen, one byte per cell, indexed by
+ * the high bits of the source's addr_hash_seeded() (the admission slot takes
+ * the low ones). A cell holds the epoch (2^36 ns of the clock, 68.7 s) in
+ * which a record of one of its sources was last used by a packet of that
+ * source, or 0. A packet whose cell is older than the previous epoch goes
+ * straight to admission: it skips the lookup in sw_sources, whose miss (a
+ * random bucket, then its chain, in state sized for --max-sources) was half
+ * of a new source's SYN.
+ *
+ * What it is worth against a forger and what it can cost:
+ * - It only ever says "maybe": a forger who makes records (two packets per
+ *   address) makes cells current, which costs the lookups every packet paid
+ *   before, nothing else. Nothing clears a cell; cells age with the clock.
+ * - A source whose record outlived its cell (no packet for two epochs) has
+ *   its next packet held by admission like a first one, and its packet after
+ *   that finds the held one, the record (BPF_NOEXIST fails, the lookup does
+ *   not) and accounts both, marking the cell. A held packet can be lost to
+ *   a flood overwriting its slot: one probe of evidence, at most once per
+ *   idle spell of two epochs.
+ * - Answers (our SYN/ACK, RST, ICMP) always look the record up: they are
+ *   not the flood's packets and carry counters no later packet repeats.
+ * Sized at load from --max-sources (four cells per record, at least 2^18:
+ * 256 KiB, the default's), so the cells of a full map are mostly zero.
+ */
+const volatile __u32 seen_shift = 32 - 18; /* 32 - log2(cells), set at load */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, (1u << 18) / 8);
+	__type(key, __u32);
+	__type(value, __u64);
+} sw_seen SEC(".maps");
+
+#define SW_SEEN_EPOCH_SHIFT 36
+
+static __always_inline __u8 *seen_cell(__u32 sh)
 {
-	__u32 i = addr_hash_seeded(saddr) & (SW_ADMIT_SLOTS - 1);
+	__u32 c = sh >> (seen_shift & 31), w = c >> 3;
+	__u8 *p = bpf_map_lookup_elem(&sw_seen, &w);
+
+	return p ? p + (c & 7) : NULL;
+}
+
+static __always_inline __u8 seen_epoch(__u64 now)
+{
+	return 0x80 | ((now >> SW_SEEN_EPOCH_SHIFT) & 0x7f);
+}
+
+/* Marked in this epoch or the one before: its sources may have a record. */
+static __always_inline int seen_current(__u8 v, __u64 now)
+{
+	return (v & 0x80) && ((seen_epoch(now) - v) & 0x7f) <= 1;
+}
+
+static __always_inline void seen_mark(__u8 *cell, __u64 now)
+{
+	__u8 v = seen_epoch(now);
+
+	if (cell && *cell != v)
+		*cell = v;
+}
+
+/* The bucket of a source whose addr_hash_seeded() is sh: a forger cannot compute a colliding address. */
+static __always_inline struct sw_admit_bucket *admit_bucket(__u32 sh)
+{
+	__u32 i = sh & (SW_ADMIT_BUCKETS - 1);
 
 	return bpf_map_lookup_elem(&sw_admit, &i);
 }
 
-/*
- * For a packet (or an answer to one) whose source has no record. Returns
- * SW_ADMIT_HELD or SW_ADMIT_PROMOTED (the record now exists and the held
- * first packet is in this CPU's sw_admit_held).
- */
-static __always_inline int admit(struct acct *a)
+/* The way of b holding a packet of saddr (tag: its hash | 1), or -1. */
+static __always_inline int admit_way(struct sw_admit_bucket *b, __u32 tag, const __u8 *saddr)
 {
-	struct acct *h = admit_slot(a->saddr);
-	struct acct *held;
-	__u32 zero = 0;
+	if (b->tag[0] == tag && addr_eq(b->e[0].saddr, saddr))
+		return 0;
+	if (b->tag[1] == tag && addr_eq(b->e[1].saddr, saddr))
+		return 1;
+	return -1;
+}
 
-	if (!h || a->create == SW_ACCT_REPLAY)
+/*
+ * For a packet (or an answer to one) whose source has no record. sh: its
+ * source's addr_hash_seeded() (0 for an answer: computed here); cell: its
+ * sw_seen cell, marked when the record is made. Returns SW_ADMIT_HELD or
+ * SW_ADMIT_PROMOTED (the record now exists and the held first packet is in
+ * this CPU's sw_admit_held).
+ */
+static __always_inline int admit(struct acct *a, __u32 sh, __u8 *cell)
+{
+	struct sw_admit_bucket *b;
+	struct acct *h, *held;
+	__u32 zero = 0, tag;
+	int way;
+
+	if (a->create == SW_ACCT_REPLAY)
 		return SW_ADMIT_HELD;
-	if (h->create && addr_eq(h->saddr, a->saddr)) {
+	if (!sh)
+		sh = addr_hash_seeded(a->saddr);
+	b = admit_bucket(sh);
+	if (!b)
+		return SW_ADMIT_HELD;
+	tag = sh | 1;
+	way = admit_way(b, tag, a->saddr);
+	if (way >= 0) {
+		h = &b->e[way & 1];
 		if (!a->create) {
 			/* our answer to its held packet: kept with it */
 			h->o.mask |= a->o.mask;
@@ -102,20 +201,25 @@ static __always_inline int admit(struct acct *a)
 		if (!held)
 			return SW_ADMIT_HELD;
 		__builtin_memcpy(held, h, sizeof(*held));
-		h->create = 0; /* the slot is free again */
+		b->tag[way & 1] = 0; /* the way is free again */
 		held->create = SW_ACCT_REPLAY;
 		if (!new_source(a->saddr, a->slot))
 			return SW_ADMIT_HELD;
+		seen_mark(cell, a->now);
 		return SW_ADMIT_PROMOTED;
 	}
 	if (!a->create)
-		return SW_ADMIT_HELD; /* an answer to a packet no slot holds */
+		return SW_ADMIT_HELD; /* an answer to a packet no way holds */
 	/*
-	 * Its first packet (or the slot's other address is forgotten). A SYN
-	 * keeps o.syn_flow: it waits here for our answer (held_syn), not in
-	 * sw_syns, and is a first contact by definition (its source's first probe).
+	 * Its first packet (or its held one was thrown out). A SYN keeps
+	 * o.syn_flow: it waits here for our answer (held_syn), not in sw_syns,
+	 * and is a first contact by definition (its source's first probe). It
+	 * takes a free way, else the one held longer (way 0 on a tie).
 	 */
-	__builtin_memcpy(h, a, sizeof(*h));
+	way = !b->tag[0] ? 0 : !b->tag[1] ? 1 : b->when[1] < b->when[0];
+	__builtin_memcpy(&b->e[way & 1], a, sizeof(*a));
+	b->when[way & 1] = a->now >> 20;
+	b->tag[way & 1] = tag;
 	return SW_ADMIT_HELD;
 }
 
@@ -137,13 +241,23 @@ static __always_inline int admit(struct acct *a)
  */
 static __always_inline struct acct *held_syn(const __u8 *prober, const __u8 *us, __be16 sport, __be16 dport)
 {
+	struct sw_admit_bucket *b;
 	struct acct *h;
+	__u32 sh;
+	int way;
 
 	if (!admit_sources)
 		return NULL;
-	h = admit_slot(prober);
-	if (!h || h->create != 1 || !h->o.syn_flow || h->o.dport != dport ||
-	    h->o.sport != bpf_ntohs(sport) || !addr_eq(h->saddr, prober) || !addr_eq(h->daddr, us))
+	sh = addr_hash_seeded(prober);
+	b = admit_bucket(sh);
+	if (!b)
+		return NULL;
+	way = admit_way(b, sh | 1, prober);
+	if (way < 0)
+		return NULL;
+	h = &b->e[way & 1];
+	if (h->create != 1 || !h->o.syn_flow || h->o.dport != dport || h->o.sport != bpf_ntohs(sport) ||
+	    !addr_eq(h->daddr, us))
 		return NULL;
 	return h;
 }

@@ -61,12 +61,12 @@ static __always_inline struct sw_syn *syn_slot(__u32 tag)
  * A SYN accounted to its source's record (account.bpf.h): remembered in
  * sw_syns until our answer. A SYN from a source without a record writes no
  * slot: admission holds it whole (admit.bpf.h), and held_syn() finds it
- * there. us_h: addr_hash(a->daddr); first: its source's first probe of this
- * port or host.
+ * there. sh: addr_hash_seeded(a->saddr); us_h: addr_hash(a->daddr); first:
+ * its source's first probe of this port or host.
  */
-static __always_inline void syn_note(const struct acct *a, __u32 us_h, __u64 mask, int first)
+static __always_inline void syn_note(const struct acct *a, __u32 sh, __u32 us_h, __u64 mask, int first)
 {
-	__u32 tag = syn_tag_h(addr_hash_seeded(a->saddr), us_h, bpf_htons(a->o.sport), a->o.dport);
+	__u32 tag = syn_tag_h(sh, us_h, bpf_htons(a->o.sport), a->o.dport);
 	struct sw_syn *e = syn_slot(tag);
 
 	if (!e)

@@ -22,6 +22,8 @@ const volatile __u8 admit_sources = 1;
  * depends on it, so a forger cannot aim its packets at a real prober's slot.
  */
 const volatile __u32 hash_seed = 0;
+/* sw_hash_keys(hash_seed) (abi.h), set with it: the keys of addr_hash_seeded() */
+const volatile __u32 hash_keys[4] = {};
 
 /*
  * Per-source records (--max-sources; ~360 B each, preallocated). A source

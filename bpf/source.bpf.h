@@ -10,28 +10,27 @@
  * Every address hashed is 4-aligned (struct pkt's at offsets 12 and 28, the
  * scratch key's, struct acct's): word loads, not the byte loads and register
  * spills of a memcpy from an unknown alignment (the call chain's stack is full).
+ * sw_addr_hash (abi.h): the agent computes the same sketch bits.
  */
 static __always_inline __u32 addr_hash(const __u8 *a)
 {
-	const __u32 *w = __builtin_assume_aligned(a, 4);
-
-	/* sw_hash32 (abi.h): the agent computes the same sketch bits */
-	return sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3]))));
+	return sw_addr_hash(__builtin_assume_aligned(a, 4));
 }
 
 /*
- * An address's hash under hash_seed, the seed mixed in first. addr_hash()
- * has no seed and inverts easily: a forger can compute an IPv6 address with
- * the same addr_hash() as any prober's. Applying the seed only to its result
- * would leave the two sharing every slot under every seed; seeded first,
- * which addresses collide depends on the seed. The prober's side of the
- * sw_admit slot, of the sw_syns tag and of the sw_pending slot.
+ * An address's hash under this load's secret keys (hash_keys, from
+ * hash_seed): the prober's side of the sw_admit slot, of the sw_syns tag and
+ * of the sw_pending slot. addr_hash() has no key and inverts easily: a forger
+ * can compute an IPv6 address with the same addr_hash() as any prober's, so
+ * a key applied only to its result would leave the two sharing every slot
+ * under every key. Keyed from the first multiply (sw_addr_hash_keyed, NH),
+ * which addresses collide depends on keys the forger does not know.
  */
 static __always_inline __u32 addr_hash_seeded(const __u8 *a)
 {
-	const __u32 *w = __builtin_assume_aligned(a, 4);
-
-	return sw_hash32(w[0] ^ sw_hash32(w[1] ^ sw_hash32(w[2] ^ sw_hash32(w[3] ^ hash_seed))));
+	/* each key read as the volatile it is: set at load, not the {} the compiler sees */
+	return sw_addr_hash_keyed(__builtin_assume_aligned(a, 4), hash_keys[0], hash_keys[1], hash_keys[2],
+				  hash_keys[3]);
 }
 
 /* All-zero template for new source records (lives in .rodata, not on the stack). */

@@ -153,8 +153,8 @@ std::vector<double> hll_errors(unsigned n, unsigned sets, uint32_t seed0, bool a
             const uint32_t key = start + i * stride;
             // hosts: the XDP program's addr_hash of an IPv4-mapped address
             // (w0 = w1 = 0, w2 = the ::ffff: word, w3 = the IPv4 address)
-            const uint32_t h = addresses ? sw_hash32(sw_hash32(sw_hash32(0xffff0000u ^ sw_hash32(key))))
-                                         : sw_hash32(key);
+            const uint32_t mapped[4] = {0, 0, 0xffff0000u, key};
+            const uint32_t h = addresses ? sw_addr_hash(mapped) : sw_hash32(key);
             hll_add(w, h);
         }
         err.push_back((hll_estimate(w) - n) / n);

@@ -3,6 +3,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "scanwatch/abi.h"
+
 #include <sys/random.h>
 
 #include <cerrno>
@@ -52,6 +54,7 @@ SkelPtr open_skeleton(const SkelOptions& o) {
     if (!o.replay_clock && getrandom(&seed, sizeof seed, 0) != static_cast<ssize_t>(sizeof seed))
         throw BpfError("reading a random hash seed", errno ? errno : EIO);
     s->rodata->hash_seed = seed;
+    sw_hash_keys(seed, s->rodata->hash_keys);
     if (o.replay_clock) {
         int ncpu = libbpf_num_possible_cpus();
         if (ncpu <= 0)
@@ -65,6 +68,16 @@ SkelPtr open_skeleton(const SkelOptions& o) {
         for (bpf_map* a : {m.sw_syns, m.sw_admit, m.sw_pending})
             add_flags(a, BPF_F_MMAPABLE, bpf_map__name(a));
     set_size(m.sw_sources, o.max_sources, "sw_sources");
+    // sw_seen (bpf/admit.bpf.h): four one-byte cells per record, at least
+    // 2^18, a power of two (the program takes the top bits of a 32-bit hash)
+    {
+        const uint32_t records = o.max_sources ? o.max_sources : bpf_map__max_entries(m.sw_sources);
+        uint32_t log2 = 18;
+        while (log2 < 30 && (1ull << log2) < 4ull * records)
+            log2++;
+        s->rodata->seen_shift = 32 - log2;
+        set_size(m.sw_seen, (1u << log2) / 8, "sw_seen");
+    }
     set_size(m.sw_flows, o.max_flows, "sw_flows");
     set_size(m.sw_blocks, o.max_blocks, "sw_blocks");
     set_size(m.sw_block_addrs, o.max_blocks, "sw_block_addrs");
