@@ -99,7 +99,7 @@ __noinline int sw_account(struct acct *a)
 	/* a packet of a source no current cell says may have a record: admission */
 	if (admit_sources && a->create == 1) {
 		cell = seen_cell(sh);
-		if (cell && !seen_current(*cell, now))
+		if (cell && !seen_maybe(*cell, sh, now))
 			return admit(a, sh, cell);
 	}
 	s = find_source(saddr);
@@ -113,7 +113,7 @@ __noinline int sw_account(struct acct *a)
 		if (!s)
 			return 0;
 	}
-	seen_mark(cell, now);
+	seen_mark(cell, sh, now);
 	seen_at(s, now);
 	if (o->probe) {
 		int first = 0;

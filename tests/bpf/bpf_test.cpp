@@ -2392,6 +2392,40 @@ TEST_F(AdmitTest, ARecordWhoseCellAgedCountsEveryPacket) {
     EXPECT_EQ(cnt(A, SW_C_SYN), 6u) << "the cell is current again";
 }
 
+// A record made in a source's sw_seen cell in the next epoch carries the
+// source's bit over: a forger who makes records (two packets per address)
+// can only add bits, never take a real source's away. F is an address the
+// test finds in A6's cell with another bit (the program's hash, this load's
+// keys).
+TEST_F(AdmitTest, ARecordMadeInTheCellOfAnotherKeepsItsBit) {
+    auto sh = [&](const Addr& x) {
+        uint32_t w[4];
+        std::memcpy(w, x.b.data(), sizeof w);
+        const auto& k = r().skel()->rodata->hash_keys;
+        return sw_addr_hash_keyed(w, k[0], k[1], k[2], k[3]);
+    };
+    const uint32_t shift = r().skel()->rodata->seen_shift;
+    const uint32_t a = sh(addr(A6));
+    std::string f;
+    Addr c = addr("2001:2:0:5::");
+    for (uint32_t v = 1; v < (1u << 26) && f.empty(); v++) {
+        const uint32_t be = htonl(v);
+        std::memcpy(c.b.data() + 12, &be, sizeof be);
+        const uint32_t h = sh(c);
+        if ((h >> shift) == (a >> shift) && (h * 0x9e3779b1u) >> 30 != (a * 0x9e3779b1u) >> 30)
+            f = c.str();
+    }
+    ASSERT_FALSE(f.empty()) << "no address of 2001:2:0:5::/102 shares the scanner's cell";
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 80, 1)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 81, 2)), kXdpPass);
+    now_ += 1ull << 36;  // the next epoch
+    ASSERT_EQ(xdp(nmap::syn(f, T6, 40000, 80, 1)), kXdpPass);
+    ASSERT_EQ(xdp(nmap::syn(f, T6, 40000, 81, 2)), kXdpPass);
+    ASSERT_TRUE(src(f));
+    ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 82, 3)), kXdpPass);
+    EXPECT_EQ(cnt(A6, SW_C_SYN), 3u) << "the forged record's mark took the scanner's bit";
+}
+
 // Answers always look the record up: a half-open probe from a source whose
 // cell aged counts in full (the SYN held, our SYN/ACK on the record, the
 // scanner's RST bringing the held SYN in).
