@@ -2,24 +2,26 @@
 /*
  * Admission: a source earns a record in sw_sources (an LRU hash: an
  * allocation, a lock, and an eviction once full) only with its second
- * packet. Its first waits in sw_admit, a direct-mapped array (maps.bpf.h):
- * one 80-byte slot write, whatever the traffic.
+ * packet. Its first waits in sw_admit, an array of two-way buckets (below):
+ * one 80-byte write, whatever the traffic.
  * Included once by scanwatch.bpf.c, in the order given there.
  *
  * What this is worth against a forger:
  * - One packet per forged address (a spoofed SYN flood, backscatter, a
  *   million spoofed sources) never inserts and never evicts: it overwrites
  *   admission slots only. The records of real probers stay where they are.
- * - A forged packet can overwrite a real prober's held first packet only by
- *   landing in its slot before its second packet comes. The slot is a hash
- *   of the address under hash_seed (random per load), so a forger cannot aim
- *   at it: it can only flood. At R forged packets/s and SW_ADMIT_SLOTS slots
- *   a held packet survives an interval t with probability exp(-R t / slots);
- *   nmap's probes come milliseconds apart (1 Mpps, 5 ms: 93 %). A forgotten
- *   first packet costs the prober one probe of evidence (its second packet
- *   is held in its place, its third makes the record), never a wrong count,
- *   and the slot keeps the whole address, so no forged packet is ever
- *   counted as the prober's (a tag would let one collide).
+ * - Forged packets can throw a real prober's held first packet out only by
+ *   landing in its bucket, two of them, before its second packet comes. The
+ *   bucket is a keyed hash of the address (keys random per load), so a
+ *   forger cannot aim at it: it can only flood. At R forged packets/s, with
+ *   m = R t / SW_ADMIT_BUCKETS, a held packet survives an interval t with
+ *   probability e^-m (1 + m): at 1 Mpps 91 % for 1 ms (nmap's first probes
+ *   to a host come back to back), 30 % for 5 ms; at 100,000 packets/s 91 %
+ *   for 10 ms. The table is that small to stay in cache (see below). A
+ *   forgotten packet costs the prober one probe of evidence (its next packet
+ *   is held in its place, the one after makes the record), never a wrong
+ *   count, and the way keeps the whole address, so no forged packet is ever
+ *   counted as the prober's (a tag alone would let one collide).
  * - Two packets per forged address do make records, as every source did
  *   before: the forger pays twice the packets per insert, and the LRU keeps
  *   the records that are used (a scanner's record is looked up with each of

@@ -27,9 +27,10 @@ const volatile __u32 hash_keys[4] = {};
 
 /*
  * Per-source records (--max-sources; ~360 B each, preallocated). A source
- * gets one from its second packet on: its first waits in sw_admit (5 MiB
- * array, defined in admit.bpf.h beside struct acct), so a one-packet flood
- * costs slot writes, not inserts and evictions here.
+ * gets one from its second packet on: its first waits in sw_admit (352 KiB
+ * of two-way buckets, defined in admit.bpf.h beside struct acct), so a
+ * one-packet flood costs bucket writes, not inserts and evictions here, and
+ * sw_seen (admit.bpf.h) lets its packets skip the lookup here.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
