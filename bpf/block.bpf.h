@@ -46,7 +46,7 @@ static __always_inline int block_may_cover(const __u8 *addr)
 	return !w || ((*w >> (2 * (b % 32))) & 3);
 }
 
-/* The fast path's bit for addr, set before its block enters the exact hash. */
+/* The fast path's bit for addr, set before its block enters the exact hash and again after it. */
 static __always_inline void block_bit_set(const __u8 *addr)
 {
 	__u32 b = sw_block_bucket(addr, addr_is_v4(addr));
@@ -114,6 +114,16 @@ static __always_inline int fast_block(struct sw_config *cfg, struct sw_source *s
 		budget_refund();
 		return 0; /* already blocked, or the map is full */
 	}
+	/*
+	 * And again after it: the agent's rebuild (BlockBits::begin_rebuild)
+	 * zeroes the bits, then reads the maps. Had the zeroing come between
+	 * the first OR and the insert, and the agent's read passed this entry's
+	 * place before the insert, the block would have been left without a
+	 * bit. With this one, either the zeroing came after it too (then so did
+	 * the insert come before the read, which finds the block), or this OR
+	 * comes after the zeroing and stays.
+	 */
+	block_bit_set(sc->k.addr);
 	__sync_fetch_and_or(&s->flags, SW_SF_FAST_BLOCKED);
 	/* counted here only: sw_config has one writer, the agent */
 	stat_add(slot, SW_S_BLOCKS_FAST, 1);

@@ -7,14 +7,15 @@
 //   ALL flags are set first;
 // - remove() runs AFTER it left, and clears the agent's bit only when no
 //   block still counted needs it (a count per bucket, kept here);
-// - the XDP fast path sets the kernel's bit of a bucket itself before its
-//   block; only a rebuild clears those;
+// - the XDP fast path sets the kernel's bit of a bucket itself, before its
+//   block enters the map and again after; only a rebuild clears those;
 // - a map this process did not build is not trusted: open() clears
 //   SW_BB_BUILT (the program then looks every source up, as before the bits
 //   existed) and finish_rebuild() sets it after begin_rebuild() zeroed every
 //   bit and the caller add()ed every block the maps hold (read after the
 //   zeroing, so a fast-path block made meanwhile is either read or sets its
-//   own bit after it).
+//   own bit after the zeroing: its second OR follows its insert, so if the
+//   zeroing came after both ORs, the insert came before the read).
 // A set bit that no block needs (a hash collision, a saturated count, an
 // expired fast-path block) only costs the lookups. Only the agent and the
 // fast path write the map, so a forger's packets cannot set bits: the most a
