@@ -1819,6 +1819,77 @@ TEST_F(BlockTest, PinnedMapsWrittenWithoutBitsStillDropAndAreRebuilt) {
     EXPECT_EQ(second->run_xdp(nmap::syn("198.18.9.9", T, 40000, 80).build(), T0), kXdpDrop);
 }
 
+// A block the XDP fast path made sets the fast path's own presence bit,
+// which the agent's count does not own: when the block is gone (here it
+// expires), that bit stays and its bucket's sources keep paying the lookups.
+// refresh_bits() clears it by a rebuild from the maps, once fast-path blocks
+// left and ten minutes passed; the bits of the blocks still in force stay.
+TEST_F(BlockTest, BitsOfFastPathBlocksGoneAreClearedByARefresh) {
+    SkelOptions o;
+    o.admission = false;
+    auto run = std::make_unique<ProgRunner>(o);
+    auto* sk = run->skel();
+    const int bits_fd = bpf_map__fd(sk->maps.sw_block_bits);
+    BlockMaps maps{};
+    maps.blocks_fd = bpf_map__fd(sk->maps.sw_blocks);
+    maps.addrs_fd = bpf_map__fd(sk->maps.sw_block_addrs);
+    maps.config_fd = bpf_map__fd(sk->maps.sw_cfg);
+    maps.allow_fd = bpf_map__fd(sk->maps.sw_allow);
+    maps.block_bits_fd = bits_fd;
+    Blocker blocker(maps, BlockPolicy{}, "", Clock::identity());
+    blocker.set_protected({});
+    blocker.restore(T0);
+    ASSERT_FALSE(blocker.add(Cidr::parse("198.18.9.9"), 0, SW_BR_MANUAL, "manual", T0));
+    // the bits of a's bucket: 1 the agent's, 2 the fast path's
+    auto bits = [&](const char* a) {
+        const Addr x = Addr::parse(a).value();
+        const uint32_t b = sw_block_bucket(x.b.data(), 1);
+        uint32_t idx = 1 + b / 32;
+        uint64_t w = 0;
+        EXPECT_EQ(bpf_map_lookup_elem(bits_fd, &idx, &w), 0);
+        return static_cast<unsigned>((w >> (2 * (b % 32))) & 3);
+    };
+    auto set_fast_bit = [&](const char* a) {  // what block_bit_set() does
+        const Addr x = Addr::parse(a).value();
+        const uint32_t b = sw_block_bucket(x.b.data(), 1);
+        uint32_t idx = 1 + b / 32;
+        uint64_t w = 0;
+        ASSERT_EQ(bpf_map_lookup_elem(bits_fd, &idx, &w), 0);
+        w |= 2ull << (2 * (b % 32));
+        ASSERT_EQ(bpf_map_update_elem(bits_fd, &idx, &w, BPF_ANY), 0);
+    };
+    const char* fast = "198.18.7.7";
+    ASSERT_NE(sw_block_bucket(Addr::parse(fast).value().b.data(), 1),
+              sw_block_bucket(Addr::parse("198.18.9.9").value().b.data(), 1));
+    set_fast_bit(fast);
+    sw_block v{};
+    v.created_ns = T0;
+    v.expires_ns = T0 + SEC;
+    v.reason = SW_BR_FAST_PATH;
+    put_kernel_block(BlockMapFds{maps.blocks_fd, maps.addrs_fd, nullptr}, lpm_key(Cidr::parse(fast)), v);
+    ASSERT_EQ(blocker.adopt_kernel_blocks(T0).size(), 1u);
+    EXPECT_EQ(bits(fast), 3u);
+    ASSERT_EQ(blocker.expire(T0 + 2 * SEC).size(), 1u);
+    EXPECT_EQ(bits(fast), 2u) << "the agent's bit goes with the block, the fast path's stays";
+    EXPECT_FALSE(blocker.refresh_bits(T0 + 3 * SEC)) << "not before ten minutes";
+    EXPECT_EQ(bits(fast), 2u);
+    EXPECT_TRUE(blocker.refresh_bits(T0 + 3 * SEC + Blocker::kBitsRebuildNs));
+    EXPECT_EQ(bits(fast), 0u);
+    EXPECT_EQ(bits("198.18.9.9"), 1u) << "a block in force keeps its bit";
+    uint32_t zero = 0;
+    uint64_t hdr = 0;
+    ASSERT_EQ(bpf_map_lookup_elem(bits_fd, &zero, &hdr), 0);
+    EXPECT_TRUE(hdr & SW_BB_BUILT);
+    EXPECT_FALSE(blocker.refresh_bits(T0 + 4 * SEC + 2 * Blocker::kBitsRebuildNs)) << "nothing left since";
+    sw_config c{};
+    c.ev_per_sec = 16;
+    c.flags = SW_CFG_BLOCKING;
+    describe_kernel_blocks(c, 1, 0);
+    run->set_config(c);
+    EXPECT_EQ(run->run_xdp(nmap::syn("198.18.9.9", T, 40000, 80).build(), T0), kXdpDrop);
+    EXPECT_EQ(run->run_xdp(nmap::syn(fast, T, 40000, 80).build(), T0), kXdpPass);
+}
+
 // ======================================================================
 // The runner itself
 // ======================================================================

@@ -349,6 +349,7 @@ void Agent::sweep(uint64_t now) {
     adopt(now, false);
     for (const auto& e : blocker_->expire(now))
         block_event("unblock", e, "expired", now);
+    blocker_->refresh_bits(now);
     // A huge map makes a sweep slow: keep the agent responsive (events,
     // control socket) by sweeping no more than a fifth of the time.
     if (now >= next_sweep_ns_) {

@@ -151,6 +151,8 @@ void Blocker::unindex(const Key& k, const BlockEntry& e) {
 }
 
 void Blocker::erase(std::unordered_map<Key, BlockEntry, KeyHash>::iterator it) {
+    if (it->second.reason_code == SW_BR_FAST_PATH)
+        fast_gone_++;  // its kernel bit stays until refresh_bits()
     unindex(it->first, it->second);
     if (it->second.persist)
         dirty_ = true;
@@ -454,9 +456,32 @@ std::vector<BlockEntry> Blocker::adopt_kernel_blocks(uint64_t now_ns, bool force
     }
     for (const auto& c : stale)
         kernel_delete(c);
+    fast_gone_ += stale.size();  // made by the fast path or not: a rebuild costs the same
     if (!adopted.empty() || !stale.empty())
         sync_config();
     return adopted;
+}
+
+bool Blocker::refresh_bits(uint64_t now_ns, bool force) {
+    if (!block_bits_ || (!force && (fast_gone_ == 0 || now_ns - bits_built_ns_ < kBitsRebuildNs)))
+        return false;
+    rebuild_bits(now_ns);
+    return true;
+}
+
+// Zeroes the bits (SW_BB_BUILT cleared first: meanwhile the program looks
+// every source up), counts every block the maps hold, read after the
+// zeroing, then trusts them again. A fast-path block made meanwhile is read
+// or sets its bit after the zeroing (block.bpf.h sets it again after its
+// insert); a block this agent adds or removes meanwhile cannot be: the agent
+// is one thread.
+void Blocker::rebuild_bits(uint64_t now_ns) {
+    block_bits_->begin_rebuild();
+    for (const auto& [c, v] : kernel_read())
+        block_bits_->add(lpm_key(c));
+    block_bits_->finish_rebuild();
+    fast_gone_ = 0;
+    bits_built_ns_ = now_ns;
 }
 
 std::optional<std::string> Blocker::refuse(const ScanReport& r, const sw_source& rec) const {
@@ -631,12 +656,8 @@ std::vector<std::string> Blocker::restore(uint64_t now_ns) {
     std::vector<std::string> notes;
     if (block_bits_) {
         // from the maps as they are (pinned, maybe written by a build without
-        // the bits), read after the zeroing; what restore() changes below
-        // keeps them up to date
-        block_bits_->begin_rebuild();
-        for (const auto& [c, v] : kernel_read())
-            block_bits_->add(lpm_key(c));
-        block_bits_->finish_rebuild();
+        // the bits); what restore() changes below keeps them up to date
+        rebuild_bits(now_ns);
     }
     entries_.clear();
     by_expiry_.clear();

@@ -112,6 +112,14 @@ public:
     const BlockEntry* find(const Addr& a) const;
     // Removes expired blocks; returns them (for unblock events).
     std::vector<BlockEntry> expire(uint64_t now_ns);
+    // The fast path sets its own presence bit for each block it makes
+    // (BlockBits: the kernel's bit of the bucket), which only a rebuild
+    // clears: a long run with --block would gather bits of blocks long gone,
+    // each costing the lookups of its bucket's sources. Rebuilds the bits
+    // from the maps when fast-path blocks left since the last rebuild and
+    // kBitsRebuildNs passed (or `force`). True when it rebuilt.
+    static constexpr uint64_t kBitsRebuildNs = 600'000'000'000ull;  // 10 min
+    bool refresh_bits(uint64_t now_ns, bool force = false);
     // Picks up blocks the XDP fast path made since the last call. Walks the
     // kernel map only when `force` or when the kernel's budget says the fast
     // path made blocks we have not seen, so a large list costs nothing per
@@ -187,6 +195,7 @@ private:
     void kernel_put(const BlockEntry& e);
     BlockMapFds kernel_maps() const;
     void kernel_delete(const Cidr& target);
+    void rebuild_bits(uint64_t now_ns);  // block_bits_ from the maps (restore, refresh_bits)
     std::vector<std::pair<Cidr, sw_block>> kernel_read() const;
 
     void index(const Key& k, const BlockEntry& e);
@@ -208,6 +217,8 @@ private:
     uint64_t refused_cap_ = 0;
     uint64_t kernel_writes_ = 0;
     uint64_t fast_seen_ = 0;   // fast-path blocks (sw_budget.spent) already adopted or refused
+    uint64_t fast_gone_ = 0;   // fast-path blocks deleted since the bits were last rebuilt
+    uint64_t bits_built_ns_ = 0;  // when the bits were last rebuilt (restore, refresh_bits)
     uint64_t shields_ = 0;     // shields the agent made
     uint64_t window_start_ns_ = 0;
     uint32_t window_count_ = 0;
