@@ -1840,27 +1840,27 @@ TEST_F(BlockTest, BitsOfFastPathBlocksGoneAreClearedByARefresh) {
     blocker.set_protected({});
     blocker.restore(T0);
     ASSERT_FALSE(blocker.add(Cidr::parse("198.18.9.9"), 0, SW_BR_MANUAL, "manual", T0));
-    // the bits of a's bucket: 1 the agent's, 2 the fast path's
-    auto bits = [&](const char* a) {
-        const Addr x = Addr::parse(a).value();
-        const uint32_t b = sw_block_bucket(x.b.data(), 1);
-        uint32_t idx = 1 + b / 32;
+    // the word of a's bucket and the shift of its two bits (1 the agent's, 2 the fast path's)
+    auto place = [](const char* a) {
+        const uint32_t b = sw_block_bucket(Addr::parse(a).value().b.data(), 1);
+        return std::pair<uint32_t, uint32_t>{1 + b / 32, 2 * (b % 32)};
+    };
+    auto word = [&](uint32_t idx) {
         uint64_t w = 0;
         EXPECT_EQ(bpf_map_lookup_elem(bits_fd, &idx, &w), 0);
-        return static_cast<unsigned>((w >> (2 * (b % 32))) & 3);
+        return w;
+    };
+    auto bits = [&](const char* a) {
+        auto [idx, shift] = place(a);
+        return static_cast<unsigned>((word(idx) >> shift) & 3);
     };
     auto set_fast_bit = [&](const char* a) {  // what block_bit_set() does
-        const Addr x = Addr::parse(a).value();
-        const uint32_t b = sw_block_bucket(x.b.data(), 1);
-        uint32_t idx = 1 + b / 32;
-        uint64_t w = 0;
-        ASSERT_EQ(bpf_map_lookup_elem(bits_fd, &idx, &w), 0);
-        w |= 2ull << (2 * (b % 32));
+        auto [idx, shift] = place(a);
+        uint64_t w = word(idx) | 2ull << shift;
         ASSERT_EQ(bpf_map_update_elem(bits_fd, &idx, &w, BPF_ANY), 0);
     };
     const char* fast = "198.18.7.7";
-    ASSERT_NE(sw_block_bucket(Addr::parse(fast).value().b.data(), 1),
-              sw_block_bucket(Addr::parse("198.18.9.9").value().b.data(), 1));
+    ASSERT_NE(place(fast), place("198.18.9.9"));
     set_fast_bit(fast);
     sw_block v{};
     v.created_ns = T0;
@@ -2369,14 +2369,19 @@ protected:
         return used;
     }
 
+    // The program's addr_hash_seeded() of x under this load's keys.
+    uint32_t keyed_hash(const Addr& x) {
+        uint32_t w[4];
+        std::memcpy(w, x.b.data(), sizeof w);
+        const auto& k = r().skel()->rodata->hash_keys;
+        return sw_addr_hash_keyed(w, k[0], k[1], k[2], k[3]);
+    }
+
     // n addresses of 2001:2:0:5::/104 whose first packets would be held in
-    // a's sw_admit bucket (admit_bucket() in admit.bpf.h, this load's keys).
+    // a's sw_admit bucket (admit_bucket() in admit.bpf.h).
     std::vector<std::string> admit_colliders(std::string_view a, size_t n) {
         auto bucket = [&](const Addr& x) {
-            uint32_t w[4];
-            std::memcpy(w, x.b.data(), sizeof w);
-            const auto& k = r().skel()->rodata->hash_keys;
-            return sw_addr_hash_keyed(w, k[0], k[1], k[2], k[3]) & (bpf_map__max_entries(r().skel()->maps.sw_admit) - 1);
+            return keyed_hash(x) & (bpf_map__max_entries(r().skel()->maps.sw_admit) - 1);
         };
         const uint32_t want = bucket(addr(a));
         std::vector<std::string> out;
@@ -2469,20 +2474,14 @@ TEST_F(AdmitTest, ARecordWhoseCellAgedCountsEveryPacket) {
 // test finds in A6's cell with another bit (the program's hash, this load's
 // keys).
 TEST_F(AdmitTest, ARecordMadeInTheCellOfAnotherKeepsItsBit) {
-    auto sh = [&](const Addr& x) {
-        uint32_t w[4];
-        std::memcpy(w, x.b.data(), sizeof w);
-        const auto& k = r().skel()->rodata->hash_keys;
-        return sw_addr_hash_keyed(w, k[0], k[1], k[2], k[3]);
-    };
     const uint32_t shift = r().skel()->rodata->seen_shift;
-    const uint32_t a = sh(addr(A6));
+    const uint32_t a = keyed_hash(addr(A6));
     std::string f;
     Addr c = addr("2001:2:0:5::");
     for (uint32_t v = 1; v < (1u << 26) && f.empty(); v++) {
         const uint32_t be = htonl(v);
         std::memcpy(c.b.data() + 12, &be, sizeof be);
-        const uint32_t h = sh(c);
+        const uint32_t h = keyed_hash(c);
         if ((h >> shift) == (a >> shift) && (h * 0x9e3779b1u) >> 30 != (a * 0x9e3779b1u) >> 30)
             f = c.str();
     }
