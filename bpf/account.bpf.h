@@ -100,13 +100,13 @@ __noinline int sw_account(struct acct *a)
 	if (admit_sources && a->create == 1) {
 		cell = seen_cell(sh);
 		if (cell && !seen_maybe(*cell, sh, now))
-			return admit(a, sh, cell);
+			return admit(a, sh, cell, 1);
 	}
 	s = find_source(saddr);
 	if (!s) {
 		/* admission (admit.bpf.h): no record before a source's second packet */
 		if (admit_sources)
-			return admit(a, sh, cell);
+			return admit(a, sh, cell, 0);
 		if (!a->create)
 			return 0;
 		s = new_source(saddr, a->slot);
@@ -297,7 +297,12 @@ static __always_inline void account_obs(struct acct *a, __u64 now, const __u8 *s
 	a->create = create;
 	a->slot = slot;
 	a->pad[0] = a->pad[1] = a->pad[2] = a->pad[3] = 0;
-	if (sw_account(a) == SW_ADMIT_PROMOTED) {
+	int rc = sw_account(a);
+
+	/* another CPU held or made this source's packet or record meanwhile: once more */
+	if (rc == SW_ADMIT_RECORD)
+		rc = sw_account(a);
+	if (rc == SW_ADMIT_PROMOTED) {
 		/* its second packet: the record is new; the held first one, then this */
 		a->create = SW_ACCT_REPLAY;
 		sw_account(a);

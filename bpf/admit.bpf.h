@@ -86,6 +86,7 @@ struct {
 
 #define SW_ADMIT_HELD 0      /* sw_account(): held (or dropped): nothing more to do */
 #define SW_ADMIT_PROMOTED 2  /* sw_account(): record made; account sw_admit_held, then this */
+#define SW_ADMIT_RECORD 3    /* sw_account(): another CPU made the record meanwhile: account this again */
 
 /*
  * Which sources may have a record: sw_seen, one byte per cell, indexed by
@@ -194,11 +195,12 @@ static __always_inline int admit_way(struct sw_admit_bucket *b, __u32 tag, const
 /*
  * For a packet (or an answer to one) whose source has no record. sh: its
  * source's addr_hash_seeded() (0 for an answer: computed here); cell: its
- * sw_seen cell, marked when the record is made. Returns SW_ADMIT_HELD or
- * SW_ADMIT_PROMOTED (the record now exists and the held first packet is in
- * this CPU's sw_admit_held).
+ * sw_seen cell, marked when the record is made; stale: the cell said no
+ * record, so none was looked up. Returns SW_ADMIT_HELD, SW_ADMIT_PROMOTED
+ * (the record now exists and the held first packet is in this CPU's
+ * sw_admit_held) or SW_ADMIT_RECORD.
  */
-static __always_inline int admit(struct acct *a, __u32 sh, __u8 *cell)
+static __always_inline int admit(struct acct *a, __u32 sh, __u8 *cell, int stale)
 {
 	struct sw_admit_bucket *b;
 	struct acct *h, *held;
@@ -226,11 +228,20 @@ static __always_inline int admit(struct acct *a, __u32 sh, __u8 *cell)
 		if (!held)
 			return SW_ADMIT_HELD;
 		__builtin_memcpy(held, h, sizeof(*held));
-		b->tag[way & 1] = 0; /* the way is free again */
 		held->create = SW_ACCT_REPLAY;
+		/*
+		 * Several CPUs (RX queues, replay threads) may see one source's
+		 * packets at once. The cell is marked before the way is claimed,
+		 * and the claim is an atomic compare-and-swap (a full barrier;
+		 * this runs once per record): one CPU wins the held packet; a
+		 * loser (another packet of the source found the same held one)
+		 * has the record made or found and accounts its own packet to it.
+		 */
+		seen_mark(cell, sh, a->now);
+		if (__sync_val_compare_and_swap(&b->tag[way & 1], tag, 0) != tag)
+			return new_source(a->saddr, a->slot) ? SW_ADMIT_RECORD : SW_ADMIT_HELD;
 		if (!new_source(a->saddr, a->slot))
 			return SW_ADMIT_HELD;
-		seen_mark(cell, sh, a->now);
 		return SW_ADMIT_PROMOTED;
 	}
 	if (!a->create)
@@ -239,12 +250,36 @@ static __always_inline int admit(struct acct *a, __u32 sh, __u8 *cell)
 	 * Its first packet (or its held one was thrown out). A SYN keeps
 	 * o.syn_flow: it waits here for our answer (held_syn), not in sw_syns,
 	 * and is a first contact by definition (its source's first probe). It
-	 * takes a free way, else the one held longer (way 0 on a tie).
+	 * takes a free way, else the one held longer (way 0 on a tie), by a
+	 * compare-and-swap of the tag, so two first packets of one source on
+	 * two CPUs are not both held (one would never be accounted): the loser
+	 * looks again and finds the winner's packet (then it is the second
+	 * packet: once more, to promote it) or gives its own up. The atomic
+	 * costs a new source's SYN ~10 ns; without it, `scanwatch replay
+	 * --threads 2` lost probes of ncsa/port_scan.pcap in 1 run of 20 under
+	 * load (replay.ground_truth_threads).
 	 */
 	way = !b->tag[0] ? 0 : !b->tag[1] ? 1 : b->when[1] < b->when[0];
+	__u32 old = b->tag[way & 1];
 	__builtin_memcpy(&b->e[way & 1], a, sizeof(*a));
 	b->when[way & 1] = a->now >> 20;
-	b->tag[way & 1] = tag;
+	if (__sync_val_compare_and_swap(&b->tag[way & 1], old, tag) != old)
+		return admit_way(b, tag, a->saddr) >= 0 ? SW_ADMIT_RECORD : SW_ADMIT_HELD;
+	/*
+	 * Held. Another CPU may have made this source's record since this
+	 * packet read its cell (it marks the cell before it claims the way
+	 * this packet did not find): then nothing would ever account this
+	 * packet, since the source's later packets go to its record. So a
+	 * packet that came here on a stale cell (stale) reads the cell again:
+	 * current now and the record there, it takes its way back (a
+	 * compare-and-swap: the promoting CPU may take it too) and goes to the
+	 * record (the compare-and-swap above was a full barrier, so this read
+	 * sees a mark made before the way was claimed). One that came after a
+	 * lookup found no record has the window it always had: the insert.
+	 */
+	if (stale && cell && seen_maybe(*cell, sh, a->now) && find_source(a->saddr) &&
+	    __sync_val_compare_and_swap(&b->tag[way & 1], tag, 0) == tag)
+		return SW_ADMIT_RECORD;
 	return SW_ADMIT_HELD;
 }
 
