@@ -238,11 +238,10 @@ static __always_inline int admit(struct acct *a, __u32 sh, __u8 *cell, int stale
 		 * has the record made or found and accounts its own packet to it.
 		 */
 		seen_mark(cell, sh, a->now);
-		if (__sync_val_compare_and_swap(&b->tag[way & 1], tag, 0) != tag)
-			return new_source(a->saddr, a->slot) ? SW_ADMIT_RECORD : SW_ADMIT_HELD;
+		int won = __sync_val_compare_and_swap(&b->tag[way & 1], tag, 0) == tag;
 		if (!new_source(a->saddr, a->slot))
 			return SW_ADMIT_HELD;
-		return SW_ADMIT_PROMOTED;
+		return won ? SW_ADMIT_PROMOTED : SW_ADMIT_RECORD;
 	}
 	if (!a->create)
 		return SW_ADMIT_HELD; /* an answer to a packet no way holds */
