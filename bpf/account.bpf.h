@@ -92,28 +92,28 @@ __noinline int sw_account(struct acct *a)
 	struct sw_source *s = NULL;
 	__u32 ev_counter = 0, ev_value = 0, ev = 0;
 	__u64 mask = o->mask | ((__u64)o->mask_hi << 32);
-	/* the source's keyed hash: its admission slot, sw_seen cell and SYN tags */
+	/* the source's keyed hash: its admission slot, sw_seen word and SYN tags */
 	__u32 sh = a->create ? addr_hash_seeded(saddr) : 0;
-	__u8 *cell = NULL;
+	__u64 *word = NULL;
 
-	/* a packet of a source no current cell says may have a record: admission */
+	/* a packet of a source no current sw_seen word says may have a record: admission */
 	if (admit_sources && a->create == 1) {
-		cell = seen_cell(sh);
-		if (cell && !seen_maybe(*cell, sh, now))
-			return admit(a, sh, cell, 1);
+		word = seen_word(sh);
+		if (word && !seen_maybe(*word, sh, now))
+			return admit(a, sh, word);
 	}
 	s = find_source(saddr);
 	if (!s) {
 		/* admission (admit.bpf.h): no record before a source's second packet */
 		if (admit_sources)
-			return admit(a, sh, cell, 0);
+			return admit(a, sh, word);
 		if (!a->create)
 			return 0;
 		s = new_source(saddr, a->slot);
 		if (!s)
 			return 0;
 	}
-	seen_mark(cell, sh, now);
+	seen_mark(word, sh, now);
 	seen_at(s, now);
 	if (o->probe) {
 		int first = 0;

@@ -89,89 +89,95 @@ struct {
 #define SW_ADMIT_RECORD 3    /* sw_account(): another CPU made the record meanwhile: account this again */
 
 /*
- * Which sources may have a record: sw_seen, one byte per cell, indexed by
- * the high bits of the source's addr_hash_seeded() (the admission bucket
- * takes the low ones). A cell's high nibble is an epoch (2^36 ns of the
- * clock, 68.7 s; mod 16), its low nibble four bits, one per source class
- * (seen_bit: another mix of the same hash). A source's packet finds its bit
- * set in a cell of this epoch or the one before when its record was used
- * since: only then is it looked up in sw_sources, whose miss (a random
- * bucket, then its chain, in state sized for --max-sources) was half of a
- * new source's SYN. Anything else goes straight to admission.
+ * Which sources may have a record: sw_seen, a blocked Bloom filter of 64-bit
+ * words, the word picked by the high bits of the source's
+ * addr_hash_seeded() (the admission bucket takes the low ones). A word's top
+ * nibble is an epoch (2^36 ns of the clock, 68.7 s; mod 16), its other 60
+ * bits the filter: a source sets three (sw_seen_bits(), abi.h). A packet
+ * whose source finds its three bits set in a word of this epoch or the one
+ * before had its record used since: only then is it looked up in
+ * sw_sources, whose miss (a random bucket, then its chain, in state sized
+ * for --max-sources: 300-600 ns here once the map is full) was half of a new
+ * source's SYN. Anything else goes straight to admission.
  *
- * Marking (a packet whose record was used, or made): in the cell's own
- * epoch the bit is OR-ed in; one epoch on, the bits are carried into the
- * new epoch with it; older, the bits restart with it alone. The four bits
- * cut the false "maybe" of a full default map (65,536 records in 2^18
- * cells) from ~22 % of new sources to ~6 %.
+ * Marking (a packet whose record was used, or made): in the word's own
+ * epoch the bits are OR-ed in; one epoch on, the bits are carried into the
+ * new epoch with it; older, the bits restart with it alone. A full map has
+ * two records per word on average; three bits of 60 make a false "maybe"
+ * (a lookup that misses) for ~0.2 % of new sources. The byte cells before
+ * (four bits each, one per source) said "maybe" for ~6 %: with a full
+ * 65,536-record map that was ~35 ns on every new source's SYN.
  *
  * What it is worth against a forger and what it can cost:
  * - Its "maybe" costs only the lookup every packet paid before: a forger
  *   who makes records (two packets per address) sets bits, nothing else.
- *   Bits are never cleared while their cell is marked every epoch.
- * - A source whose bit is gone (its record unused for two epochs, an epoch
- *   number 16 epochs old, or a bit lost when two CPUs wrote the byte at
- *   once) has its next packet held by admission like a first one, and its
- *   packet after that finds the held one and the record (BPF_NOEXIST fails,
- *   the lookup does not), accounts both and sets the bit. A held packet can
- *   be thrown out by a flood before that: one probe of evidence.
+ *   Bits are never cleared while their word is marked every epoch, and a
+ *   mark is atomic (an OR, or a compare-and-swap when the epoch turns), so
+ *   no CPU's mark takes another's bits away.
+ * - A source whose bits are gone (its record unused for two epochs, or an
+ *   epoch number 16 epochs old) has its next packet held by admission like
+ *   a first one, and its packet after that finds the held one and the
+ *   record (BPF_NOEXIST fails, the lookup does not), accounts both and sets
+ *   the bits. A held packet can be thrown out by a flood before that: one
+ *   probe of evidence.
  * - Answers (our SYN/ACK, RST, ICMP) always look the record up: they are
  *   not the flood's packets and carry counters no later packet repeats.
- * Sized at load from --max-sources (four cells per record, at least 2^18:
- * 256 KiB for the default), small enough to stay in cache.
+ * Sized at load from --max-sources (a word per two records, at least 2^15
+ * words: 256 KiB for the default), small enough to stay in cache.
  */
-const volatile __u32 seen_shift = 32 - 18; /* 32 - log2(cells), set at load */
+const volatile __u32 seen_shift = 32 - 15; /* 32 - log2(words), set at load */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, (1u << 18) / 8);
+	__uint(max_entries, 1u << 15);
 	__type(key, __u32);
 	__type(value, __u64);
 } sw_seen SEC(".maps");
 
 #define SW_SEEN_EPOCH_SHIFT 36
 
-static __always_inline __u8 *seen_cell(__u32 sh)
+static __always_inline __u64 *seen_word(__u32 sh)
 {
-	__u32 c = sh >> (seen_shift & 31), w = c >> 3;
-	__u8 *p = bpf_map_lookup_elem(&sw_seen, &w);
+	__u32 w = sh >> (seen_shift & 31);
 
-	return p ? p + (c & 7) : NULL;
+	return bpf_map_lookup_elem(&sw_seen, &w);
 }
 
-static __always_inline __u8 seen_epoch(__u64 now)
+static __always_inline __u64 seen_epoch(__u64 now)
 {
 	return (now >> SW_SEEN_EPOCH_SHIFT) & 15;
 }
 
-/* The source's bit in its cell: the top two bits of a multiplicative rehash,
-   which depend on the low bits of sh as well as on the cell's */
-static __always_inline __u8 seen_bit(__u32 sh)
+/* Its bits set in this epoch or the one before: the source may have a record. */
+static __always_inline int seen_maybe(__u64 v, __u32 sh, __u64 now)
 {
-	return 1 << ((sh * 0x9e3779b1u) >> 30);
+	__u64 bits = sw_seen_bits(sh);
+
+	return (v & bits) == bits && ((seen_epoch(now) - (v >> SW_SEEN_FILTER_BITS)) & 15) <= 1;
 }
 
-/* Its bit set in this epoch or the one before: the source may have a record. */
-static __always_inline int seen_maybe(__u8 v, __u32 sh, __u64 now)
+static __always_inline void seen_mark(__u64 *word, __u32 sh, __u64 now)
 {
-	return (v & seen_bit(sh)) && ((seen_epoch(now) - (v >> 4)) & 15) <= 1;
-}
+	__u64 bits = sw_seen_bits(sh), e = seen_epoch(now), v, nv;
 
-static __always_inline void seen_mark(__u8 *cell, __u32 sh, __u64 now)
-{
-	__u8 v, e = seen_epoch(now), nv;
-
-	if (!cell)
+	if (!word)
 		return;
-	v = *cell;
-	if ((v >> 4) == e)
-		nv = v | seen_bit(sh);
-	else if (((e - (v >> 4)) & 15) == 1)
-		nv = (e << 4) | (v & 15) | seen_bit(sh);
-	else
-		nv = (e << 4) | seen_bit(sh);
-	if (nv != v)
-		*cell = nv;
+	v = *word;
+	/* twice at most: a compare-and-swap lost to another CPU's turn of the epoch */
+	for (int i = 0; i < 2; i++) {
+		if ((v >> SW_SEEN_FILTER_BITS) == e) {
+			if ((v & bits) != bits)
+				__sync_fetch_and_or(word, bits);
+			return;
+		}
+		nv = (e << SW_SEEN_FILTER_BITS) | bits;
+		if (((e - (v >> SW_SEEN_FILTER_BITS)) & 15) == 1)
+			nv |= v & SW_SEEN_FILTER_MASK;
+		__u64 was = __sync_val_compare_and_swap(word, v, nv);
+		if (was == v)
+			return;
+		v = was;
+	}
 }
 
 /* The bucket of a source whose addr_hash_seeded() is sh: a forger cannot compute a colliding address. */
@@ -194,13 +200,13 @@ static __always_inline int admit_way(struct sw_admit_bucket *b, __u32 tag, const
 
 /*
  * For a packet (or an answer to one) whose source has no record. sh: its
- * source's addr_hash_seeded() (0 for an answer: computed here); cell: its
- * sw_seen cell, marked when the record is made; stale: the cell said no
- * record, so none was looked up. Returns SW_ADMIT_HELD, SW_ADMIT_PROMOTED
+ * source's addr_hash_seeded() (0 for an answer: computed here); word: its
+ * sw_seen word, marked when the record is made (NULL for an answer).
+ * Returns SW_ADMIT_HELD, SW_ADMIT_PROMOTED
  * (the record now exists and the held first packet is in this CPU's
  * sw_admit_held) or SW_ADMIT_RECORD.
  */
-static __always_inline int admit(struct acct *a, __u32 sh, __u8 *cell, int stale)
+static __always_inline int admit(struct acct *a, __u32 sh, __u64 *word)
 {
 	struct sw_admit_bucket *b;
 	struct acct *h, *held;
@@ -231,17 +237,19 @@ static __always_inline int admit(struct acct *a, __u32 sh, __u8 *cell, int stale
 		held->create = SW_ACCT_REPLAY;
 		/*
 		 * Several CPUs (RX queues, replay threads) may see one source's
-		 * packets at once. The cell is marked before the way is claimed,
-		 * and the claim is an atomic compare-and-swap (a full barrier;
-		 * this runs once per record): one CPU wins the held packet; a
-		 * loser (another packet of the source found the same held one)
-		 * has the record made or found and accounts its own packet to it.
+		 * packets at once. The word is marked and the record made (or
+		 * found) before the way is claimed, and the claim is an atomic
+		 * compare-and-swap (a full barrier; this runs once per record):
+		 * one CPU wins the held packet; a loser (another packet of the
+		 * source found the same held one) accounts its own packet to the
+		 * record. A packet held meanwhile finds both (below).
 		 */
-		seen_mark(cell, sh, a->now);
-		int won = __sync_val_compare_and_swap(&b->tag[way & 1], tag, 0) == tag;
+		seen_mark(word, sh, a->now);
 		if (!new_source(a->saddr, a->slot))
 			return SW_ADMIT_HELD;
-		return won ? SW_ADMIT_PROMOTED : SW_ADMIT_RECORD;
+		if (__sync_val_compare_and_swap(&b->tag[way & 1], tag, 0) != tag)
+			return SW_ADMIT_RECORD;
+		return SW_ADMIT_PROMOTED;
 	}
 	if (!a->create)
 		return SW_ADMIT_HELD; /* an answer to a packet no way holds */
@@ -266,17 +274,17 @@ static __always_inline int admit(struct acct *a, __u32 sh, __u8 *cell, int stale
 		return admit_way(b, tag, a->saddr) >= 0 ? SW_ADMIT_RECORD : SW_ADMIT_HELD;
 	/*
 	 * Held. Another CPU may have made this source's record since this
-	 * packet read its cell (it marks the cell before it claims the way
-	 * this packet did not find): then nothing would ever account this
-	 * packet, since the source's later packets go to its record. So a
-	 * packet that came here on a stale cell (stale) reads the cell again:
-	 * current now and the record there, it takes its way back (a
+	 * packet read its word or missed its lookup: then nothing would ever
+	 * account this packet, since the source's later packets go to its
+	 * record. The promoting CPU marks the word and makes the record before
+	 * it claims the way this packet did not find, and the compare-and-swap
+	 * above was a full barrier: so this packet reads the word again, and
+	 * with its bits set and the record there it takes its way back (a
 	 * compare-and-swap: the promoting CPU may take it too) and goes to the
-	 * record (the compare-and-swap above was a full barrier, so this read
-	 * sees a mark made before the way was claimed). One that came after a
-	 * lookup found no record has the window it always had: the insert.
+	 * record. A second lookup only when the bits are set: ~0.2 % of new
+	 * sources once the map is full (sw_seen above).
 	 */
-	if (stale && cell && seen_maybe(*cell, sh, a->now) && find_source(a->saddr) &&
+	if (word && seen_maybe(*word, sh, a->now) && find_source(a->saddr) &&
 	    __sync_val_compare_and_swap(&b->tag[way & 1], tag, 0) == tag)
 		return SW_ADMIT_RECORD;
 	return SW_ADMIT_HELD;

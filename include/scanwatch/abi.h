@@ -87,6 +87,24 @@ static inline void sw_hash_keys(__u32 seed, __u32 *k)
 		k[i] = sw_hash32(seed + (i + 1) * 0x9e3779b9u);
 }
 
+/*
+ * sw_seen (bpf/admit.bpf.h): a source's three bits in its word, of the 60
+ * below the word's epoch nibble, from a 64-bit multiplicative rehash of its
+ * keyed hash sh (whose top bits pick the word: the product's top bits
+ * depend on all of sh's). Two or three bits set (positions may coincide).
+ */
+#define SW_SEEN_FILTER_BITS 60
+#define SW_SEEN_FILTER_MASK ((1ULL << SW_SEEN_FILTER_BITS) - 1)
+
+static inline __u64 sw_seen_bits(__u32 sh)
+{
+	__u64 x = (__u64)sh * 0x9e3779b97f4a7c15ULL;
+
+	return (1ULL << ((((x >> 58) & 63) * SW_SEEN_FILTER_BITS) >> 6)) |
+	       (1ULL << ((((x >> 52) & 63) * SW_SEEN_FILTER_BITS) >> 6)) |
+	       (1ULL << ((((x >> 46) & 63) * SW_SEEN_FILTER_BITS) >> 6));
+}
+
 /* The hash of a probe of port (or -sO protocol) port_key over proto. */
 static inline __u32 sw_port_hash(__u16 port_key, __u8 proto)
 {

@@ -68,15 +68,15 @@ SkelPtr open_skeleton(const SkelOptions& o) {
         for (bpf_map* a : {m.sw_syns, m.sw_admit, m.sw_pending})
             add_flags(a, BPF_F_MMAPABLE, bpf_map__name(a));
     set_size(m.sw_sources, o.max_sources, "sw_sources");
-    // sw_seen (bpf/admit.bpf.h): four one-byte cells per record, at least
-    // 2^18, a power of two (the program takes the top bits of a 32-bit hash)
+    // sw_seen (bpf/admit.bpf.h): one 64-bit word per two records, at least
+    // 2^15, a power of two (the program takes the top bits of a 32-bit hash)
     {
         const uint32_t records = o.max_sources ? o.max_sources : bpf_map__max_entries(m.sw_sources);
-        uint32_t log2 = 18;
-        while (log2 < 30 && (1ull << log2) < 4ull * records)
+        uint32_t log2 = 15;
+        while (log2 < 27 && (2ull << log2) < records)
             log2++;
         s->rodata->seen_shift = 32 - log2;
-        set_size(m.sw_seen, (1u << log2) / 8, "sw_seen");
+        set_size(m.sw_seen, 1u << log2, "sw_seen");
     }
     set_size(m.sw_flows, o.max_flows, "sw_flows");
     set_size(m.sw_blocks, o.max_blocks, "sw_blocks");
