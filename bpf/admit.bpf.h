@@ -114,12 +114,13 @@ struct {
  *   Bits are never cleared while their word is marked every epoch, and a
  *   mark is atomic (an OR, or a compare-and-swap when the epoch turns), so
  *   no CPU's mark takes another's bits away.
- * - A source whose bits are gone (its record unused for two epochs, or an
- *   epoch number 16 epochs old) has its next packet held by admission like
- *   a first one, and its packet after that finds the held one and the
- *   record (BPF_NOEXIST fails, the lookup does not), accounts both and sets
- *   the bits. A held packet can be thrown out by a flood before that: one
- *   probe of evidence.
+ * - A source whose bits are gone (its record unused for two epochs) has
+ *   its next packet held by admission like a first one, and its packet
+ *   after that finds the held one and the record (BPF_NOEXIST fails, the
+ *   lookup does not), accounts both and sets the bits. A held packet can be
+ *   thrown out by a flood before that: one probe of evidence. A word left
+ *   unmarked for 16 epochs or more may read as current (the epoch number
+ *   wraps): its old bits cost lookups, never a record skipped.
  * - Answers (our SYN/ACK, RST, ICMP) always look the record up: they are
  *   not the flood's packets and carry counters no later packet repeats.
  * Sized at load from --max-sources (a word per two records, at least 2^15
