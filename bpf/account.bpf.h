@@ -99,7 +99,7 @@ __noinline int sw_account(struct acct *a)
 	/* a packet of a source no current sw_seen word says may have a record: admission */
 	if (admit_sources && a->create == 1) {
 		word = seen_word(sh);
-		if (word && !seen_maybe(*word, sh, now))
+		if (word && !sw_seen_maybe(*word, sh, now))
 			return admit(a, sh, word);
 	}
 	s = find_source(saddr);

@@ -93,9 +93,10 @@ struct {
  * words, the word picked by the high bits of the source's
  * addr_hash_seeded() (the admission bucket takes the low ones). A word's top
  * nibble is an epoch (2^36 ns of the clock, 68.7 s; mod 16), its other 60
- * bits the filter: a source sets three (sw_seen_bits(), abi.h). A packet
- * whose source finds its three bits set in a word of this epoch or the one
- * before had its record used since: only then is it looked up in
+ * bits the filter: a source sets three (sw_seen_bits() and sw_seen_maybe()
+ * in abi.h, which the tests share). A packet whose source finds its three
+ * bits set in a word of this epoch or the one before had its record used
+ * since: only then is it looked up in
  * sw_sources, whose miss (a random bucket, then its chain, in state sized
  * for --max-sources: 300-600 ns here once the map is full) was half of a new
  * source's SYN. Anything else goes straight to admission.
@@ -135,8 +136,6 @@ struct {
 	__type(value, __u64);
 } sw_seen SEC(".maps");
 
-#define SW_SEEN_EPOCH_SHIFT 36
-
 static __always_inline __u64 *seen_word(__u32 sh)
 {
 	__u32 w = sh >> (seen_shift & 31);
@@ -144,22 +143,9 @@ static __always_inline __u64 *seen_word(__u32 sh)
 	return bpf_map_lookup_elem(&sw_seen, &w);
 }
 
-static __always_inline __u64 seen_epoch(__u64 now)
-{
-	return (now >> SW_SEEN_EPOCH_SHIFT) & 15;
-}
-
-/* Its bits set in this epoch or the one before: the source may have a record. */
-static __always_inline int seen_maybe(__u64 v, __u32 sh, __u64 now)
-{
-	__u64 bits = sw_seen_bits(sh);
-
-	return (v & bits) == bits && ((seen_epoch(now) - (v >> SW_SEEN_FILTER_BITS)) & 15) <= 1;
-}
-
 static __always_inline void seen_mark(__u64 *word, __u32 sh, __u64 now)
 {
-	__u64 bits = sw_seen_bits(sh), e = seen_epoch(now), v, nv;
+	__u64 bits = sw_seen_bits(sh), e = sw_seen_epoch(now), v, nv;
 
 	if (!word)
 		return;
@@ -285,7 +271,7 @@ static __always_inline int admit(struct acct *a, __u32 sh, __u64 *word)
 	 * record. A second lookup only when the bits are set: ~0.2 % of new
 	 * sources once the map is full (sw_seen above).
 	 */
-	if (word && seen_maybe(*word, sh, a->now) && find_source(a->saddr) &&
+	if (word && sw_seen_maybe(*word, sh, a->now) && find_source(a->saddr) &&
 	    __sync_val_compare_and_swap(&b->tag[way & 1], tag, 0) == tag)
 		return SW_ADMIT_RECORD;
 	return SW_ADMIT_HELD;

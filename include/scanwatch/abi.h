@@ -105,6 +105,22 @@ static inline __u64 sw_seen_bits(__u32 sh)
 	       (1ULL << ((((x >> 46) & 63) * SW_SEEN_FILTER_BITS) >> 6));
 }
 
+/* A word's epoch: 2^36 ns of the clock (68.7 s), mod 16 (its top nibble). */
+#define SW_SEEN_EPOCH_SHIFT 36
+
+static inline __u64 sw_seen_epoch(__u64 now)
+{
+	return (now >> SW_SEEN_EPOCH_SHIFT) & 15;
+}
+
+/* Word v has sh's bits, set in the epoch of now or the one before: its source may have a record. */
+static inline int sw_seen_maybe(__u64 v, __u32 sh, __u64 now)
+{
+	__u64 bits = sw_seen_bits(sh);
+
+	return (v & bits) == bits && ((sw_seen_epoch(now) - (v >> SW_SEEN_FILTER_BITS)) & 15) <= 1;
+}
+
 /* The hash of a probe of port (or -sO protocol) port_key over proto. */
 static inline __u32 sw_port_hash(__u16 port_key, __u8 proto)
 {

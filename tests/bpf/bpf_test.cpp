@@ -2339,14 +2339,14 @@ protected:
     static constexpr uint32_t kSources = 4096;  // a small sources map, so a flood can fill it
     static void SetUpTestSuite() { load(true, kSources); }
 
-    // n sources of per_source SYNs each: source i is 198.18.1.0 + i (up to 130,815),
-    // never the scanner or the target
+    // Spoofed source i: 198.18.1.0 + i (up to 130,815), never the scanner or the target.
+    static std::string spoofed(uint32_t i) { return v4(0xC6120100u + i); }
+
+    // n sources of per_source SYNs each, spoofed(first) on
     void spoofed_syns(uint32_t first, uint32_t n, int per_source = 1) {
         for (uint32_t i = first; i < first + n; i++) {
-            uint32_t v = 0xC6120100u + i;
             ASSERT_LT(i, 130816u);
-            char a[32];
-            std::snprintf(a, sizeof a, "%u.%u.%u.%u", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
+            const std::string a = spoofed(i);
             for (int k = 0; k < per_source; k++)
                 ASSERT_EQ(xdp(nmap::syn(a, T, 40000, static_cast<uint16_t>(80 + k), i)), kXdpPass);
         }
@@ -2377,22 +2377,27 @@ protected:
         return sw_addr_hash_keyed(w, k[0], k[1], k[2], k[3]);
     }
 
-    // n addresses of 2001:2:0:5::/104 whose first packets would be held in
-    // a's sw_admit bucket (admit_bucket() in admit.bpf.h).
-    std::vector<std::string> admit_colliders(std::string_view a, size_t n) {
-        auto bucket = [&](const Addr& x) {
-            return keyed_hash(x) & (bpf_map__max_entries(r().skel()->maps.sw_admit) - 1);
-        };
-        const uint32_t want = bucket(addr(a));
+    // The first n addresses 2001:2:0:5::v (0 < v < limit) whose keyed hash
+    // satisfies pred.
+    template <class Pred>
+    std::vector<std::string> addresses_where(Pred pred, size_t n, uint32_t limit) {
         std::vector<std::string> out;
         Addr c = addr("2001:2:0:5::");
-        for (uint32_t v = 1; v < (1u << 24) && out.size() < n; v++) {
+        for (uint32_t v = 1; v < limit && out.size() < n; v++) {
             const uint32_t be = htonl(v);
             std::memcpy(c.b.data() + 12, &be, sizeof be);
-            if (bucket(c) == want)
+            if (pred(keyed_hash(c)))
                 out.push_back(c.str());
         }
         return out;
+    }
+
+    // n addresses of 2001:2:0:5::/104 whose first packets would be held in
+    // a's sw_admit bucket (admit_bucket() in admit.bpf.h).
+    std::vector<std::string> admit_colliders(std::string_view a, size_t n) {
+        const uint32_t mask = bpf_map__max_entries(r().skel()->maps.sw_admit) - 1;
+        const uint32_t want = keyed_hash(addr(a)) & mask;
+        return addresses_where([&](uint32_t h) { return (h & mask) == want; }, n, 1u << 24);
     }
 };
 
@@ -2476,16 +2481,11 @@ TEST_F(AdmitTest, ARecordWhoseCellAgedCountsEveryPacket) {
 TEST_F(AdmitTest, ARecordMadeInTheCellOfAnotherKeepsItsBit) {
     const uint32_t shift = r().skel()->rodata->seen_shift;
     const uint32_t a = keyed_hash(addr(A6));
-    std::string f;
-    Addr c = addr("2001:2:0:5::");
-    for (uint32_t v = 1; v < (1u << 26) && f.empty(); v++) {
-        const uint32_t be = htonl(v);
-        std::memcpy(c.b.data() + 12, &be, sizeof be);
-        const uint32_t h = keyed_hash(c);
-        if ((h >> shift) == (a >> shift) && (sw_seen_bits(a) & ~sw_seen_bits(h)))
-            f = c.str();
-    }
-    ASSERT_FALSE(f.empty()) << "no address of 2001:2:0:5::/102 shares the scanner's word";
+    const auto found = addresses_where(
+        [&](uint32_t h) { return (h >> shift) == (a >> shift) && (sw_seen_bits(a) & ~sw_seen_bits(h)); }, 1,
+        1u << 26);
+    ASSERT_EQ(found.size(), 1u) << "no address of 2001:2:0:5::/102 shares the scanner's word";
+    const std::string& f = found[0];
     ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 80, 1)), kXdpPass);
     ASSERT_EQ(xdp(nmap::syn(A6, T6, 40000, 81, 2)), kXdpPass);
     now_ += 1ull << 36;  // the next epoch
@@ -2718,9 +2718,7 @@ protected:
 
     bool maybe(const std::vector<uint64_t>& words, const std::string& a) {
         const uint32_t h = keyed_hash(addr(a)), shift = r().skel()->rodata->seen_shift;
-        const uint64_t v = words.at(h >> shift), bits = sw_seen_bits(h);
-        const uint64_t epoch = (now_ >> 36) & 15;
-        return (v & bits) == bits && ((epoch - (v >> SW_SEEN_FILTER_BITS)) & 15) <= 1;
+        return sw_seen_maybe(words.at(h >> shift), h, now_);
     }
 };
 
@@ -2732,13 +2730,8 @@ TEST_F(SeenTest, AFullMapKeepsEveryRecordsBitsAndFewFalseMaybes) {
     ASSERT_EQ(words.size(), kFull / 2);
     for (uint32_t i = 0; i < words.size(); i++)
         ASSERT_EQ(bpf_map_lookup_elem(bpf_map__fd(m), &i, &words[i]), 0);
-    auto v4 = [](uint32_t v) {
-        char a[32];
-        std::snprintf(a, sizeof a, "%u.%u.%u.%u", v >> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
-        return std::string(a);
-    };
     for (uint32_t i = 0; i < kFull; i += 7)
-        ASSERT_TRUE(maybe(words, v4(0xC6120100u + i))) << v4(0xC6120100u + i) << " lost its bits";
+        ASSERT_TRUE(maybe(words, spoofed(i))) << spoofed(i) << " lost its bits";
     uint32_t false_maybe = 0;
     const uint32_t fresh = 60000;
     for (uint32_t i = 0; i < fresh; i++)
