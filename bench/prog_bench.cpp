@@ -16,8 +16,12 @@
 // distinct source addresses with repeat = 1 and averages the kernel-reported
 // durations; the empty program and xdp-filter are measured the same way on
 // the same frames, so the per-call timer overhead cancels out of the ratios.
+// Each of scanwatch's trials of a new-source row finds its sources new: the
+// first packets the trial before held are cleared from sw_admit first, and
+// the row fails if any of its probes went to a record.
 //
 // Usage: sw_prog_bench [--repeat N] [--new N] [--trials N] [--json PATH]
+//                      [--only ROW[,ROW...]]
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -37,6 +41,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -44,6 +49,7 @@
 #include "bpf/block_map.hpp"
 #include "bpf/block_bits.hpp"
 #include "bpf/skeleton.hpp"
+#include "bpf/stats.hpp"
 #include "packet.hpp"
 #include "scanwatch/abi.h"
 #include "sw_bench_empty.skel.h"
@@ -57,7 +63,7 @@ struct Options {
     uint32_t n_new = 50'000;
     int trials = 5;
     std::string json;
-    std::string only;  // run one row (profiling)
+    std::string only;  // run these rows only, comma-separated (profiling)
 };
 
 struct EmptyDeleter {
@@ -258,7 +264,7 @@ int main(int argc, char** argv) {
         else if (a == "--only")
             o.only = next();
         else
-            die("unknown argument '" + a + "' (--repeat N --new N --trials N --json PATH --only ROW)");
+            die("unknown argument '" + a + "' (--repeat N --new N --trials N --json PATH --only ROW[,ROW...])");
     }
     if (o.repeat < 1 || o.n_new < 1 || o.trials < 1)
         die("--repeat, --new and --trials must be positive");
@@ -371,9 +377,16 @@ int main(int argc, char** argv) {
     big_rng.blocked = true;
     rows.push_back(big_rng);
     if (!o.only.empty()) {
-        std::erase_if(rows, [&](const Row& r) { return r.name != o.only; });
-        if (rows.empty())
-            die("no row named '" + o.only + "'");
+        std::set<std::string> want;
+        for (size_t at = 0; at <= o.only.size();) {
+            size_t comma = std::min(o.only.find(',', at), o.only.size());
+            want.insert(o.only.substr(at, comma - at));
+            at = comma + 1;
+        }
+        for (auto& w : want)
+            if (std::none_of(rows.begin(), rows.end(), [&](const Row& r) { return r.name == w; }))
+                die("no row named '" + w + "'");
+        std::erase_if(rows, [&](const Row& r) { return !want.count(r.name); });
     }
 
     // Warm-up: creates the known source's record and flow, faults in everything.
@@ -382,6 +395,13 @@ int main(int argc, char** argv) {
             if (!r.frame.empty())
                 test_run(fd, r.frame, 1000);
 
+    auto clear_admission = [&] {
+        const int fd = bpf_map__fd(sw->maps.sw_admit);
+        const std::vector<unsigned char> zero(bpf_map__value_size(sw->maps.sw_admit));
+        for (uint32_t i = 0; i < bpf_map__max_entries(sw->maps.sw_admit); i++)
+            if (bpf_map_update_elem(fd, &i, zero.data(), BPF_ANY))
+                die("clearing sw_admit");
+    };
     std::map<std::string, std::map<std::string, double>> result;  // row -> prog -> ns
     std::map<std::string, int> action;
     bool big_loaded = false;
@@ -449,6 +469,10 @@ int main(int argc, char** argv) {
             }
             std::fprintf(stderr, "sw_prog_bench: sources map: %u records of %u\n", n, cap);
         }
+        // probes accounted to a record: none from a new-source row, or its
+        // sources were not new (a trial promoted the packets of the one before)
+        auto probes = [&] { return scanwatch::stat_total(scanwatch::read_stat_rows(bpf_map__fd(sw->maps.sw_stats)), SW_S_PROBES); };
+        const uint64_t probes_before = r.frames.empty() ? 0 : probes();
         std::map<std::string, std::vector<double>> samples;
         for (int t = 0; t < o.trials; t++) {
             for (auto& [name, fd] : progs) {
@@ -459,9 +483,11 @@ int main(int argc, char** argv) {
                         action[r.name] = ret;
                     continue;
                 }
-                // new-source rows: only the first trial sees new sources for scanwatch
+                // new-source rows: every trial of scanwatch's must find its
+                // sources new, so the packets the trial before held go first
+                // (sw_admit; no source of these rows got a record or a mark)
                 if (t > 0 && name == "scanwatch" && r.name != "syn_known_source_r1")
-                    continue;
+                    clear_admission();
                 double sum = 0;
                 for (size_t i = 0; i < r.frames.size(); i++) {
                     sum += test_run(fd, r.frames[i], 1);
@@ -471,6 +497,8 @@ int main(int argc, char** argv) {
                 samples[name].push_back(sum / static_cast<double>(r.frames.size()));
             }
         }
+        if (!r.frames.empty() && r.name != "syn_known_source_r1" && probes() != probes_before)
+            die(r.name + ": " + std::to_string(probes() - probes_before) + " probes went to records: its sources were not new");
         for (auto& [name, v] : samples)
             result[r.name][name] = median(v);
         if (r.blocked && !r.big_list)
