@@ -269,10 +269,10 @@ static __always_inline int admit(struct acct *a, __u32 sh, __u64 *word)
 	 * and still win its claim, crediting the held source with this one's
 	 * fields, a proof among them (a forger's own proven ACK, held, onto an
 	 * address it spoofs). Now a claim that finds this packet's busy mark
-	 * fails and its copy is dropped (APromotionNeverAccountsAPacketTornBy-
-	 * AHoldOnAnotherCpu fails without this). The one atomic costs a new
-	 * source's SYN 10-15 ns (bench/README: a plain store read 1.41-1.53x
-	 * xdp-filter, this 1.56-1.65x).
+	 * fails and its copy is dropped. Without this order the bpf test
+	 *   AdmitTest.APromotionNeverAccountsAPacketTornByAHoldOnAnotherCpu
+	 * fails. The one atomic costs a new source's SYN 10-15 ns (bench/README,
+	 * "fifth step": plain stores read 1.41-1.53x xdp-filter, this 1.55-1.80x).
 	 *
 	 * Several CPUs (RX queues, replay threads) may see one source's first
 	 * packets at once, and only one may be held (another would never be
