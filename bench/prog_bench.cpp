@@ -471,8 +471,9 @@ int main(int argc, char** argv) {
         }
         // probes accounted to a record: none from a new-source row, or its
         // sources were not new (a trial promoted the packets of the one before)
+        const bool new_sources = !r.frames.empty() && r.name != "syn_known_source_r1";
         auto probes = [&] { return scanwatch::stat_total(scanwatch::read_stat_rows(bpf_map__fd(sw->maps.sw_stats)), SW_S_PROBES); };
-        const uint64_t probes_before = r.frames.empty() ? 0 : probes();
+        const uint64_t probes_before = new_sources ? probes() : 0;
         std::map<std::string, std::vector<double>> samples;
         for (int t = 0; t < o.trials; t++) {
             for (auto& [name, fd] : progs) {
@@ -486,7 +487,7 @@ int main(int argc, char** argv) {
                 // new-source rows: every trial of scanwatch's must find its
                 // sources new, so the packets the trial before held go first
                 // (sw_admit; no source of these rows got a record or a mark)
-                if (t > 0 && name == "scanwatch" && r.name != "syn_known_source_r1")
+                if (t > 0 && name == "scanwatch" && new_sources)
                     clear_admission();
                 double sum = 0;
                 for (size_t i = 0; i < r.frames.size(); i++) {
@@ -497,7 +498,7 @@ int main(int argc, char** argv) {
                 samples[name].push_back(sum / static_cast<double>(r.frames.size()));
             }
         }
-        if (!r.frames.empty() && r.name != "syn_known_source_r1" && probes() != probes_before)
+        if (new_sources && probes() != probes_before)
             die(r.name + ": " + std::to_string(probes() - probes_before) + " probes went to records: its sources were not new");
         for (auto& [name, v] : samples)
             result[r.name][name] = median(v);

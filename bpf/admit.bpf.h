@@ -304,9 +304,8 @@ static __always_inline int admit(struct acct *a, __u32 sh, __u64 *word)
 	 * record. A second lookup only when the bits are set: ~0.2 % of new
 	 * sources once the map is full (sw_seen above).
 	 */
-	__u32 other = *(volatile __u32 *)&b->tag[(way ^ 1) & 1];
-	if ((word && sw_seen_maybe(*word, sh, a->now) && find_source(a->saddr)) || other == busy ||
-	    (other == tag && addr_eq(b->e[(way ^ 1) & 1].saddr, a->saddr))) {
+	if ((word && sw_seen_maybe(*word, sh, a->now) && find_source(a->saddr)) ||
+	    *(volatile __u32 *)&b->tag[(way ^ 1) & 1] == busy || admit_way(b, tag, a->saddr) >= 0) {
 		*(volatile __u32 *)&b->tag[way & 1] = 0;
 		return SW_ADMIT_RECORD;
 	}
