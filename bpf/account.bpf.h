@@ -299,11 +299,8 @@ static __always_inline void account_obs(struct acct *a, __u64 now, const __u8 *s
 	a->pad[0] = a->pad[1] = a->pad[2] = a->pad[3] = 0;
 	int rc = sw_account(a);
 
-	/*
-	 * Another CPU held or made this source's packet or record meanwhile, or
-	 * is holding one this instant (admit): again, a few times at most.
-	 */
-	for (int i = 0; i < 4 && rc == SW_ADMIT_RECORD; i++)
+	/* another CPU held or made this source's packet or record meanwhile: once more */
+	if (rc == SW_ADMIT_RECORD)
 		rc = sw_account(a);
 	if (rc == SW_ADMIT_PROMOTED) {
 		/* its second packet: the record is new; the held first one, then this */

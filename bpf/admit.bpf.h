@@ -27,13 +27,14 @@
  *   the records that are used (a scanner's record is looked up with each of
  *   its probes, which marks it referenced, so LRU rotation keeps it active
  *   while unreferenced ones are evicted first).
- * - No copy mixes two packets. A packet is written into a way only after
- *   its tag is claimed (a compare-and-swap to a busy mark), and a promotion
- *   keeps its copy of a held packet only if its own claim of the tag it
- *   found succeeds. So no field of one source's packet is ever credited to
- *   another: not a counter, and not a proof (a held ACK that completed our
- *   handshake carries one). Our answers fold counters into a held copy
- *   (below), never a proof.
+ * - Two CPUs writing one way at once can tear it. A promotion copies the
+ *   held packet, then claims the way from the tag it found; a hold writes
+ *   its packet, then swaps the tag. So a promotion that wins its claim may
+ *   have copied part of a hold written meanwhile, and credit the held source
+ *   with that packet's fields, a proof among them (a held ACK that completed
+ *   our handshake carries one). OPEN: bench/README, "fifth step", has the
+ *   race test that shows it and the claim-first fix, reverted because it
+ *   lost probes under `replay --threads 2`.
  *
  * What the detector sees: a source with one packet has no record (it is not
  * in `scanwatch top`, events, or the agent's sweep); with its second, the
@@ -178,15 +179,6 @@ static __always_inline struct sw_admit_bucket *admit_bucket(__u32 sh)
 	return bpf_map_lookup_elem(&sw_admit, &i);
 }
 
-/*
- * A way's tag: 0 free, odd (sh | 1) the source whose packet it holds, even
- * (admit_busy(sh)) that source's packet being written there now.
- */
-static __always_inline __u32 admit_busy(__u32 sh)
-{
-	return (sh & ~1u) | 2;
-}
-
 /* The way of b holding a packet of saddr (tag: its hash | 1), or -1. */
 static __always_inline int admit_way(struct sw_admit_bucket *b, __u32 tag, const __u8 *saddr)
 {
@@ -240,10 +232,8 @@ static __always_inline int admit(struct acct *a, __u32 sh, __u64 *word)
 		 * found) before the way is claimed, and the claim is an atomic
 		 * compare-and-swap (a full barrier; this runs once per record):
 		 * one CPU wins the held packet; a loser (another packet of the
-		 * source found the same held one, or a hold took the way while
-		 * this copied it) accounts its own packet to the record. A won
-		 * claim means the copy is whole: a hold claims the tag before it
-		 * writes (below). A packet held meanwhile finds both (below).
+		 * source found the same held one) accounts its own packet to the
+		 * record. A packet held meanwhile finds both (below).
 		 */
 		seen_mark(word, sh, a->now);
 		if (!new_source(a->saddr, a->slot))
@@ -258,63 +248,36 @@ static __always_inline int admit(struct acct *a, __u32 sh, __u64 *word)
 	 * Its first packet (or its held one was thrown out). A SYN keeps
 	 * o.syn_flow: it waits here for our answer (held_syn), not in sw_syns,
 	 * and is a first contact by definition (its source's first probe). It
-	 * takes a free way, else the one held longer (way 0 on a tie), never
-	 * one being written.
-	 *
-	 * Claimed first, written after. The claim is a compare-and-swap of the
-	 * way's tag to this source's busy mark (admit_busy), and only then is
-	 * the packet written and the tag set. A promotion copies a held packet
-	 * and then claims its way from the tag it found: had this write gone
-	 * first (as it once did), a promotion could copy half of each packet
-	 * and still win its claim, crediting the held source with this one's
-	 * fields, a proof among them (a forger's own proven ACK, held, onto an
-	 * address it spoofs). Now a claim that finds this packet's busy mark
-	 * fails and its copy is dropped. Without this order the bpf test
-	 *   AdmitTest.APromotionNeverAccountsAPacketTornByAHoldOnAnotherCpu
-	 * fails. The one atomic costs a new source's SYN 10-15 ns (bench/README,
-	 * "fifth step": plain stores read 1.41-1.53x xdp-filter, this 1.55-1.80x).
-	 *
-	 * Several CPUs (RX queues, replay threads) may see one source's first
-	 * packets at once, and only one may be held (another would never be
-	 * accounted). A packet that finds its source's busy mark, or loses the
-	 * claim, looks again (SW_ADMIT_RECORD: account_obs retries); so does
-	 * one that finds, after its claim, its source held or being held in
-	 * the other way. With `scanwatch replay --threads 2` under load, holds
-	 * without an atomic lost probes of ncsa/port_scan.pcap in 1 run of 20
-	 * (replay.ground_truth_threads).
+	 * takes a free way, else the one held longer (way 0 on a tie), by a
+	 * compare-and-swap of the tag, so two first packets of one source on
+	 * two CPUs are not both held (one would never be accounted): the loser
+	 * looks again and finds the winner's packet (then it is the second
+	 * packet: once more, to promote it) or gives its own up. The atomic
+	 * costs a new source's SYN ~10 ns; without it, `scanwatch replay
+	 * --threads 2` lost probes of ncsa/port_scan.pcap in 1 run of 20 under
+	 * load (replay.ground_truth_threads).
 	 */
-	__u32 t0 = *(volatile __u32 *)&b->tag[0], t1 = *(volatile __u32 *)&b->tag[1], busy = admit_busy(sh);
-
-	if (t0 == busy || t1 == busy)
-		return SW_ADMIT_RECORD;
-	way = !t0 ? 0 : !t1 ? 1 : !(t0 & 1) ? 1 : !(t1 & 1) ? 0 : b->when[1] < b->when[0];
-	__u32 old = way ? t1 : t0;
-	if (old && !(old & 1))
-		return SW_ADMIT_HELD; /* both ways being written this instant: given up */
-	if (__sync_val_compare_and_swap(&b->tag[way & 1], old, busy) != old)
-		return SW_ADMIT_RECORD;
+	way = !b->tag[0] ? 0 : !b->tag[1] ? 1 : b->when[1] < b->when[0];
+	__u32 old = b->tag[way & 1];
+	__builtin_memcpy(&b->e[way & 1], a, sizeof(*a));
+	b->when[way & 1] = a->now >> 20;
+	if (__sync_val_compare_and_swap(&b->tag[way & 1], old, tag) != old)
+		return admit_way(b, tag, a->saddr) >= 0 ? SW_ADMIT_RECORD : SW_ADMIT_HELD;
 	/*
-	 * Claimed. Another CPU may have made this source's record since this
+	 * Held. Another CPU may have made this source's record since this
 	 * packet read its word or missed its lookup: then nothing would ever
 	 * account this packet, since the source's later packets go to its
 	 * record. The promoting CPU marks the word and makes the record before
-	 * it claims the way this packet did not find, and the claim above was
-	 * a full barrier: so this packet reads the word again, and with its
-	 * bits set and the record there it gives the way back and goes to the
+	 * it claims the way this packet did not find, and the compare-and-swap
+	 * above was a full barrier: so this packet reads the word again, and
+	 * with its bits set and the record there it takes its way back (a
+	 * compare-and-swap: the promoting CPU may take it too) and goes to the
 	 * record. A second lookup only when the bits are set: ~0.2 % of new
 	 * sources once the map is full (sw_seen above).
 	 */
-	if ((word && sw_seen_maybe(*word, sh, a->now) && find_source(a->saddr)) ||
-	    *(volatile __u32 *)&b->tag[(way ^ 1) & 1] == busy || admit_way(b, tag, a->saddr) >= 0) {
-		*(volatile __u32 *)&b->tag[way & 1] = 0;
+	if (word && sw_seen_maybe(*word, sh, a->now) && find_source(a->saddr) &&
+	    __sync_val_compare_and_swap(&b->tag[way & 1], tag, 0) == tag)
 		return SW_ADMIT_RECORD;
-	}
-	__builtin_memcpy(&b->e[way & 1], a, sizeof(*a));
-	b->when[way & 1] = a->now >> 20;
-	/* the packet before its tag: x86 makes stores seen in program order
-	   (a weakly ordered CPU would need a release store here) */
-	asm volatile("" ::: "memory");
-	*(volatile __u32 *)&b->tag[way & 1] = tag;
 	return SW_ADMIT_HELD;
 }
 

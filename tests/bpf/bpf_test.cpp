@@ -10,7 +10,6 @@
 #include <linux/bpf.h>
 
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,7 +20,6 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "block/blocker.hpp"
 #include "bpf/block_bits.hpp"
@@ -2705,80 +2703,6 @@ TEST_F(AdmitTest, ScannerAmidTwoPacketFlood) {
     EXPECT_GE(s->cnt[SW_C_SYN], probes - 1);
     EXPECT_GE(s->ports_new, probes - 1);
     EXPECT_LE(r().sources().size(), static_cast<size_t>(kSources));
-}
-
-// Two CPUs in one admission bucket: one makes scanners' records (each
-// scanner's second SYN promotes its held first), the other holds a forger's
-// UDP probes over the bucket's ways all the while. A promotion must account
-// the held packet it found whole. A copy torn by a hold written into the way
-// meanwhile would credit one source with another's packet: a forger's held
-// ACK that proved its own address, credited to an address it spoofs, would
-// make that address look proven (and blockable).
-TEST_F(AdmitTest, APromotionNeverAccountsAPacketTornByAHoldOnAnotherCpu) {
-    cpu_set_t old;
-    ASSERT_EQ(sched_getaffinity(0, sizeof old, &old), 0);
-    if (CPU_COUNT(&old) < 2 || !CPU_ISSET(0, &old) || !CPU_ISSET(1, &old))
-        GTEST_SKIP() << "needs CPUs 0 and 1";
-    const std::vector<std::string> in_bucket = admit_colliders(A6, 1600);
-    ASSERT_EQ(in_bucket.size(), 1600u);
-    const std::vector<std::string> scanners(in_bucket.begin(), in_bucket.begin() + 1400),
-        forgers(in_bucket.begin() + 1400, in_bucket.end());
-    std::vector<std::pair<Bytes, Bytes>> syns;
-    for (const auto& a : scanners)
-        syns.emplace_back(nmap::syn(a, T6, 40000, 80, 0x1111).build(), nmap::syn(a, T6, 40000, 81, 0x1111).build());
-    std::vector<Bytes> udps;
-    for (const auto& a : forgers)
-        udps.push_back(Packet::udp(a, T6, 40000, 53).payload(32, 'q').build());
-
-    auto pin = [](int cpu) {
-        cpu_set_t one;
-        CPU_ZERO(&one);
-        CPU_SET(cpu, &one);
-        return sched_setaffinity(0, sizeof one, &one) == 0;
-    };
-    std::atomic<bool> done{false};
-    std::atomic<int> errors{0};
-    std::thread forger([&] {
-        if (!pin(1)) {
-            errors++;
-            return;
-        }
-        while (!done.load(std::memory_order_relaxed))
-            for (const auto& f : udps)
-                if (r().run_xdp_on(1, f, now_) != kXdpPass)
-                    errors++;
-    });
-    // Rounds: the scanners' records go after each, so every round promotes
-    // again. Most held SYNs are thrown out by the forger's packets before their
-    // second comes; the rest (tens a round) are promotions raced by a hold.
-    const std::set<std::string> is_scanner(scanners.begin(), scanners.end());
-    size_t promoted = 0, torn = 0;
-    const int fd = bpf_map__fd(r().skel()->maps.sw_sources);
-    for (int round = 0; round < 200 && errors == 0; round++) {
-        if (!pin(0)) {
-            errors++;
-            break;
-        }
-        for (const auto& [first, second] : syns)
-            if (r().run_xdp_on(0, first, now_) != kXdpPass || r().run_xdp_on(0, second, now_) != kXdpPass)
-                errors++;
-        for (const auto& [a, s] : r().sources()) {
-            const bool scanner = is_scanner.count(a.str()) > 0;
-            promoted += scanner;
-            if (scanner ? s.cnt[SW_C_UDP] != 0 : s.cnt[SW_C_SYN] != 0) {
-                if (torn++ < 5)
-                    ADD_FAILURE() << a.str() << (scanner ? " (a scanner) has a UDP probe" : " (a forger) has a SYN");
-            }
-            if (scanner)
-                bpf_map_delete_elem(fd, a.b.data());
-        }
-    }
-    done = true;
-    forger.join();
-    sched_setaffinity(0, sizeof old, &old);
-    ASSERT_EQ(errors.load(), 0);
-    EXPECT_EQ(torn, 0u) << "records credited with another source's held packet, of " << promoted << " made";
-    EXPECT_GT(promoted, 1000u) << "scanners made records";
 }
 
 // sw_seen (admit.bpf.h) at a full default-size map: 65,536 records, a word
